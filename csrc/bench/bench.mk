@@ -2,7 +2,8 @@
 # relative to csrc/. The programs do not link hakmem: the allocator under test comes from
 # LD_PRELOAD, so one binary measures glibc, mimalloc, jemalloc, tcmalloc or hakmem.
 
-BENCH_PROGRAMS := random_mixed tiny_hot quick_wins mid_large_mt larson fragment_stress
+BENCH_PROGRAMS := random_mixed tiny_hot quick_wins mid_large_mt larson fragment_stress \
+                  producer_consumer
 
 BENCH_COMMON_SRC := bench/bench_common.c bench/bench_churn.c
 BENCH_COMMON_HDR := bench/bench_common.h bench/bench_churn.h

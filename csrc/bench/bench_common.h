@@ -55,6 +55,13 @@ typedef struct bench_cli_s {
 
 #define BENCH_NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The arguments most programs share. */
+#define BENCH_DEFAULT_SEED 1234567
+#define BENCH_ARG_SEED \
+  {"seed", BENCH_DEFAULT_SEED, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0}
+#define BENCH_ARG_MIN_SIZE(def) {"min", (def), 8, 1 << 30, "smallest block size in bytes", NULL, 0}
+#define BENCH_ARG_MAX_SIZE(def) {"max", (def), 8, 1 << 30, "largest block size in bytes", NULL, 0}
+
 /* Parses argv into cli->args; prints usage and exits 0 on -h/--help, exits 2 with one
  * line on stderr on a bad argument. Registers cli for the result line and messages. */
 void bench_parse_args(bench_cli_t *cli, int argc, char **argv);
@@ -201,6 +208,15 @@ BENCH_ALWAYS_INLINE uint64_t bench_free_run_forward(void **blocks, uint32_t n, s
     for (; b < stop; b++) sum += bench_free(*b, size, tag++, (uint64_t)(b - blocks), 0);
   }
   return sum;
+}
+
+/* One batch cycle: mallocs the run, then frees it last first (lifo) or first first.
+ * Returns the sum of the tags verified. */
+BENCH_ALWAYS_INLINE uint64_t bench_batch_cycle(void **blocks, uint32_t n, size_t size,
+                                               uint64_t first_tag, const int lifo) {
+  bench_alloc_run(blocks, n, size, first_tag);
+  return lifo ? bench_free_run_reverse(blocks, n, size, first_tag)
+              : bench_free_run_forward(blocks, n, size, first_tag);
 }
 
 /* ---------------------------------------------------------------- threads */

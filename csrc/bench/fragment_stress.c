@@ -13,9 +13,9 @@ enum { ARG_PHASES, ARG_BLOCKS, ARG_SEED, ARG_MIN, ARG_MAX };
 static bench_arg_t args[] = {
     [ARG_PHASES] = {"phases", 20, 1, 1000000, "phases: each allocates, then frees", NULL, 0},
     [ARG_BLOCKS] = {"blocks", 20000, 1, 1 << 26, "blocks allocated per phase", NULL, 0},
-    [ARG_SEED] = {"seed", 1234567, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0},
-    [ARG_MIN] = {"min", 16, 8, 1 << 30, "smallest block size in bytes", NULL, 0},
-    [ARG_MAX] = {"max", 4096, 8, 1 << 30, "largest block size in bytes", NULL, 0},
+    [ARG_SEED] = BENCH_ARG_SEED,
+    [ARG_MIN] = BENCH_ARG_MIN_SIZE(16),
+    [ARG_MAX] = BENCH_ARG_MAX_SIZE(4096),
 };
 
 static bench_cli_t cli = {

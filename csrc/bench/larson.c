@@ -12,15 +12,15 @@ static bench_arg_t args[] = {
     [ARG_SECONDS] = {"seconds", 0, 0, 3600,
                      "0: run exactly rounds rounds; > 0: run rounds until this time is up", NULL,
                      0},
-    [ARG_MIN] = {"min", 8, 8, 1 << 30, "smallest block size in bytes", NULL, 0},
-    [ARG_MAX] = {"max", 128, 8, 1 << 30, "largest block size in bytes", NULL, 0},
+    [ARG_MIN] = BENCH_ARG_MIN_SIZE(8),
+    [ARG_MAX] = BENCH_ARG_MAX_SIZE(128),
     [ARG_CHUNKS] = {"chunks", 1000, 1, 1 << 24,
                     "blocks per thread; also the replacements each thread makes per round", NULL,
                     0},
     [ARG_ROUNDS] = {"rounds", 100, 1, 100000000,
                     "rounds (thread generations); reports the rounds done when seconds > 0", NULL,
                     0},
-    [ARG_SEED] = {"seed", 1234567, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0},
+    [ARG_SEED] = BENCH_ARG_SEED,
     [ARG_THREADS] = {"threads", 2, 1, 1024, "threads per round", NULL, 0},
 };
 

@@ -12,9 +12,9 @@ static bench_arg_t args[] = {
                     "operations per thread: each picks a random slot and frees or fills it", NULL,
                     0},
     [ARG_WS] = {"ws", 256, 1, 1 << 24, "working set per thread: number of slots", NULL, 0},
-    [ARG_SEED] = {"seed", 1234567, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0},
-    [ARG_MIN] = {"min", 8192, 8, 1 << 30, "smallest block size in bytes", NULL, 0},
-    [ARG_MAX] = {"max", 36000, 8, 1 << 30, "largest block size in bytes", NULL, 0},
+    [ARG_SEED] = BENCH_ARG_SEED,
+    [ARG_MIN] = BENCH_ARG_MIN_SIZE(8192),
+    [ARG_MAX] = BENCH_ARG_MAX_SIZE(36000),
 };
 
 static bench_cli_t cli = {

@@ -20,7 +20,7 @@ static bench_arg_t args[] = {
     [ARG_PATTERN] = {"pattern", ALL, 0, 0, "pattern to run", pattern_names, 0},
     [ARG_CYCLES] = {"cycles", 100000, 1, 1000000000000LL,
                     "cycles per pattern, each about 2 x batch operations", NULL, 0},
-    [ARG_SEED] = {"seed", 1234567, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0},
+    [ARG_SEED] = BENCH_ARG_SEED,
     [ARG_BATCH] = {"batch", 100, 1, 1 << 20, "blocks per cycle (the window of interleaved)", NULL,
                    0},
 };
@@ -49,22 +49,21 @@ typedef struct pattern_state_s {
 
 static const uint64_t first_tag = ((uint64_t)BLOCK_SIZE + BENCH_TAG_SIZE_BIAS) << 32;
 
+BENCH_ALWAYS_INLINE uint64_t sequential(pattern_state_t *s, uint64_t cycles, uint64_t h,
+                                        const int lifo) {
+  for (; cycles > 0; cycles--)
+    h = bench_digest(h, bench_batch_cycle(s->blocks, s->batch, BLOCK_SIZE, first_tag, lifo));
+  return h;
+}
+
 BENCH_NOINLINE uint64_t bench_loop_quick_wins_sequential_lifo(pattern_state_t *s, uint64_t cycles,
                                                               uint64_t h) {
-  for (; cycles > 0; cycles--) {
-    bench_alloc_run(s->blocks, s->batch, BLOCK_SIZE, first_tag);
-    h = bench_digest(h, bench_free_run_reverse(s->blocks, s->batch, BLOCK_SIZE, first_tag));
-  }
-  return h;
+  return sequential(s, cycles, h, 1);
 }
 
 BENCH_NOINLINE uint64_t bench_loop_quick_wins_sequential_fifo(pattern_state_t *s, uint64_t cycles,
                                                               uint64_t h) {
-  for (; cycles > 0; cycles--) {
-    bench_alloc_run(s->blocks, s->batch, BLOCK_SIZE, first_tag);
-    h = bench_digest(h, bench_free_run_forward(s->blocks, s->batch, BLOCK_SIZE, first_tag));
-  }
-  return h;
+  return sequential(s, cycles, h, 0);
 }
 
 /* Frees pick a random live block; the last live block moves into its place. The digest
@@ -115,8 +114,7 @@ BENCH_NOINLINE uint64_t bench_loop_quick_wins_long_lived(pattern_state_t *s, uin
   const uint64_t keep_tag = first_tag + s->batch;
   uint32_t next = 0;
   for (; cycles > 0; cycles--) {
-    bench_alloc_run(s->blocks, s->batch, BLOCK_SIZE, first_tag);
-    uint64_t sum = bench_free_run_reverse(s->blocks, s->batch, BLOCK_SIZE, first_tag);
+    uint64_t sum = bench_batch_cycle(s->blocks, s->batch, BLOCK_SIZE, first_tag, 1);
     const uint64_t tag = keep_tag + next;
     const int sampled = (next & (BENCH_RUN_SAMPLE - 1)) == 0; /* as bench_alloc_run chose */
     sum += bench_free(s->keep[next], BLOCK_SIZE, tag, (uint32_t)tag, sampled);

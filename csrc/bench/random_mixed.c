@@ -9,9 +9,9 @@ static bench_arg_t args[] = {
     [ARG_CYCLES] = {"cycles", 10000000, 1, 1000000000000LL,
                     "operations: each picks a random slot and frees or fills it", NULL, 0},
     [ARG_WS] = {"ws", 8192, 1, 1 << 26, "working set: number of slots", NULL, 0},
-    [ARG_SEED] = {"seed", 1234567, 0, UINT32_MAX, "seed of the xorshift32 random numbers", NULL, 0},
-    [ARG_MIN] = {"min", 16, 8, 1 << 30, "smallest block size in bytes", NULL, 0},
-    [ARG_MAX] = {"max", 1039, 8, 1 << 30, "largest block size in bytes", NULL, 0},
+    [ARG_SEED] = BENCH_ARG_SEED,
+    [ARG_MIN] = BENCH_ARG_MIN_SIZE(16),
+    [ARG_MAX] = BENCH_ARG_MAX_SIZE(1039),
 };
 
 /* Slots whose index is a multiple of 64 hold blocks filled and verified whole: about three

@@ -24,27 +24,23 @@ static bench_cli_t cli = {
 BENCH_NOINLINE uint64_t bench_loop_tiny_hot(void **blocks, size_t size, uint32_t batch,
                                             uint64_t cycles, uint64_t h) {
   const uint64_t first = bench_tag(0, size);
-  for (; cycles > 0; cycles--) {
-    bench_alloc_run(blocks, batch, size, first);
-    h = bench_digest(h, bench_free_run_reverse(blocks, batch, size, first));
-  }
+  for (; cycles > 0; cycles--) h = bench_digest(h, bench_batch_cycle(blocks, batch, size, first, 1));
   return h;
 }
 
 int main(int argc, char **argv) {
   bench_parse_args(&cli, argc, argv);
-  const size_t size = (size_t)args[ARG_SIZE].value;
   const uint32_t batch = (uint32_t)args[ARG_BATCH].value;
-  const uint64_t cycles = (uint64_t)args[ARG_CYCLES].value;
-
   void **blocks = bench_calloc(batch, sizeof *blocks);
+
   double t0 = bench_now();
-  uint64_t h = bench_loop_tiny_hot(blocks, size, batch, cycles, BENCH_DIGEST_INIT);
+  uint64_t h = bench_loop_tiny_hot(blocks, (size_t)args[ARG_SIZE].value, batch,
+                                   (uint64_t)args[ARG_CYCLES].value, BENCH_DIGEST_INIT);
   double t1 = bench_now();
   free(blocks);
 
-  bench_result_t r = {2 * (uint64_t)batch * cycles, t1 - t0, bench_digest_finish(h),
-                      bench_verified_count(), NULL};
+  bench_result_t r = {2 * (uint64_t)batch * (uint64_t)args[ARG_CYCLES].value, t1 - t0,
+                      bench_digest_finish(h), bench_verified_count(), NULL};
   bench_report(&r);
   return 0;
 }

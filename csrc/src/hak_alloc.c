@@ -22,12 +22,12 @@ static hak_heap_t* heap_or_create(hak_heap_t* heap) {
 static hak_noinline void* tiny_declined(hak_heap_t* heap, size_t size, size_t alignment) {
   count(heap, HAK_STAT_LIBC_MALLOC_TINY, 1);
   count(heap, HAK_STAT_LIBC_MALLOC_TINY_BYTES, size);
-  return alignment <= 16 ? __libc_malloc(size) : __libc_memalign(alignment, size);
+  return alignment <= 16 ? _hak_sys_malloc(size) : _hak_sys_memalign(alignment, size);
 }
 
 static hak_noinline void* libc_fallback(size_t size, size_t alignment) {
   _hak_stat_global_add(HAK_STAT_LIBC_MALLOC_OTHER, 1);
-  return alignment <= 16 ? __libc_malloc(size) : __libc_memalign(alignment, size);
+  return alignment <= 16 ? _hak_sys_malloc(size) : _hak_sys_memalign(alignment, size);
 }
 
 void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped) {
@@ -48,7 +48,7 @@ void* _hak_calloc_impl(size_t count_, size_t size, bool wrapped) {
   if (__builtin_mul_overflow(count_, size, &total)) { errno = ENOMEM; return NULL; }
   if (total > HAK_MID_MAX) {
     hak_heap_t* heap = heap_or_create(_hak_heap());
-    if (heap == NULL) return __libc_calloc(count_, size);
+    if (heap == NULL) return _hak_sys_calloc(count_, size);
     return _hak_large_malloc(heap, total, 0, true);    /* fresh mappings are already zero */
   }
   void* p = _hak_malloc_inline(total, wrapped);
@@ -60,6 +60,9 @@ size_t _hak_usable_size_impl(const void* p) {
   if (p == NULL) return 0;
   hak_page_t* page = _hak_page_of(p);
   if (page == &_hak_page_empty) {
+#if !HAK_OVERRIDE
+    return malloc_usable_size((void*)p);
+#else
     /* glibc's block: ask glibc (its malloc_usable_size has no __libc_ alias) */
     typedef size_t (*usable_fn)(void*);
     static _Atomic(usable_fn) libc_usable;
@@ -69,6 +72,7 @@ size_t _hak_usable_size_impl(const void* p) {
       atomic_store_explicit(&libc_usable, fn, memory_order_release);
     }
     return fn != NULL ? fn((void*)p) : 0;
+#endif
   }
   if (page->tier == HAK_TIER_LARGE) return page->segment->large_size;
   return page->block_size;
@@ -77,7 +81,7 @@ size_t _hak_usable_size_impl(const void* p) {
 void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
   if (p == NULL) return _hak_malloc_inline(size, wrapped);
   hak_page_t* page = _hak_page_of(p);
-  if (page == &_hak_page_empty) return __libc_realloc(p, size);   /* glibc's block */
+  if (page == &_hak_page_empty) return _hak_sys_realloc(p, size);   /* glibc's block */
   if (size == 0) {                                                  /* as glibc: free, NULL */
     _hak_free_inline(p);
     return NULL;

@@ -30,12 +30,29 @@
 #define HAK_CHUNK_SHIFT   16                       /* registry granularity */
 #define HAK_OS_PAGE       4096
 
-/* glibc's own allocator, for the requests hakmem hands over. */
+/* The allocator hakmem hands requests over to (wrap-tiny off, start-up, huge alignments)
+ * and frees foreign pointers to. With the override it is glibc's own allocator; without it
+ * (sanitizer builds) it is whatever malloc the process has, which the sanitizer owns. */
+#if HAK_OVERRIDE
 extern void* __libc_malloc(size_t);
 extern void  __libc_free(void*);
 extern void* __libc_calloc(size_t, size_t);
 extern void* __libc_realloc(void*, size_t);
 extern void* __libc_memalign(size_t, size_t);
+#define _hak_sys_malloc   __libc_malloc
+#define _hak_sys_free     __libc_free
+#define _hak_sys_calloc   __libc_calloc
+#define _hak_sys_realloc  __libc_realloc
+#define _hak_sys_memalign __libc_memalign
+#else
+#include <malloc.h>
+#include <stdlib.h>
+#define _hak_sys_malloc   malloc
+#define _hak_sys_free     free
+#define _hak_sys_calloc   calloc
+#define _hak_sys_realloc  realloc
+#define _hak_sys_memalign memalign
+#endif
 
 /* ---------------------------------------------------------------- size classes */
 

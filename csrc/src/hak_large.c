@@ -44,13 +44,14 @@ static void large_unmap(hak_heap_t* heap, hak_segment_t* seg) {
 
 /* Best fit among cached blocks: big enough, and not so much bigger that a small request
  * would pin a big block's resident pages. */
-static hak_segment_t* cache_take(size_t committed) {
+static hak_segment_t* cache_take(size_t committed, size_t alignment) {
   size_t waste_limit = committed * 2 > committed + (1u << 20) ? committed * 2 : committed + (1u << 20);
   pthread_mutex_lock(&_large_lock);
   size_t best = _cache_count;
   for (size_t i = 0; i < _cache_count; i++) {
     hak_segment_t* s = _cache[i];
     if (s->mapped_size < committed || committed_bytes(s) > waste_limit) continue;
+    if (((uintptr_t)s & (alignment - 1)) != 0) continue;
     if (best == _cache_count || s->mapped_size < _cache[best]->mapped_size) best = i;
   }
   hak_segment_t* seg = NULL;
@@ -64,14 +65,17 @@ static hak_segment_t* cache_take(size_t committed) {
   return seg;
 }
 
-static hak_segment_t* large_map(size_t map_size) {
+/* The block's header sits at its mapping's start, the user pointer `offset` (a multiple of
+ * the requested alignment) further: the mapping itself must be that aligned. */
+static hak_segment_t* large_map(size_t map_size, size_t alignment) {
   size_t mapped;
   void* base;
 #if HAK_SUPERSLAB
-  size_t alignment = HAK_SEGMENT_SIZE;
+  size_t base_alignment = HAK_SEGMENT_SIZE;
 #else
-  size_t alignment = CHUNK;
+  size_t base_alignment = CHUNK;
 #endif
+  if (alignment < base_alignment) alignment = base_alignment;
   hak_segment_t* seg = _hak_os_map_aligned(map_size, alignment, &mapped, &base);
   if (seg == NULL) return NULL;
   seg->kind = HAK_SEG_LARGE;
@@ -101,10 +105,10 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   size_t offset = alignment > HAK_OS_PAGE ? alignment : HAK_OS_PAGE;
   if (size > ((size_t)PTRDIFF_MAX >> 1)) { errno = ENOMEM; return NULL; }
   size_t committed = round_up(offset + size, HAK_OS_PAGE);
-  hak_segment_t* seg = cache_take(committed);
+  hak_segment_t* seg = cache_take(committed, offset);
   bool fresh = seg == NULL;
   if (fresh) {
-    seg = large_map(mapping_size(committed));
+    seg = large_map(mapping_size(committed), offset);
     if (seg == NULL) { errno = ENOMEM; return NULL; }
     count(heap, HAK_STAT_LARGE_MAPS, 1);
   } else {

@@ -250,7 +250,7 @@ void _hak_free_slow(hak_page_t* page, void* p) {
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
     count_event(heap, HAK_STAT_LIBC_FREE);
-    __libc_free(p);
+    _hak_sys_free(p);
     return;
   }
   if (heap != &_hak_heap_empty) _hak_count_free(heap, page);

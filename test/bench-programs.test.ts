@@ -42,8 +42,8 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'tiny_hot', args: ['64', '100', '2000'], ops: 2 * 100 * 2000},
   {program: 'quick_wins', args: ['sequential_lifo', '2000'], ops: 2 * 100 * 2000},
   {program: 'mid_large_mt', args: ['2', '20000'], ops: 2 * 20_000},
-  {program: 'larson', args: ['0', '8', '128', '500', '20'], ops: 2 * 500 * 2 * 20},
-  {program: 'larson', args: ['0', '2048', '32768', '200', '10'], ops: 2 * 200 * 2 * 10},
+  {program: 'larson', args: ['0', '8', '128', '500', '20', '1234567', '2', '3'], ops: 2 * 500 * 20 * 2 * 3},
+  {program: 'larson', args: ['0', '2048', '32768', '200', '10', '1234567', '2', '2'], ops: 2 * 200 * 10 * 2 * 2},
   {program: 'fragment_stress', args: ['4', '5000'], ops: -1}, // frees depend on the random share
   {program: 'producer_consumer', args: ['3', '50000'], ops: 2 * 50_000},
 ];
@@ -145,8 +145,8 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     const c = result('random_mixed', ['100000', '4096', '8']);
     expect(b.checksum).toBe(a.checksum);
     expect(c.checksum).not.toBe(a.checksum);
-    expect(result('larson', ['0', '8', '128', '300', '5', '7']).checksum).not.toBe(
-      result('larson', ['0', '8', '128', '300', '5', '8']).checksum,
+    expect(result('larson', ['0', '8', '128', '300', '5', '7', '2', '2']).checksum).not.toBe(
+      result('larson', ['0', '8', '128', '300', '5', '8', '2', '2']).checksum,
     );
   });
 
@@ -168,11 +168,11 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(result('quick_wins', ['random_free', '1000']).checksum).toBe(listed[2]?.checksum);
   });
 
-  it('larson with seconds > 0 reports the rounds it ran', () => {
-    const res = result('larson', ['1', '8', '128', '200'], hakmem);
-    const rounds = res.params.rounds as number;
-    expect(rounds).toBeGreaterThan(0);
-    expect(res.ops).toBe(2 * 200 * 2 * rounds);
+  it('larson with seconds > 0 reports the generations it ran', () => {
+    const res = result('larson', ['1', '8', '128', '200', '5'], hakmem);
+    const generations = res.params.generations as number;
+    expect(generations).toBeGreaterThan(0);
+    expect(res.ops).toBe(2 * 200 * 5 * 2 * generations);
     expect(res.seconds).toBeGreaterThanOrEqual(1);
   });
 

@@ -1,37 +1,40 @@
 /*
  * larson: the Larson server benchmark. Each thread owns an array of blocks of random sizes;
- * it replaces random blocks (free one, malloc another) and then hands the array to the
- * thread of the next round, which frees blocks another thread allocated: most frees are
- * remote, and the threads that allocated them have exited.
+ * it makes rounds passes of chunks replacements (free a random block, malloc another) and
+ * then hands the array to a successor thread, which frees blocks its exited predecessor
+ * allocated: a generation's first frees are remote, into pages whose owner is gone.
  */
 #include "bench_common.h"
 
-enum { ARG_SECONDS, ARG_MIN, ARG_MAX, ARG_CHUNKS, ARG_ROUNDS, ARG_SEED, ARG_THREADS };
+enum { ARG_SECONDS, ARG_MIN, ARG_MAX, ARG_CHUNKS, ARG_ROUNDS, ARG_SEED, ARG_THREADS, ARG_GENERATIONS };
 
 static bench_arg_t args[] = {
     [ARG_SECONDS] = {"seconds", 0, 0, 3600,
-                     "0: run exactly rounds rounds; > 0: run rounds until this time is up", NULL,
-                     0},
+                     "0: run exactly `generations` thread generations; > 0: start generations "
+                     "until this time is up", NULL, 0},
     [ARG_MIN] = BENCH_ARG_MIN_SIZE(8),
     [ARG_MAX] = BENCH_ARG_MAX_SIZE(128),
     [ARG_CHUNKS] = {"chunks", 1000, 1, 1 << 24,
                     "blocks per thread; also the replacements each thread makes per round", NULL,
                     0},
     [ARG_ROUNDS] = {"rounds", 100, 1, 100000000,
-                    "rounds (thread generations); reports the rounds done when seconds > 0", NULL,
-                    0},
+                    "rounds of chunks replacements a thread makes before its successor takes over",
+                    NULL, 0},
     [ARG_SEED] = BENCH_ARG_SEED,
-    [ARG_THREADS] = {"threads", 2, 1, 1024, "threads per round", NULL, 0},
+    [ARG_THREADS] = {"threads", 2, 1, 1024, "threads per generation", NULL, 0},
+    [ARG_GENERATIONS] = {"generations", 8, 1, 100000000,
+                         "thread generations when seconds is 0; with seconds > 0, the generations "
+                         "actually run are reported", NULL, 0},
 };
 
 static bench_cli_t cli = {
     "larson",
     "Each of threads threads owns chunks blocks (sizes uniform in [min, max], allocated before\n"
-    "the measured region). A round starts one thread per array; the thread replaces chunks\n"
-    "random blocks of its array (free, then malloc a new random size) and exits, and the\n"
-    "next round's thread inherits the array, so the first free of a block is remote (about\n"
-    "63% of frees). Operations: 2 x chunks x threads per round. The seeds' settings: Tiny is\n"
-    "min=8 max=128, Mid is min=2048 max=32768.",
+    "the measured region). A generation starts one thread per array; the thread makes rounds\n"
+    "rounds of chunks replacements of random blocks (free, then malloc a new random size) and\n"
+    "exits, and the next generation's thread inherits the array, so its first frees are\n"
+    "remote, into pages of a thread that has exited. Operations: 2 x chunks x rounds x threads\n"
+    "per generation. The seeds' settings: Tiny is min=8 max=128, Mid is min=2048 max=32768.",
     args, BENCH_NARGS(args), 0};
 
 /* Blocks whose array index is a multiple of 64 are filled and verified whole. */
@@ -42,21 +45,22 @@ typedef struct area_s {
   uint32_t *sizes;
   uint64_t slot_base; /* tags use slot_base + index, so no two threads' blocks look alike */
   uint32_t chunks;
+  uint64_t rounds;
   uint32_t min, span;
   uint32_t rng;   /* carried from round to round */
   uint64_t digest;
   char pad[64];
 } area_t;
 
-/* One thread's round: chunks replacements of random blocks. The digest folds the tags read
- * back from the blocks freed. */
+/* One thread's life: rounds x chunks replacements of random blocks. The digest folds the
+ * tags read back from the blocks freed. */
 BENCH_NOINLINE void bench_loop_larson_thread(area_t *a) {
   void **const blocks = a->blocks;
   uint32_t *const sizes = a->sizes;
   const uint64_t chunks = a->chunks, min = a->min, span = a->span, base = a->slot_base;
   uint32_t rng = a->rng;
   uint64_t h = a->digest;
-  for (uint64_t n = chunks; n > 0; n--) {
+  for (uint64_t n = chunks * a->rounds; n > 0; n--) {
     uint64_t pick = (uint64_t)bench_rand(&rng) * chunks;
     uint64_t v = pick >> 32;
     const int sampled = (v & SAMPLE_MASK) == 0;
@@ -77,12 +81,13 @@ static void *round_main(void *p) {
 }
 
 /* The first blocks are allocated by the main thread, as the original benchmark does. */
-static void area_init(area_t *a, unsigned index, uint32_t chunks, uint32_t min, uint32_t max,
-                      uint64_t seed) {
+static void area_init(area_t *a, unsigned index, uint32_t chunks, uint64_t rounds, uint32_t min,
+                      uint32_t max, uint64_t seed) {
   a->blocks = bench_calloc(chunks, sizeof *a->blocks);
   a->sizes = bench_calloc(chunks, sizeof *a->sizes);
   a->slot_base = (uint64_t)index * chunks;
   a->chunks = chunks;
+  a->rounds = rounds;
   a->min = min;
   a->span = max - min + 1;
   a->rng = bench_rng_seed(seed, index);
@@ -110,17 +115,18 @@ int main(int argc, char **argv) {
   const double seconds = (double)args[ARG_SECONDS].value;
   const uint32_t chunks = (uint32_t)args[ARG_CHUNKS].value;
   const uint64_t rounds = (uint64_t)args[ARG_ROUNDS].value;
+  const uint64_t generations = (uint64_t)args[ARG_GENERATIONS].value;
   const unsigned threads = (unsigned)args[ARG_THREADS].value;
 
   area_t *areas = bench_calloc(threads, sizeof *areas);
   pthread_t *ids = bench_calloc(threads, sizeof *ids);
   for (unsigned t = 0; t < threads; t++)
-    area_init(&areas[t], t, chunks, (uint32_t)args[ARG_MIN].value, (uint32_t)args[ARG_MAX].value,
-              (uint64_t)args[ARG_SEED].value);
+    area_init(&areas[t], t, chunks, rounds, (uint32_t)args[ARG_MIN].value,
+              (uint32_t)args[ARG_MAX].value, (uint64_t)args[ARG_SEED].value);
 
   double t0 = bench_now(), t1 = t0;
   uint64_t done = 0;
-  while (seconds > 0 ? t1 - t0 < seconds : done < rounds) {
+  while (seconds > 0 ? t1 - t0 < seconds : done < generations) {
     for (unsigned t = 0; t < threads; t++) bench_thread_start(&ids[t], round_main, &areas[t]);
     for (unsigned t = 0; t < threads; t++) bench_thread_join(ids[t]);
     done++;
@@ -135,8 +141,8 @@ int main(int argc, char **argv) {
   free(ids);
   free(areas);
 
-  args[ARG_ROUNDS].value = (long long)done;
-  bench_result_t r = {2 * (uint64_t)chunks * threads * done, t1 - t0, bench_digest_finish(h),
+  args[ARG_GENERATIONS].value = (long long)done;
+  bench_result_t r = {2 * (uint64_t)chunks * rounds * threads * done, t1 - t0, bench_digest_finish(h),
                       bench_verified_count(), NULL};
   bench_report(&r);
   return 0;

@@ -97,6 +97,10 @@
  * sits at the 4 MiB boundary below its first byte. */
 #define HAK_MAX_ALIGN        (2u << 20)
 
+/* Segments abandoned by exited threads that one refill may adopt before it maps a fresh
+ * segment. */
+#define HAK_ADOPT_PER_REFILL 4
+
 /* Page registry (SUPERSLAB=0): open-addressing table of 64 KiB chunks. 2^20 slots cover
  * 64 GiB of small-object memory; when the table is 3/4 full, new segments are refused and
  * requests fall back to glibc (counted in libcMallocOther). */

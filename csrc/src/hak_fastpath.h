@@ -54,19 +54,19 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 }
 
 /* Frees a block into a page the calling thread owns. */
-hak_inline void _hak_page_push_local(hak_heap_t* heap, hak_page_t* page, void* p) {
+hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
   hak_block_t* b = (hak_block_t*)p;
 #if HAK_DUAL_LISTS
   b->next = page->local_free;
   page->local_free = b;
-  if (hak_unlikely(--page->used == 0)) _hak_page_retire(heap, page);
+  if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
 #else
   uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
   do {
     b->next = _hak_word_block(w);
   } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)b | (w & HAK_NOTIFY_MASK),
                                                   memory_order_release, memory_order_relaxed));
-  if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, 1, memory_order_acq_rel) == 1)) _hak_page_retire(heap, page);
+  if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, 1, memory_order_acq_rel) == 1)) _hak_page_retire(page);
 #endif
 }
 
@@ -97,11 +97,12 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
 
 hak_inline void _hak_free_inline(void* p) {
   hak_page_t* page = _hak_page_of(p);
-  hak_heap_t* heap = _hak_heap();
   /* foreign pointers map to the empty page, whose owner is nobody */
-  if (hak_likely(_hak_page_owner(page) == (uintptr_t)heap)) {
-    _hak_count_free(heap, page);
-    _hak_page_push_local(heap, page, p);
+  if (hak_likely(_hak_page_owner(page) == _hak_thread_id())) {
+#if HAK_STATS >= 1
+    _hak_count_free(_hak_heap(), page);
+#endif
+    _hak_page_push_local(page, p);
     return;
   }
   _hak_free_slow(page, p);

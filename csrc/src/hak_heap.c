@@ -103,6 +103,7 @@ hak_heap_t* _hak_heap_for_thread(void) {
   hak_heap_t* heap = heap_alloc();
   if (heap != NULL) {
     heap_init(heap);
+    heap->tid = _hak_thread_id();
     heap->live_next = _heaps_live;
     if (_heaps_live != NULL) _heaps_live->live_prev = heap;
     _heaps_live = heap;

@@ -120,8 +120,9 @@ typedef struct hak_page_s {
   _Atomic(uint32_t) used;
 #endif
   uint32_t block_size;
-  /* owner heap; tagged with bit 0 while the page sits in its heap's full list, so that
-   * the free fast path (owner == current heap) never matches a full page */
+  /* the owning thread's id (its thread pointer), 0 when abandoned; tagged with bit 0 while
+   * the page sits in its heap's full list, so the free fast path (owner == this thread)
+   * never matches a full page */
   _Atomic(uintptr_t) owner;
   uint8_t* area;                        /* first block */
   uint32_t capacity;                    /* blocks carved so far */
@@ -142,7 +143,8 @@ typedef struct hak_page_s {
   struct hak_segment_s* segment;
   struct hak_page_s* next;              /* heap queue links */
   struct hak_page_s* prev;
-  uint8_t pad2[24];
+  _Atomic(struct hak_heap_s*) heap;     /* owner heap (slow paths); NULL when abandoned */
+  uint8_t pad2[16];
 } hak_page_t;
 
 _Static_assert(sizeof(hak_page_t) == 128, "page descriptors are indexed by shifting");
@@ -166,6 +168,13 @@ hak_inline uint32_t _hak_page_used(hak_page_t* page) {
 hak_inline uintptr_t _hak_page_owner(const hak_page_t* page) {
   return atomic_load_explicit(&((hak_page_t*)page)->owner, memory_order_relaxed);
 }
+
+hak_inline struct hak_heap_s* _hak_page_heap(const hak_page_t* page) {
+  return atomic_load_explicit(&((hak_page_t*)page)->heap, memory_order_relaxed);
+}
+
+/* A thread's id: its thread pointer (one %fs-relative load), unique among live threads. */
+hak_inline uintptr_t _hak_thread_id(void) { return (uintptr_t)__builtin_thread_pointer(); }
 
 /* ---------------------------------------------------------------- segments */
 
@@ -207,11 +216,12 @@ hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 
 /* The page of a block, or the empty page for a pointer hakmem did not hand out. */
 hak_inline hak_page_t* _hak_page_of(const void* p) {
-  uintptr_t idx = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
-  if (hak_unlikely(idx >= HAK_SEGMAP_ENTRIES)) return &_hak_page_empty;
-  if (hak_unlikely(atomic_load_explicit(&_hak_segmap[idx], memory_order_relaxed) == 0)) return &_hak_page_empty;
-  hak_segment_t* seg = (hak_segment_t*)((uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK);
-  return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+  uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  if (hak_unlikely(slot >= HAK_SEGMAP_ENTRIES)) return &_hak_page_empty;
+  if (hak_unlikely(atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed) == 0)) return &_hak_page_empty;
+  uintptr_t seg = (uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK;
+  size_t idx = ((uintptr_t)p & HAK_SEGMENT_MASK) >> ((hak_segment_t*)seg)->page_shift;
+  return (hak_page_t*)(seg + offsetof(hak_segment_t, pages) + idx * sizeof(hak_page_t));
 }
 #else
 hak_internal hak_page_t* _hak_registry_lookup(const void* p);
@@ -279,6 +289,7 @@ typedef struct hak_heap_s {
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
   hak_segment_t* filled[2];                 /* segments whose pages are all carved */
   hak_segment_t* spare[2];                  /* one empty segment kept per kind */
+  uintptr_t tid;                            /* the owning thread's _hak_thread_id() */
   size_t dirty_bytes;                       /* empty pages written since the last purge */
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
@@ -329,7 +340,7 @@ hak_internal void _hak_heap_thread_key_create(void);
 
 /* pages (hak_page.c) */
 hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);
-hak_internal void  _hak_page_retire(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_page_retire(hak_page_t* page);
 hak_internal void  _hak_free_slow(hak_page_t* page, void* p);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);

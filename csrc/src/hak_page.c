@@ -103,7 +103,7 @@ static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
   _hak_heap_queue_push_back(&heap->full, page);
   page->in_full = 1;
-  atomic_store_explicit(&page->owner, (uintptr_t)heap | 1, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, heap->tid | 1, memory_order_relaxed);
   return true;
 }
 
@@ -117,7 +117,7 @@ static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
                                                 memory_order_acq_rel, memory_order_relaxed)) { }
   _hak_heap_queue_remove(&heap->full, page);
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
 }
@@ -155,6 +155,9 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
   uint32_t supplied;
+  /* Threads that exited left segments behind: adopt a few before mapping more, but not
+   * all of them for one request; later refills adopt the rest. */
+  int adoptions_left = HAK_ADOPT_PER_REFILL;
   for (;;) {
     hak_page_t* page = q->first;
     while (page != NULL) {
@@ -162,8 +165,7 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls) {
       hak_page_t* next = page->next;
       if (page_mark_full(heap, page)) page = next;
     }
-    /* threads that exited left segments behind: use those before mapping more */
-    if (!_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
+    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
   }
   {
     hak_page_t* page = _hak_segment_page_alloc(heap, cls);
@@ -205,7 +207,8 @@ static void page_release(hak_heap_t* heap, hak_page_t* page) {
 
 /* The owner's free emptied a page. The class's current page stays (an alloc/free cycle
  * must not map and unmap); any other goes back to its segment. */
-void _hak_page_retire(hak_heap_t* heap, hak_page_t* page) {
+void _hak_page_retire(hak_page_t* page) {
+  hak_heap_t* heap = _hak_page_heap(page);
   if (heap->queue[page->class_idx].first == page) return;
   page_release(heap, page);
 }
@@ -228,7 +231,7 @@ static void page_remote_free(hak_page_t* page, void* p) {
   if (hak_unlikely(s == HAK_NOTIFY_WANT)) {
     /* The page is in its owner's full list: tell the owner. BUSY keeps the page (and the
      * owner heap) from going away until the state is reset below. */
-    hak_heap_t* owner = (hak_heap_t*)(_hak_page_owner(page) & ~(uintptr_t)1);
+    hak_heap_t* owner = _hak_page_heap(page);
     hak_page_t* head = atomic_load_explicit(&owner->notified, memory_order_relaxed);
     do {
       page->notify_next = head;
@@ -259,10 +262,10 @@ void _hak_free_slow(hak_page_t* page, void* p) {
     _hak_large_free(heap, page->segment);
     return;
   }
-  if ((_hak_page_owner(page) & ~(uintptr_t)1) == (uintptr_t)heap) {
+  if ((_hak_page_owner(page) & ~(uintptr_t)1) == _hak_thread_id()) {
     /* our own page, sitting in the full list */
     page_unfull(heap, page);
-    _hak_page_push_local(heap, page, p);
+    _hak_page_push_local(page, p);
     return;
   }
   page_remote_free(page, p);
@@ -285,11 +288,13 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
     return;
   }
   atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+  atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
 }
 
 /* A page of an adopted segment: collect, release if empty, else queue it. */
 void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
-  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 #if HAK_DUAL_LISTS
   page_collect_remote(page);
 #endif

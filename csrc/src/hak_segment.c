@@ -160,7 +160,8 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   page->tier = (uint8_t)_hak_class_tier(cls);
   page->in_use = 1;
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 
   if (++seg->pages_used == seg->page_count) {
     seg_remove(&heap->avail[kind], seg);
@@ -179,6 +180,7 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
   page->in_use = 0;
   page->in_full = 0;
   atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+  atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
   if (page->is_dirty) heap->dirty_bytes += page_area_size(seg, idx);
   if (idx < seg->free_hint) seg->free_hint = (uint16_t)idx;
   if (seg->in_full_list) {

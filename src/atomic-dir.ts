@@ -3,46 +3,18 @@
  *
  * Work is written into a staging directory `<parent>/.staging-<pid>-<random>` and renamed into
  * place when complete; rename(2) within one file system is atomic, so a reader never sees half
- * a build or half a result. A failure, Ctrl-C or SIGTERM removes the staging directory; one left
- * by a killed process (its pid no longer alive) is removed by the next run that stages in the
- * same parent. Staging names start with a dot and are never valid variant or result names.
+ * a build or half a result. A failure, Ctrl-C or SIGTERM removes the staging directory, after
+ * stopping the programs writing into it (interrupt.ts); one left by a killed process (its pid
+ * no longer alive) is removed by the next run that stages in the same parent. Staging names
+ * start with a dot and are never valid variant or result names.
  */
 import {mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 
+import {onInterrupt} from './interrupt.js';
+
 const STAGING_PREFIX = '.staging-';
 const TRASH_PREFIX = '.trash-';
-
-const activeStaging = new Set<string>();
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-const SIGNAL_EXIT: Record<string, number> = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129};
-
-function onSignal(signal: NodeJS.Signals): void {
-  discardAllStaging();
-  process.exit(SIGNAL_EXIT[signal] ?? 1);
-}
-
-function discardAllStaging(): void {
-  for (const dir of activeStaging) rmSync(dir, {recursive: true, force: true});
-  activeStaging.clear();
-}
-
-function track(dir: string): void {
-  if (activeStaging.size === 0) {
-    for (const signal of SIGNALS) process.on(signal, onSignal);
-    process.on('exit', discardAllStaging);
-  }
-
-  activeStaging.add(dir);
-}
-
-function untrack(dir: string): void {
-  activeStaging.delete(dir);
-  if (activeStaging.size === 0) {
-    for (const signal of SIGNALS) process.off(signal, onSignal);
-    process.off('exit', discardAllStaging);
-  }
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -88,18 +60,27 @@ export interface StagingDir {
 export function stageDir(final: string, parent: string): StagingDir {
   mkdirSync(parent, {recursive: true});
   removeAbandonedStaging(parent);
-  const path = mkdtempSync(join(parent, `${STAGING_PREFIX}${process.pid}-`));
-  track(path);
+  let path: string | undefined;
+  const settle = onInterrupt('clean', () => {
+    if (path) rmSync(path, {recursive: true, force: true});
+  });
+  try {
+    path = mkdtempSync(join(parent, `${STAGING_PREFIX}${process.pid}-`));
+  } catch (error) {
+    settle();
+    throw error;
+  }
 
+  const staged = path;
   const discard = (): void => {
-    rmSync(path, {recursive: true, force: true});
-    untrack(path);
+    rmSync(staged, {recursive: true, force: true});
+    settle();
   };
 
   const publish = (options: {replace?: boolean} = {}): boolean => {
     if (options.replace) moveAside(final, parent);
     try {
-      renameSync(path, final);
+      renameSync(staged, final);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') {
@@ -111,11 +92,11 @@ export function stageDir(final: string, parent: string): StagingDir {
       throw error;
     }
 
-    untrack(path);
+    settle();
     return true;
   };
 
-  return {path, final, publish, discard};
+  return {path: staged, final, publish, discard};
 }
 
 /** Moves an existing directory out of the way (atomically) and deletes it. */

@@ -5,6 +5,8 @@
 import {accessSync, constants, statSync} from 'node:fs';
 import {delimiter, join} from 'node:path';
 
+import {onInterrupt} from './interrupt.js';
+
 export interface ExecOptions {
   cwd?: string;
   /** The complete environment of the child; nothing is inherited beyond it. */
@@ -13,6 +15,11 @@ export interface ExecOptions {
   /** Output lines passed to this callback as they arrive (progress display). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   input?: string;
+  /**
+   * Run the program as the leader of its own process group, so that an interrupt stops it and
+   * everything it started (make and its compilers), not just the program itself.
+   */
+  processGroup?: boolean;
 }
 
 export interface ExecResult {
@@ -43,14 +50,20 @@ export async function execProgram(file: string, args: readonly string[], options
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : undefined,
     cleanup: true,
+    detached: options.processGroup ?? false,
     maxBuffer: 256 * 1024 * 1024,
+  });
+  // Interrupted, hak stops the program before removing anything it may be writing.
+  const forget = onInterrupt('stop', () => {
+    if (options.processGroup && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
   });
   const {onLine} = options;
   if (onLine) {
     streamLines(child.stdout, (line) => onLine(line, 'stdout'));
     streamLines(child.stderr, (line) => onLine(line, 'stderr'));
   }
-  const result = await child;
+  const result = await child.finally(forget);
   const spawnFailed = result.exitCode === undefined && result.signal === undefined && !result.timedOut;
   return {
     command: [file, ...args].join(' '),

@@ -1,8 +1,8 @@
 import {execFileSync} from 'node:child_process';
-import {createRequire} from 'node:module';
+import {fileURLToPath} from 'node:url';
 
-/** Compiles src/ to dist/ once before the tests, so spawned `bin/run.js` runs the current code. */
+/** Bundles the CLI once before the tests, so spawned `bin/run.js` runs the current sources. */
 export default function setup(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], {stdio: 'inherit'});
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], {cwd: root, stdio: 'inherit'});
 }

@@ -31,6 +31,7 @@ export async function runMake(invocation: MakeInvocation): Promise<ExecResult> {
   return execProgram('make', makeArguments(invocation, {parallel: true}), {
     env: makeEnvironment(),
     onLine: invocation.onLine,
+    processGroup: true,
   });
 }
 

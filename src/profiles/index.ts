@@ -60,11 +60,22 @@ export function profileNames(): string[] {
     .sort();
 }
 
+type YamlModule = typeof import('yaml');
+
+/**
+ * The yaml package, loaded on first use. It is CommonJS: imported from the bundle, its exports
+ * arrive as the namespace's default export; imported from the sources, as named exports.
+ */
+async function loadYaml(): Promise<YamlModule> {
+  const namespace = (await import('yaml')) as YamlModule & {default?: YamlModule};
+  return namespace.default?.parseDocument ? namespace.default : namespace;
+}
+
 /** Reads, parses and validates one profile; a ProfileError (exit 2) lists every problem found. */
 export async function loadProfile(reference: string): Promise<Profile> {
   const file = findProfileFile(reference);
   const shown = displayPath(file);
-  const {LineCounter, parseDocument} = await import('yaml');
+  const {LineCounter, parseDocument} = await loadYaml();
   const lineCounter = new LineCounter();
   const text = readFileSync(file, 'utf8');
   const document = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true});

@@ -1,0 +1,171 @@
+/* Allocation entry points: the slow path behind the inline fast path, calloc, realloc,
+ * aligned allocation, usable size, and the public hak_* API. */
+#include "hak_alloc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+
+static void count(hak_heap_t* heap, int which, uint64_t n) {
+  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, n);
+  else _hak_counter_add(&heap->stats.always[which], n);
+}
+
+/* The thread's heap, created on first use; NULL while hakmem is initialising (glibc
+ * serves those few requests, and frees of them find their way back to glibc). */
+static hak_heap_t* heap_or_create(hak_heap_t* heap) {
+  return heap != &_hak_heap_empty ? heap : _hak_heap_for_thread();
+}
+
+/* wrap-tiny is off and the request came through the override: the tiny pool declines, as
+ * the wrapper guard of the seeds did, and glibc's allocator serves it. */
+static hak_noinline void* tiny_declined(hak_heap_t* heap, size_t size, size_t alignment) {
+  count(heap, HAK_STAT_LIBC_MALLOC_TINY, 1);
+  count(heap, HAK_STAT_LIBC_MALLOC_TINY_BYTES, size);
+  return alignment <= 16 ? __libc_malloc(size) : __libc_memalign(alignment, size);
+}
+
+static hak_noinline void* libc_fallback(size_t size, size_t alignment) {
+  _hak_stat_global_add(HAK_STAT_LIBC_MALLOC_OTHER, 1);
+  return alignment <= 16 ? __libc_malloc(size) : __libc_memalign(alignment, size);
+}
+
+void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped) {
+  heap = heap_or_create(heap);
+  if (hak_unlikely(heap == NULL)) return libc_fallback(size, 0);
+  if (size <= HAK_TINY_MAX) {
+    if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);
+    return _hak_malloc_class(heap, _hak_class_of(size), size);
+  }
+  if (size <= HAK_MID_MAX) return _hak_malloc_class(heap, _hak_class_of(size), size);
+  return _hak_large_malloc(heap, size, 0, false);
+}
+
+/* ---------------------------------------------------------------- calloc, realloc */
+
+void* _hak_calloc_impl(size_t count_, size_t size, bool wrapped) {
+  size_t total;
+  if (__builtin_mul_overflow(count_, size, &total)) { errno = ENOMEM; return NULL; }
+  if (total > HAK_MID_MAX) {
+    hak_heap_t* heap = heap_or_create(_hak_heap());
+    if (heap == NULL) return __libc_calloc(count_, size);
+    return _hak_large_malloc(heap, total, 0, true);    /* fresh mappings are already zero */
+  }
+  void* p = _hak_malloc_inline(total, wrapped);
+  if (p != NULL) memset(p, 0, total);
+  return p;
+}
+
+size_t _hak_usable_size_impl(const void* p) {
+  if (p == NULL) return 0;
+  hak_page_t* page = _hak_page_of(p);
+  if (page == &_hak_page_empty) {
+    /* glibc's block: ask glibc (its malloc_usable_size has no __libc_ alias) */
+    typedef size_t (*usable_fn)(void*);
+    static _Atomic(usable_fn) libc_usable;
+    usable_fn fn = atomic_load_explicit(&libc_usable, memory_order_acquire);
+    if (fn == NULL) {
+      fn = (usable_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
+      atomic_store_explicit(&libc_usable, fn, memory_order_release);
+    }
+    return fn != NULL ? fn((void*)p) : 0;
+  }
+  if (page->tier == HAK_TIER_LARGE) return page->segment->large_size;
+  return page->block_size;
+}
+
+void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
+  if (p == NULL) return _hak_malloc_inline(size, wrapped);
+  hak_page_t* page = _hak_page_of(p);
+  if (page == &_hak_page_empty) return __libc_realloc(p, size);   /* glibc's block */
+  if (size == 0) {                                                  /* as glibc: free, NULL */
+    _hak_free_inline(p);
+    return NULL;
+  }
+  size_t usable;
+  if (page->tier == HAK_TIER_LARGE) {
+    if (_hak_large_realloc(_hak_heap(), page->segment, p, size) != NULL) return p;
+    usable = page->segment->large_size;
+  } else {
+    usable = page->block_size;
+    if (size <= usable && size >= usable / 2) return p;
+  }
+  void* q = _hak_malloc_inline(size, wrapped);
+  if (q == NULL) return NULL;                                        /* p stays valid */
+  memcpy(q, p, size < usable ? size : usable);
+  _hak_free_inline(p);
+  return q;
+}
+
+void* _hak_reallocarray_impl(void* p, size_t count_, size_t size, bool wrapped) {
+  size_t total;
+  if (__builtin_mul_overflow(count_, size, &total)) { errno = ENOMEM; return NULL; }
+  return _hak_realloc_impl(p, total, wrapped);
+}
+
+/* ---------------------------------------------------------------- aligned allocation */
+
+static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* alignment: a power of two. */
+static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
+  if (alignment <= 16) return _hak_malloc_inline(size, wrapped);   /* every block is 16-aligned */
+  hak_heap_t* heap = heap_or_create(_hak_heap());
+  if (heap == NULL || alignment > HAK_MAX_ALIGN) return libc_fallback(size, alignment);
+  if (size <= HAK_TINY_MAX && wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, alignment);
+  int cls = _hak_aligned_class(size, alignment);
+  if (cls >= 0) {
+    void* b = _hak_page_pop(heap->current[cls]);
+    if (b != NULL) {
+      _hak_count_alloc(heap, heap->current[cls], size);
+      return b;
+    }
+    return _hak_malloc_class(heap, cls, size);
+  }
+  return _hak_large_malloc(heap, size, alignment, false);
+}
+
+void* _hak_memalign_impl(size_t alignment, size_t size, bool wrapped) {
+  /* glibc: a non power of two is rounded up */
+  if (!is_power_of_two(alignment)) {
+    if (alignment > ((size_t)1 << (sizeof(size_t) * 8 - 2))) { errno = EINVAL; return NULL; }
+    size_t a = 1;
+    while (a < alignment) a <<= 1;
+    alignment = a;
+  }
+  return aligned_malloc(alignment, size, wrapped);
+}
+
+int _hak_posix_memalign_impl(void** out, size_t alignment, size_t size, bool wrapped) {
+  if (!is_power_of_two(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
+  int saved = errno;
+  void* p = aligned_malloc(alignment, size, wrapped);
+  if (p == NULL) { errno = saved; return ENOMEM; }
+  *out = p;
+  return 0;
+}
+
+void* _hak_aligned_alloc_impl(size_t alignment, size_t size, bool wrapped) {
+  if (!is_power_of_two(alignment)) { errno = EINVAL; return NULL; }
+  return aligned_malloc(alignment, size, wrapped);
+}
+
+/* ---------------------------------------------------------------- public API */
+
+void*  hak_malloc(size_t size) { return _hak_malloc_inline(size, false); }
+void   hak_free(void* p) { _hak_free_inline(p); }
+void*  hak_calloc(size_t count_, size_t size) { return _hak_calloc_impl(count_, size, false); }
+void*  hak_realloc(void* p, size_t size) { return _hak_realloc_impl(p, size, false); }
+void*  hak_reallocarray(void* p, size_t count_, size_t size) { return _hak_reallocarray_impl(p, count_, size, false); }
+void*  hak_memalign(size_t alignment, size_t size) { return _hak_memalign_impl(alignment, size, false); }
+int    hak_posix_memalign(void** out, size_t alignment, size_t size) { return _hak_posix_memalign_impl(out, alignment, size, false); }
+void*  hak_aligned_alloc(size_t alignment, size_t size) { return _hak_aligned_alloc_impl(alignment, size, false); }
+size_t hak_usable_size(const void* p) { return _hak_usable_size_impl(p); }
+
+int hak_owns(const void* p) {
+  hak_page_t* page = _hak_page_of(p);
+  if (page == &_hak_page_empty || !page->in_use) return 0;
+  if (page->tier == HAK_TIER_LARGE) return (const uint8_t*)p == page->segment->first_area;
+  size_t off = (size_t)((const uint8_t*)p - page->area);
+  return (const uint8_t*)p >= page->area && off % page->block_size == 0 && off / page->block_size < page->capacity;
+}

@@ -1,0 +1,50 @@
+/* Size classes of the tiny and mid tiers. */
+#include "hak_internal.h"
+
+/* Tiny: 16..128 step 16, then four per doubling to 1024. Mid: (5..8) << (8+g) for
+ * g = 0..5, four per doubling from 1280 to 65536. A uniform 16..1039 B mix loses 8.0%
+ * of its block bytes to rounding. */
+const uint32_t _hak_class_size[HAK_CLASS_COUNT] = {
+  16, 32, 48, 64, 80, 96, 112, 128,
+  160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+  1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+};
+
+/* (size+7)/8 -> tiny class, for size 0..1024. */
+const uint8_t _hak_direct_class[HAK_DIRECT_SLOTS] = {
+  0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7,
+  8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11,
+  12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
+  14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15,
+  16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+  17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+  18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
+  19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+};
+
+int _hak_class_search(size_t size) {
+  int lo = 0, hi = HAK_CLASS_COUNT - 1;
+  while (lo < hi) {
+    int mid = (lo + hi) >> 1;
+    if (_hak_class_size[mid] < size) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* The smallest class whose blocks all start on an `alignment` boundary: its size is a
+ * multiple of the alignment, and page areas start at least 4 KiB aligned. -1 if none. */
+int _hak_aligned_class(size_t size, size_t alignment) {
+  if (alignment > HAK_OS_PAGE || size > HAK_MID_MAX) return -1;
+  for (int c = _hak_class_search(size < 1 ? 1 : size); c < HAK_CLASS_COUNT; c++) {
+    if ((_hak_class_size[c] & (alignment - 1)) == 0) return c;
+  }
+  return -1;
+}
+
+int hak_size_class_count(void) { return HAK_CLASS_COUNT; }
+
+size_t hak_size_class_block_size(int class_index) {
+  if (class_index < 0 || class_index >= HAK_CLASS_COUNT) return 0;
+  return _hak_class_size[class_index];
+}

@@ -1,0 +1,105 @@
+/* Every compile-time toggle and tunable of hakmem, with its default.
+ *
+ * The Makefile sets the toggles (DIRECT_CACHE=0 becomes -DHAK_DIRECT_CACHE=0, and so on).
+ * Each toggle's "off" path is a real implementation of the baseline the design documents
+ * measured, so that the gain of each mechanism can be measured instead of assumed.
+ */
+#ifndef HAK_CONFIG_H
+#define HAK_CONFIG_H
+
+/* HAK_DIRECT_CACHE (default 1) -- seed 1 "Direct Page Cache", seed 4 Phase 1.
+ *   1: a tiny request finds its page with one array index: heap->direct[(size+7)/8].
+ *   0: the size is mapped to a class by a binary search over the class table, then the
+ *      class's current page is used ("HAKMEM Tiny Current": ~5 comparisons per malloc). */
+#ifndef HAK_DIRECT_CACHE
+#define HAK_DIRECT_CACHE 1
+#endif
+
+/* HAK_DUAL_LISTS (default 1) -- seed 1 "Dual Free Lists", seed 4 Phase 2.
+ *   1: a page keeps three lists: free (allocation), local_free (frees by the owning
+ *      thread, no atomics) and thread_free (frees by other threads, atomic push). The
+ *      owner migrates local_free to free by swapping pointers when free runs dry, and
+ *      collects thread_free with one atomic exchange per batch.
+ *   0: one free list per page; every malloc and free updates it and the page's use
+ *      count with atomic operations (lock cmpxchg / lock xadd), whichever thread frees. */
+#ifndef HAK_DUAL_LISTS
+#define HAK_DUAL_LISTS 1
+#endif
+
+/* HAK_SUPERSLAB (default 1) -- seed 5 MF2 "Pointer Arithmetic Page Lookup".
+ *   1: small-object memory comes in 4 MiB segments aligned to 4 MiB; free finds the
+ *      segment by masking the pointer and the page by a shift. A byte map of every
+ *      4 MiB slot of the address space says which slots are hakmem's.
+ *   0: segments are only 64 KiB aligned and free finds a block's page through a global
+ *      hash table keyed by 64 KiB chunk (the "before" of MF2: a hash lookup per free). */
+#ifndef HAK_SUPERSLAB
+#define HAK_SUPERSLAB 1
+#endif
+
+/* HAK_WRAP_TINY (default 1) -- seed 3, the wrapper guard that switched the tiny pool off.
+ *   1: malloc and free reaching hakmem through the override serve <= 1 KiB from the tiny
+ *      pool.
+ *   0: called through the override, the tiny pool declines and glibc's allocator
+ *      (__libc_malloc) serves every request of <= 1 KiB; hak_malloc() still uses the pool.
+ *   Run-time override: HAKMEM_WRAP_TINY=0 or 1. */
+#ifndef HAK_WRAP_TINY
+#define HAK_WRAP_TINY 1
+#endif
+
+/* HAK_STATS (default 0) -- like mimalloc's MI_STAT.
+ *   0: nothing is counted on fast paths. Slow-path counters (pages carved, refills,
+ *      requests handed to glibc, large allocations, segments) are always kept.
+ *   1: also exact allocations, frees and bytes per tier.
+ *   2: also allocations and frees per size class. */
+#ifndef HAK_STATS
+#define HAK_STATS 0
+#endif
+
+/* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since
+ * the sanitizer runtime owns malloc; they use the hak_* API. */
+#ifndef HAK_OVERRIDE
+#define HAK_OVERRIDE 1
+#endif
+
+/* HAK_DEBUG (default 0): internal consistency assertions. */
+#ifndef HAK_DEBUG
+#define HAK_DEBUG 0
+#endif
+
+/* ---- tunables (not toggles) ---- */
+
+/* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
+#define HAK_SEGMENT_SHIFT    22
+/* Tiny pages are 64 KiB (64 per segment); mid pages 512 KiB (8 per segment). */
+#define HAK_TINY_PAGE_SHIFT  16
+#define HAK_MID_PAGE_SHIFT   19
+/* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
+#define HAK_TINY_MAX         1024
+#define HAK_MID_MAX          65536
+
+/* Fresh blocks are carved from a page lazily, about this many bytes at a time, so a page
+ * that serves a few blocks never touches all of its memory. */
+#define HAK_EXTEND_BYTES     4096
+
+/* Empty pages a thread keeps committed before it returns them to the OS with
+ * madvise(MADV_DONTNEED). Run-time override: HAKMEM_PURGE_LIMIT=<bytes>. */
+#define HAK_PURGE_LIMIT_DEFAULT (8u << 20)
+
+/* Large tier cache: freed large blocks of at most HAK_LARGE_CACHE_MAX_BLOCK bytes are
+ * kept (up to HAK_LARGE_CACHE_SLOTS blocks and HAK_LARGE_CACHE_MAX_BYTES in all) for
+ * reuse by a later request of a similar size; beyond those bounds, or when evicted
+ * (oldest first), they are unmapped. */
+#define HAK_LARGE_CACHE_SLOTS     32
+#define HAK_LARGE_CACHE_MAX_BLOCK (32u << 20)
+#define HAK_LARGE_CACHE_MAX_BYTES (64u << 20)
+
+/* Alignments above this are handed to glibc (__libc_memalign): a large block's header
+ * sits at the 4 MiB boundary below its first byte. */
+#define HAK_MAX_ALIGN        (2u << 20)
+
+/* Page registry (SUPERSLAB=0): open-addressing table of 64 KiB chunks. 2^20 slots cover
+ * 64 GiB of small-object memory; when the table is 3/4 full, new segments are refused and
+ * requests fall back to glibc (counted in libcMallocOther). */
+#define HAK_REGISTRY_SHIFT   20
+
+#endif

@@ -1,0 +1,110 @@
+/* The malloc and free fast paths, inlined into both the hak_* API and the malloc override.
+ * Everything here runs on every allocation: keep it short, branch-light and free of
+ * function calls except the slow-path fallbacks. */
+#ifndef HAK_FASTPATH_H
+#define HAK_FASTPATH_H
+
+#include "hak_internal.h"
+
+/* ---- counters that cost something on fast paths exist only at HAK_STATS >= 1 ---- */
+
+hak_inline void _hak_count_alloc(hak_heap_t* heap, const hak_page_t* page, size_t size) {
+#if HAK_STATS >= 1
+  _hak_counter_add(&heap->stats.tier_allocs[page->tier], 1);
+  _hak_counter_add(&heap->stats.tier_bytes[page->tier], size);
+#endif
+#if HAK_STATS >= 2
+  _hak_counter_add(&heap->stats.class_allocs[page->class_idx], 1);
+#endif
+  (void)heap; (void)page; (void)size;
+}
+
+hak_inline void _hak_count_free(hak_heap_t* heap, const hak_page_t* page) {
+#if HAK_STATS >= 1
+  _hak_counter_add(&heap->stats.tier_frees[page->tier], 1);
+#endif
+#if HAK_STATS >= 2
+  if (page->tier != HAK_TIER_LARGE) _hak_counter_add(&heap->stats.class_frees[page->class_idx], 1);
+#endif
+  (void)heap; (void)page;
+}
+
+/* Pops a block from the page's allocation list; NULL when the list is empty. */
+hak_inline void* _hak_page_pop(hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  hak_block_t* b = page->free;
+  if (hak_unlikely(b == NULL)) return NULL;
+  page->free = b->next;
+  page->used++;
+  return b;
+#else
+  uintptr_t w = atomic_load_explicit(&page->free, memory_order_acquire);
+  for (;;) {
+    hak_block_t* b = _hak_word_block(w);
+    if (hak_unlikely(b == NULL)) return NULL;
+    /* only the owner pops, so b cannot leave the list under us (no ABA) */
+    uintptr_t next = (uintptr_t)b->next | (w & HAK_NOTIFY_MASK);
+    if (hak_likely(atomic_compare_exchange_weak_explicit(&page->free, &w, next,
+                                                         memory_order_acquire, memory_order_acquire))) {
+      atomic_fetch_add_explicit(&page->used, 1, memory_order_relaxed);
+      return b;
+    }
+  }
+#endif
+}
+
+/* Frees a block into a page the calling thread owns. */
+hak_inline void _hak_page_push_local(hak_heap_t* heap, hak_page_t* page, void* p) {
+  hak_block_t* b = (hak_block_t*)p;
+#if HAK_DUAL_LISTS
+  b->next = page->local_free;
+  page->local_free = b;
+  if (hak_unlikely(--page->used == 0)) _hak_page_retire(heap, page);
+#else
+  uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
+  do {
+    b->next = _hak_word_block(w);
+  } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)b | (w & HAK_NOTIFY_MASK),
+                                                  memory_order_release, memory_order_relaxed));
+  if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, 1, memory_order_acq_rel) == 1)) _hak_page_retire(heap, page);
+#endif
+}
+
+hak_internal void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped);
+
+/* `wrapped`: the request came through the malloc override (where wrap-tiny applies). */
+hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
+  hak_heap_t* heap = _hak_heap();
+  hak_page_t* page;
+  if (hak_likely(size <= HAK_TINY_MAX)) {
+#if HAK_DIRECT_CACHE
+    page = heap->direct[(size + 7) >> 3];
+#else
+    page = heap->current[_hak_class_search(size)];
+#endif
+  } else if (size <= HAK_MID_MAX) {
+    page = heap->current[_hak_class_of(size)];
+  } else {
+    return _hak_malloc_generic(heap, size, wrapped);
+  }
+  void* b = _hak_page_pop(page);
+  if (hak_likely(b != NULL)) {
+    _hak_count_alloc(heap, page, size);
+    return b;
+  }
+  return _hak_malloc_generic(heap, size, wrapped);
+}
+
+hak_inline void _hak_free_inline(void* p) {
+  hak_page_t* page = _hak_page_of(p);
+  hak_heap_t* heap = _hak_heap();
+  /* foreign pointers map to the empty page, whose owner is nobody */
+  if (hak_likely(_hak_page_owner(page) == (uintptr_t)heap)) {
+    _hak_count_free(heap, page);
+    _hak_page_push_local(heap, page, p);
+    return;
+  }
+  _hak_free_slow(page, p);
+}
+
+#endif

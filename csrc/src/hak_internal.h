@@ -1,0 +1,349 @@
+/* Internal types and helpers shared by the allocator's translation units. */
+#ifndef HAK_INTERNAL_H
+#define HAK_INTERNAL_H
+
+#include "hak_config.h"
+#include "../include/hakmem.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define hak_likely(x)    __builtin_expect(!!(x), 1)
+#define hak_unlikely(x)  __builtin_expect(!!(x), 0)
+#define hak_noinline     __attribute__((noinline))
+#define hak_inline       static inline __attribute__((always_inline))
+#define hak_cold         __attribute__((cold, noinline))
+#define hak_internal     __attribute__((visibility("hidden")))
+
+#if HAK_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+#define hak_assert(c) do { if (!(c)) { fprintf(stderr, "hakmem: assertion failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); abort(); } } while (0)
+#else
+#define hak_assert(c) ((void)0)
+#endif
+
+#define HAK_SEGMENT_SIZE  ((size_t)1 << HAK_SEGMENT_SHIFT)
+#define HAK_SEGMENT_MASK  (HAK_SEGMENT_SIZE - 1)
+#define HAK_CHUNK_SHIFT   16                       /* registry granularity */
+#define HAK_OS_PAGE       4096
+
+/* glibc's own allocator, for the requests hakmem hands over. */
+extern void* __libc_malloc(size_t);
+extern void  __libc_free(void*);
+extern void* __libc_calloc(size_t, size_t);
+extern void* __libc_realloc(void*, size_t);
+extern void* __libc_memalign(size_t, size_t);
+
+/* ---------------------------------------------------------------- size classes */
+
+/* Tiny: 16..128 in steps of 16, then four classes per doubling up to 1024.
+ * Mid:  four classes per doubling from 1280 up to 65536.
+ * Every class size is a multiple of 16, so every block is 16-byte aligned. */
+#define HAK_TINY_CLASSES   20
+#define HAK_MID_CLASSES    24
+#define HAK_CLASS_COUNT    (HAK_TINY_CLASSES + HAK_MID_CLASSES)
+#define HAK_DIRECT_SLOTS   (HAK_TINY_MAX / 8 + 1)  /* (size+7)/8 for size <= 1024 */
+
+hak_internal extern const uint32_t _hak_class_size[HAK_CLASS_COUNT];
+hak_internal extern const uint8_t  _hak_direct_class[HAK_DIRECT_SLOTS];
+
+/* Class of a request of at most HAK_MID_MAX bytes by binary search over the class table:
+ * the DIRECT_CACHE=0 baseline. */
+hak_internal int _hak_class_search(size_t size);
+
+/* Mid class by arithmetic: four classes per power of two. */
+hak_inline int _hak_mid_class(size_t size) {
+  size_t w = (size - 1) >> 8;                      /* size in 256-byte units, minus one */
+  int b = 63 - __builtin_clzl(w);                  /* w >= 4 since size > 1024 */
+  int q = (int)((w >> (b - 2)) & 3);
+  return HAK_TINY_CLASSES + (b - 2) * 4 + q;
+}
+
+hak_inline int _hak_class_of(size_t size) {
+#if HAK_DIRECT_CACHE
+  if (size <= HAK_TINY_MAX) return _hak_direct_class[(size + 7) >> 3];
+  return _hak_mid_class(size);
+#else
+  return _hak_class_search(size);
+#endif
+}
+
+hak_inline int _hak_class_tier(int cls) { return cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : HAK_TIER_MID; }
+
+/* ---------------------------------------------------------------- blocks and pages */
+
+typedef struct hak_block_s { struct hak_block_s* next; } hak_block_t;
+
+struct hak_heap_s;
+struct hak_segment_s;
+
+/* The low two bits of a page's remote word (thread_free with dual lists, the single free
+ * list without) say whether a thread that frees into the page must tell the owner. */
+#define HAK_NOTIFY_NONE  ((uintptr_t)0)  /* page is in a heap queue: the owner will look */
+#define HAK_NOTIFY_WANT  ((uintptr_t)1)  /* page is full: the first remote free notifies */
+#define HAK_NOTIFY_BUSY  ((uintptr_t)2)  /* a remote thread is notifying right now */
+#define HAK_NOTIFY_NEVER ((uintptr_t)3)  /* no owner (abandoned) or page not in use */
+#define HAK_NOTIFY_MASK  ((uintptr_t)3)
+
+hak_inline hak_block_t* _hak_word_block(uintptr_t w) { return (hak_block_t*)(w & ~HAK_NOTIFY_MASK); }
+
+/* A page descriptor is 128 bytes: the first cache line holds what the owning thread touches
+ * on every malloc and free, the second what other threads write. */
+typedef struct hak_page_s {
+#if HAK_DUAL_LISTS
+  hak_block_t* free;                    /* allocation list (owner only) */
+  hak_block_t* local_free;              /* frees by the owner (owner only) */
+  uint32_t used;                        /* blocks handed out, remote frees not yet collected included */
+#else
+  _Atomic(uintptr_t) free;              /* the one list: owner pops, everyone pushes */
+  uintptr_t unused_slot;
+  _Atomic(uint32_t) used;
+#endif
+  uint32_t block_size;
+  /* owner heap; tagged with bit 0 while the page sits in its heap's full list, so that
+   * the free fast path (owner == current heap) never matches a full page */
+  _Atomic(uintptr_t) owner;
+  uint8_t* area;                        /* first block */
+  uint32_t capacity;                    /* blocks carved so far */
+  uint32_t reserved;                    /* blocks the page can hold */
+  uint8_t class_idx;
+  uint8_t tier;                         /* HAK_TIER_*; HAK_TIER_LARGE for a large block */
+  uint8_t in_use;                       /* carved from its segment */
+  uint8_t in_full;                      /* in the heap's full list */
+  uint8_t is_dirty;                     /* written since the last purge */
+  uint8_t pad0[3];
+  /* ---- second cache line: written by other threads, and slow-path links ---- */
+#if HAK_DUAL_LISTS
+  _Atomic(uintptr_t) thread_free __attribute__((aligned(64)));
+#else
+  uintptr_t pad1 __attribute__((aligned(64)));
+#endif
+  struct hak_page_s* notify_next;       /* link in the owner heap's notified stack */
+  struct hak_segment_s* segment;
+  struct hak_page_s* next;              /* heap queue links */
+  struct hak_page_s* prev;
+  uint8_t pad2[24];
+} hak_page_t;
+
+_Static_assert(sizeof(hak_page_t) == 128, "page descriptors are indexed by shifting");
+
+hak_inline _Atomic(uintptr_t)* _hak_page_remote_word(hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  return &page->thread_free;
+#else
+  return &page->free;
+#endif
+}
+
+hak_inline uint32_t _hak_page_used(hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  return page->used;
+#else
+  return atomic_load_explicit(&page->used, memory_order_acquire);
+#endif
+}
+
+hak_inline uintptr_t _hak_page_owner(const hak_page_t* page) {
+  return atomic_load_explicit(&((hak_page_t*)page)->owner, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- segments */
+
+enum { HAK_SEG_TINY = 0, HAK_SEG_MID = 1, HAK_SEG_LARGE = 2 };
+
+typedef struct hak_segment_s {
+  uint8_t page_shift;                   /* read by the free fast path */
+  uint8_t kind;                         /* HAK_SEG_* */
+  uint16_t page_count;
+  uint16_t pages_used;
+  uint16_t free_hint;                   /* lowest page index that may be free */
+  _Atomic(struct hak_heap_s*) owner;    /* NULL while abandoned */
+  struct hak_segment_s* next;           /* heap's lists, or the abandoned list */
+  struct hak_segment_s* prev;
+  size_t mapped_size;                   /* bytes mapped from mapped_base */
+  uint8_t* mapped_base;
+  uint8_t* first_area;                  /* first block of page 0 (after this header) */
+  size_t large_size;                    /* large: usable bytes from the user pointer */
+  uint8_t in_full_list;                 /* every page carved */
+  uint8_t pad[7];
+  hak_page_t pages[] __attribute__((aligned(128)));
+} hak_segment_t;
+
+/* Segment header bytes, rounded to whole OS pages so page 0's blocks start 4 KiB aligned. */
+hak_inline size_t _hak_segment_header_size(size_t page_count) {
+  size_t s = sizeof(hak_segment_t) + page_count * sizeof(hak_page_t);
+  return (s + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1);
+}
+
+/* ---------------------------------------------------------------- page lookup */
+
+hak_internal extern hak_page_t _hak_page_empty;   /* no blocks, no owner */
+
+#if HAK_SUPERSLAB
+/* One byte per 4 MiB slot of the 47-bit user address space (32 MiB of bss, touched only
+ * where hakmem has segments): non-zero where a hakmem segment starts. */
+#define HAK_SEGMAP_ENTRIES ((size_t)1 << (47 - HAK_SEGMENT_SHIFT))
+hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
+
+/* The page of a block, or the empty page for a pointer hakmem did not hand out. */
+hak_inline hak_page_t* _hak_page_of(const void* p) {
+  uintptr_t idx = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  if (hak_unlikely(idx >= HAK_SEGMAP_ENTRIES)) return &_hak_page_empty;
+  if (hak_unlikely(atomic_load_explicit(&_hak_segmap[idx], memory_order_relaxed) == 0)) return &_hak_page_empty;
+  hak_segment_t* seg = (hak_segment_t*)((uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK);
+  return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+}
+#else
+hak_internal hak_page_t* _hak_registry_lookup(const void* p);
+hak_inline hak_page_t* _hak_page_of(const void* p) { return _hak_registry_lookup(p); }
+#endif
+
+hak_internal bool _hak_registry_add(hak_segment_t* seg);
+hak_internal void _hak_registry_remove(hak_segment_t* seg);
+hak_internal void _hak_registry_fork_lock(void);
+hak_internal void _hak_registry_fork_unlock(void);
+
+/* ---------------------------------------------------------------- stats */
+
+enum {
+  HAK_STAT_TINY_PAGES_CARVED, HAK_STAT_MID_PAGES_CARVED,
+  HAK_STAT_LARGE_ALLOCS, HAK_STAT_LARGE_BYTES, HAK_STAT_LARGE_CACHE_HITS,
+  HAK_STAT_LARGE_MAPS, HAK_STAT_LARGE_UNMAPS,
+  HAK_STAT_TINY_REFILLS, HAK_STAT_TINY_BLOCKS_SUPPLIED,
+  HAK_STAT_MID_REFILLS, HAK_STAT_MID_BLOCKS_SUPPLIED,
+  HAK_STAT_SEGMENTS_MAPPED, HAK_STAT_SEGMENTS_UNMAPPED, HAK_STAT_PAGES_PURGED,
+  HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
+  HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
+  HAK_STAT_SEGMENTS_ADOPTED,
+  HAK_STAT_ALWAYS_COUNT
+};
+
+/* Per-thread counters: the owning thread adds with a relaxed load and store (a plain
+ * add, no lock prefix); any thread may read them for a report. */
+typedef _Atomic(uint64_t) hak_counter_t;
+
+typedef struct hak_heap_stats_s {
+  hak_counter_t always[HAK_STAT_ALWAYS_COUNT];
+#if HAK_STATS >= 1
+  hak_counter_t tier_allocs[HAK_TIER_COUNT];
+  hak_counter_t tier_frees[HAK_TIER_COUNT];
+  hak_counter_t tier_bytes[HAK_TIER_COUNT];
+#endif
+#if HAK_STATS >= 2
+  hak_counter_t class_allocs[HAK_CLASS_COUNT];
+  hak_counter_t class_frees[HAK_CLASS_COUNT];
+#endif
+} hak_heap_stats_t;
+
+hak_inline void _hak_counter_add(hak_counter_t* c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Counters of events that have no heap at hand (start-up, threads without a heap). */
+hak_internal void _hak_stat_global_add(int which, uint64_t n);
+struct hak_page_s;
+hak_internal void _hak_stat_global_free(const struct hak_page_s* page);
+
+/* ---------------------------------------------------------------- heaps */
+
+typedef struct hak_page_queue_s { hak_page_t* first; hak_page_t* last; } hak_page_queue_t;
+
+typedef struct hak_heap_s {
+#if HAK_DIRECT_CACHE
+  hak_page_t* direct[HAK_DIRECT_SLOTS];     /* (size+7)/8 -> current page of its class */
+#endif
+  hak_page_t* current[HAK_CLASS_COUNT];     /* class -> page the fast path pops from */
+  hak_page_queue_t queue[HAK_CLASS_COUNT];  /* pages that may have free blocks; first == current */
+  hak_page_queue_t full;                    /* pages without free blocks */
+  _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
+  hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
+  hak_segment_t* filled[2];                 /* segments whose pages are all carved */
+  hak_segment_t* spare[2];                  /* one empty segment kept per kind */
+  size_t dirty_bytes;                       /* empty pages written since the last purge */
+  struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
+  struct hak_heap_s* live_prev;
+  hak_heap_stats_t stats;
+} hak_heap_t;
+
+/* Every thread starts on the empty heap: its pages have no free blocks, so the first malloc
+ * takes the slow path, which gives the thread a heap of its own. */
+hak_internal extern hak_heap_t _hak_heap_empty;
+hak_internal extern __thread hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
+
+hak_inline hak_heap_t* _hak_heap(void) { return _hak_tls_heap; }
+
+/* ---------------------------------------------------------------- options and state */
+
+typedef struct hak_options_s {
+  int wrap_tiny;
+  size_t purge_limit;
+  int verbose;
+  const char* stats_path;
+} hak_options_t;
+
+hak_internal extern hak_options_t _hak_options;
+hak_internal extern _Atomic(int) _hak_init_state;   /* 0 none, 1 running, 2 done */
+hak_internal void _hak_init(void);
+hak_internal bool _hak_in_init(void);
+
+/* ---------------------------------------------------------------- OS */
+
+hak_internal void* _hak_os_map(size_t size);
+hak_internal void* _hak_os_map_aligned(size_t size, size_t alignment, size_t* mapped, void** base);
+hak_internal void  _hak_os_unmap(void* p, size_t size);
+hak_internal void  _hak_os_purge(void* p, size_t size);
+
+/* ---------------------------------------------------------------- cross-file functions */
+
+/* heap (hak_heap.c) */
+hak_internal hak_heap_t* _hak_heap_for_thread(void);       /* creates the thread's heap */
+hak_internal void _hak_heap_queue_push_back(hak_page_queue_t* q, hak_page_t* page);
+hak_internal void _hak_heap_queue_push_front(hak_page_queue_t* q, hak_page_t* page);
+hak_internal void _hak_heap_queue_remove(hak_page_queue_t* q, hak_page_t* page);
+hak_internal void _hak_heap_set_current(hak_heap_t* heap, int cls);
+hak_internal void _hak_heaps_lock(void);
+hak_internal void _hak_heaps_unlock(void);
+hak_internal void _hak_heaps_reset_lock(void);
+hak_internal hak_heap_t* _hak_heaps_first(void);          /* live heaps; hold the lock */
+hak_internal void _hak_heap_thread_key_create(void);
+
+/* pages (hak_page.c) */
+hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);
+hak_internal void  _hak_page_retire(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_free_slow(hak_page_t* page, void* p);
+hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
+hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_page_block_notify(hak_page_t* page);
+
+/* segments (hak_segment.c) */
+hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls);
+hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
+hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
+hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
+hak_internal void  _hak_segments_lock(void);
+hak_internal void  _hak_segments_unlock(void);
+hak_internal void  _hak_segments_reset_lock(void);
+hak_internal void  _hak_segmap_set(hak_segment_t* seg, uint8_t v);
+
+/* large (hak_large.c) */
+hak_internal void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool zero);
+hak_internal void  _hak_large_free(hak_heap_t* heap, hak_segment_t* seg);
+hak_internal void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void* p, size_t size);
+hak_internal void  _hak_large_lock(void);
+hak_internal void  _hak_large_unlock(void);
+hak_internal void  _hak_large_reset_lock(void);
+
+/* tiers (hak_tiny.c, hak_mid.c) */
+hak_internal void* _hak_tiny_declined(size_t size);
+hak_internal int   _hak_aligned_class(size_t size, size_t alignment);
+
+/* stats (hak_stats.c) */
+hak_internal void  _hak_stats_merge_heap(hak_heap_t* heap);
+hak_internal void  _hak_stats_dump_at_exit(void);
+
+#endif

@@ -1,0 +1,107 @@
+/* Start-up: run-time options from the environment, the thread-exit hook, fork safety. */
+#include "hak_internal.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+hak_options_t _hak_options = {
+  .wrap_tiny = HAK_WRAP_TINY,
+  .purge_limit = HAK_PURGE_LIMIT_DEFAULT,
+};
+_Atomic(int) _hak_init_state;
+static __thread bool _initializing;
+static char _stats_path[4096];
+
+bool _hak_in_init(void) { return _initializing; }
+
+static bool env_flag(const char* name, int* out) {
+  const char* v = getenv(name);
+  if (v == NULL || v[0] == 0) return false;
+  *out = !(v[0] == '0' || v[0] == 'n' || v[0] == 'N' || v[0] == 'f' || v[0] == 'F');
+  return true;
+}
+
+static void read_environment(void) {
+  env_flag("HAKMEM_WRAP_TINY", &_hak_options.wrap_tiny);
+  env_flag("HAKMEM_VERBOSE", &_hak_options.verbose);
+  const char* limit = getenv("HAKMEM_PURGE_LIMIT");
+  if (limit != NULL && limit[0] != 0) {
+    char* end;
+    unsigned long long v = strtoull(limit, &end, 10);
+    if (*end == 0) _hak_options.purge_limit = (size_t)v;
+  }
+  const char* path = getenv("HAKMEM_STATS");
+  if (path != NULL && path[0] != 0 && strlen(path) < sizeof(_stats_path)) {
+    strcpy(_stats_path, path);
+    _hak_options.stats_path = _stats_path;
+  }
+}
+
+/* fork: every lock is taken before and released after, so the child starts with none held
+ * by a thread that does not exist there. */
+static void fork_prepare(void) {
+  _hak_heaps_lock();
+  _hak_segments_lock();
+  _hak_large_lock();
+  _hak_registry_fork_lock();
+}
+
+static void fork_parent(void) {
+  _hak_registry_fork_unlock();
+  _hak_large_unlock();
+  _hak_segments_unlock();
+  _hak_heaps_unlock();
+}
+
+static void fork_child(void) {
+  _hak_registry_fork_unlock();
+  _hak_large_reset_lock();
+  _hak_segments_reset_lock();
+  _hak_heaps_reset_lock();
+}
+
+static void print_config(void) {
+  char line[256];
+  int n = snprintf(line, sizeof(line),
+                   "hakmem %s: direct-cache=%d dual-lists=%d superslab=%d wrap-tiny=%d (compiled %d) stats=%d\n",
+                   HAKMEM_VERSION, HAK_DIRECT_CACHE, HAK_DUAL_LISTS, HAK_SUPERSLAB, _hak_options.wrap_tiny,
+                   HAK_WRAP_TINY, HAK_STATS);
+  if (n > 0 && write(2, line, (size_t)n) < 0) { /* nothing to do about it */ }
+}
+
+void _hak_init(void) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&_hak_init_state, &expected, 1)) {
+    _initializing = true;
+    read_environment();
+    _hak_heap_thread_key_create();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atomic_store_explicit(&_hak_init_state, 2, memory_order_release);
+    _initializing = false;
+    if (_hak_options.verbose) print_config();
+    return;
+  }
+  while (atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2) sched_yield();
+}
+
+void hak_config(hak_config_t* out) {
+  if (atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2 && !_hak_in_init()) _hak_init();
+  out->direct_cache = HAK_DIRECT_CACHE;
+  out->dual_lists = HAK_DUAL_LISTS;
+  out->superslab = HAK_SUPERSLAB;
+  out->wrap_tiny = _hak_options.wrap_tiny;
+  out->wrap_tiny_compiled = HAK_WRAP_TINY;
+  out->stats = HAK_STATS;
+  out->tiny_max = HAK_TINY_MAX;
+  out->mid_max = HAK_MID_MAX;
+}
+
+__attribute__((constructor)) static void hak_start(void) {
+  if (atomic_load_explicit(&_hak_init_state, memory_order_acquire) == 0) _hak_init();
+}
+
+__attribute__((destructor)) static void hak_finish(void) { _hak_stats_dump_at_exit(); }

@@ -1,0 +1,306 @@
+/* Pages of the tiny and mid tiers: refilling the allocation list (local frees, remote
+ * frees, fresh blocks), the full list and its remote-free notifications, retiring empty
+ * pages, and the free paths that the inline fast path hands over. */
+#include "hak_fastpath.h"
+
+#include <errno.h>
+#include <sched.h>
+
+static inline void spin_pause(void) { __builtin_ia32_pause(); }
+
+/* ---------------------------------------------------------------- refill */
+
+#if HAK_DUAL_LISTS
+/* Takes every block other threads freed into the page (one atomic exchange for the whole
+ * batch) and puts them on the allocation list. Returns how many. */
+static uint32_t page_collect_remote(hak_page_t* page) {
+  uintptr_t w = atomic_load_explicit(&page->thread_free, memory_order_relaxed);
+  do {
+    if (_hak_word_block(w) == NULL) return 0;
+  } while (!atomic_compare_exchange_weak_explicit(&page->thread_free, &w, w & HAK_NOTIFY_MASK,
+                                                  memory_order_acq_rel, memory_order_relaxed));
+  hak_block_t* head = _hak_word_block(w);
+  hak_block_t* tail = head;
+  uint32_t n = 1;
+  while (tail->next != NULL) { tail = tail->next; n++; }
+  tail->next = page->free;
+  page->free = head;
+  page->used -= n;
+  return n;
+}
+#endif
+
+/* Carves up to HAK_EXTEND_BYTES of fresh blocks (at least 4) onto the allocation list. */
+static uint32_t page_extend(hak_page_t* page) {
+  uint32_t avail = page->reserved - page->capacity;
+  if (avail == 0) return 0;
+  uint32_t bsize = page->block_size;
+  uint32_t n = HAK_EXTEND_BYTES / bsize;
+  if (n < 4) n = 4;
+  if (n > avail) n = avail;
+  uint8_t* start = page->area + (size_t)page->capacity * bsize;
+  uint8_t* last = start + (size_t)(n - 1) * bsize;
+  for (uint8_t* b = start; b < last; b += bsize) ((hak_block_t*)b)->next = (hak_block_t*)(b + bsize);
+#if HAK_DUAL_LISTS
+  ((hak_block_t*)last)->next = page->free;
+  page->free = (hak_block_t*)start;
+#else
+  uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
+  do {
+    ((hak_block_t*)last)->next = _hak_word_block(w);
+  } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)start | (w & HAK_NOTIFY_MASK),
+                                                  memory_order_release, memory_order_relaxed));
+#endif
+  page->capacity += n;
+  page->is_dirty = 1;
+  return n;
+}
+
+/* Makes the allocation list non-empty if the page has any block to give: owner frees
+ * first (a pointer swap), then remote frees, then fresh blocks. Returns false when the
+ * page is full. *supplied: blocks made available. */
+static bool page_refill(hak_page_t* page, uint32_t* supplied) {
+  *supplied = 0;
+#if HAK_DUAL_LISTS
+  if (page->free != NULL) return true;
+  if (page->local_free != NULL) {
+    page->free = page->local_free;
+    page->local_free = NULL;
+    *supplied = page->capacity - page->used;
+    return true;
+  }
+  if ((*supplied = page_collect_remote(page)) != 0) return true;
+#else
+  if (_hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL) return true;
+#endif
+  return (*supplied = page_extend(page)) != 0;
+}
+
+/* ---------------------------------------------------------------- full pages */
+
+/* Moves a page without free blocks to the heap's full list and asks the next remote free
+ * to notify the heap. Returns false, leaving the page in place, if remote frees arrived. */
+static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
+  _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
+  uintptr_t w = atomic_load_explicit(rw, memory_order_acquire);
+  for (;;) {
+    if (_hak_word_block(w) != NULL) return false;
+    if ((w & HAK_NOTIFY_MASK) == HAK_NOTIFY_BUSY) {        /* an earlier notifier finishing */
+      spin_pause();
+      w = atomic_load_explicit(rw, memory_order_acquire);
+      continue;
+    }
+    /* An earlier notification may still list this page; drain the list first, so a page
+     * is never on it twice. */
+    if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) {
+      _hak_heap_collect_notified(heap);
+      w = atomic_load_explicit(rw, memory_order_acquire);
+      continue;
+    }
+    if (atomic_compare_exchange_weak_explicit(rw, &w, (w & ~HAK_NOTIFY_MASK) | HAK_NOTIFY_WANT,
+                                              memory_order_acq_rel, memory_order_acquire)) break;
+  }
+  _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
+  _hak_heap_queue_push_back(&heap->full, page);
+  page->in_full = 1;
+  atomic_store_explicit(&page->owner, (uintptr_t)heap | 1, memory_order_relaxed);
+  return true;
+}
+
+static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
+  if (!page->in_full) return;
+  _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
+  uintptr_t w = atomic_load_explicit(rw, memory_order_relaxed);
+  /* WANT -> NONE; a BUSY notifier resets the state itself when it is done */
+  while ((w & HAK_NOTIFY_MASK) == HAK_NOTIFY_WANT &&
+         !atomic_compare_exchange_weak_explicit(rw, &w, w & ~HAK_NOTIFY_MASK,
+                                                memory_order_acq_rel, memory_order_relaxed)) { }
+  _hak_heap_queue_remove(&heap->full, page);
+  page->in_full = 0;
+  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+  _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
+  _hak_heap_set_current(heap, page->class_idx);
+}
+
+void _hak_heap_collect_notified(hak_heap_t* heap) {
+  hak_page_t* page = atomic_exchange_explicit(&heap->notified, NULL, memory_order_acquire);
+  while (page != NULL) {
+    hak_page_t* next = page->notify_next;
+    if (page->in_full) page_unfull(heap, page);
+    page = next;
+  }
+}
+
+/* Stops notifications for a page about to be released or abandoned; waits out a notifier
+ * that is half-way, so nobody touches the page after it is gone. */
+void _hak_page_block_notify(hak_page_t* page) {
+  _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
+  uintptr_t w = atomic_load_explicit(rw, memory_order_acquire);
+  for (;;) {
+    uintptr_t s = w & HAK_NOTIFY_MASK;
+    if (s == HAK_NOTIFY_NEVER) return;
+    if (s == HAK_NOTIFY_BUSY) {
+      spin_pause();
+      w = atomic_load_explicit(rw, memory_order_acquire);
+      continue;
+    }
+    if (atomic_compare_exchange_weak_explicit(rw, &w, w | HAK_NOTIFY_NEVER,
+                                              memory_order_acq_rel, memory_order_acquire)) return;
+  }
+}
+
+/* ---------------------------------------------------------------- allocation slow path */
+
+static hak_page_t* page_find(hak_heap_t* heap, int cls) {
+  hak_page_queue_t* q = &heap->queue[cls];
+  int tier = _hak_class_tier(cls);
+  uint32_t supplied;
+  for (;;) {
+    hak_page_t* page = q->first;
+    while (page != NULL) {
+      if (page_refill(page, &supplied)) goto found;
+      hak_page_t* next = page->next;
+      if (page_mark_full(heap, page)) page = next;
+    }
+    /* threads that exited left segments behind: use those before mapping more */
+    if (!_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
+  }
+  {
+    hak_page_t* page = _hak_segment_page_alloc(heap, cls);
+    if (page == NULL) return NULL;
+    page_refill(page, &supplied);
+    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
+    q = &heap->queue[cls];
+    hak_assert(q->first == page);
+  }
+found:
+  if (supplied != 0) {
+    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
+    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
+  }
+  return q->first;
+}
+
+void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  hak_page_t* page = page_find(heap, cls);
+  if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
+  _hak_heap_set_current(heap, cls);
+  void* b = _hak_page_pop(page);
+  hak_assert(b != NULL);
+  _hak_count_alloc(heap, page, size);
+  return b;
+}
+
+/* ---------------------------------------------------------------- empty pages */
+
+/* Gives an empty page back to its segment. */
+static void page_release(hak_heap_t* heap, hak_page_t* page) {
+  _hak_page_block_notify(page);
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
+  _hak_heap_set_current(heap, page->class_idx);
+  _hak_segment_page_free(heap, page);
+}
+
+/* The owner's free emptied a page. The class's current page stays (an alloc/free cycle
+ * must not map and unmap); any other goes back to its segment. */
+void _hak_page_retire(hak_heap_t* heap, hak_page_t* page) {
+  if (heap->queue[page->class_idx].first == page) return;
+  page_release(heap, page);
+}
+
+/* ---------------------------------------------------------------- free slow path */
+
+static void page_remote_free(hak_page_t* page, void* p) {
+  hak_block_t* b = (hak_block_t*)p;
+  _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
+  uintptr_t w = atomic_load_explicit(rw, memory_order_relaxed);
+  uintptr_t s;
+  do {
+    s = w & HAK_NOTIFY_MASK;
+    b->next = _hak_word_block(w);
+  } while (!atomic_compare_exchange_weak_explicit(rw, &w, (uintptr_t)b | (s == HAK_NOTIFY_WANT ? HAK_NOTIFY_BUSY : s),
+                                                  memory_order_acq_rel, memory_order_relaxed));
+#if !HAK_DUAL_LISTS
+  atomic_fetch_sub_explicit(&page->used, 1, memory_order_release);
+#endif
+  if (hak_unlikely(s == HAK_NOTIFY_WANT)) {
+    /* The page is in its owner's full list: tell the owner. BUSY keeps the page (and the
+     * owner heap) from going away until the state is reset below. */
+    hak_heap_t* owner = (hak_heap_t*)(_hak_page_owner(page) & ~(uintptr_t)1);
+    hak_page_t* head = atomic_load_explicit(&owner->notified, memory_order_relaxed);
+    do {
+      page->notify_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->notified, &head, page,
+                                                    memory_order_release, memory_order_relaxed));
+    w = atomic_load_explicit(rw, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(rw, &w, w & ~HAK_NOTIFY_MASK,
+                                                  memory_order_release, memory_order_relaxed)) { }
+  }
+}
+
+static void count_event(hak_heap_t* heap, int which) {
+  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, 1);
+  else _hak_counter_add(&heap->stats.always[which], 1);
+}
+
+void _hak_free_slow(hak_page_t* page, void* p) {
+  hak_heap_t* heap = _hak_heap();
+  if (page == &_hak_page_empty) {
+    if (p == NULL) return;
+    count_event(heap, HAK_STAT_LIBC_FREE);
+    __libc_free(p);
+    return;
+  }
+  if (heap != &_hak_heap_empty) _hak_count_free(heap, page);
+  else _hak_stat_global_free(page);
+  if (page->tier == HAK_TIER_LARGE) {
+    _hak_large_free(heap, page->segment);
+    return;
+  }
+  if ((_hak_page_owner(page) & ~(uintptr_t)1) == (uintptr_t)heap) {
+    /* our own page, sitting in the full list */
+    page_unfull(heap, page);
+    _hak_page_push_local(heap, page, p);
+    return;
+  }
+  page_remote_free(page, p);
+  count_event(heap, HAK_STAT_REMOTE_FREES);
+}
+
+/* ---------------------------------------------------------------- thread exit and adoption */
+
+/* The owner is exiting: collect what can be collected, release the page if it is empty,
+ * otherwise leave it without an owner (remote frees keep landing on its atomic list).
+ * Notifications are already blocked. */
+void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  page_collect_remote(page);
+#endif
+  page->in_full = 0;
+  page->next = page->prev = NULL;
+  if (_hak_page_used(page) == 0) {
+    _hak_segment_page_free(heap, page);
+    return;
+  }
+  atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+}
+
+/* A page of an adopted segment: collect, release if empty, else queue it. */
+void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
+  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+#if HAK_DUAL_LISTS
+  page_collect_remote(page);
+#endif
+  if (_hak_page_used(page) == 0) {
+    _hak_segment_page_free(heap, page);
+    return;
+  }
+  _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
+  uintptr_t w = atomic_load_explicit(rw, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(rw, &w, w & ~HAK_NOTIFY_MASK,
+                                                memory_order_acq_rel, memory_order_relaxed)) { }
+  _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
+  _hak_heap_set_current(heap, page->class_idx);
+}

@@ -1,0 +1,254 @@
+/* Segments: the 4 MiB units the tiny and mid tiers carve pages from. A segment belongs to
+ * one heap (so all its pages do); when the heap's thread exits, segments that still hold
+ * live blocks are abandoned to a global list and adopted whole by a thread that needs
+ * memory. Empty segments go back to the OS, except one spare per heap and kind. */
+#include "hak_internal.h"
+
+#include <pthread.h>
+
+#if HAK_SUPERSLAB
+_Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
+#endif
+
+static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_segment_t* _abandoned[2];
+static _Atomic(size_t) _abandoned_count[2];
+
+void _hak_segmap_set(hak_segment_t* seg, uint8_t v) {
+#if HAK_SUPERSLAB
+  atomic_store_explicit(&_hak_segmap[(uintptr_t)seg >> HAK_SEGMENT_SHIFT], v, memory_order_release);
+#else
+  (void)seg; (void)v;
+#endif
+}
+
+/* ---------------------------------------------------------------- lists */
+
+static void seg_push(hak_segment_t** head, hak_segment_t* seg) {
+  seg->prev = NULL;
+  seg->next = *head;
+  if (*head != NULL) (*head)->prev = seg;
+  *head = seg;
+}
+
+static void seg_remove(hak_segment_t** head, hak_segment_t* seg) {
+  if (seg->prev != NULL) seg->prev->next = seg->next; else *head = seg->next;
+  if (seg->next != NULL) seg->next->prev = seg->prev;
+  seg->next = seg->prev = NULL;
+}
+
+static size_t page_area_size(const hak_segment_t* seg, size_t idx) {
+  size_t span = (size_t)1 << seg->page_shift;
+  return idx == 0 ? span - (size_t)(seg->first_area - (const uint8_t*)seg) : span;
+}
+
+static void count(hak_heap_t* heap, int which) { _hak_counter_add(&heap->stats.always[which], 1); }
+
+/* ---------------------------------------------------------------- map and unmap */
+
+static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
+  size_t mapped;
+  void* base;
+#if HAK_SUPERSLAB
+  size_t alignment = HAK_SEGMENT_SIZE;
+#else
+  size_t alignment = (size_t)1 << HAK_CHUNK_SHIFT;
+#endif
+  hak_segment_t* seg = _hak_os_map_aligned(HAK_SEGMENT_SIZE, alignment, &mapped, &base);
+  if (seg == NULL) return NULL;
+  seg->page_shift = kind == HAK_SEG_TINY ? HAK_TINY_PAGE_SHIFT : HAK_MID_PAGE_SHIFT;
+  seg->kind = (uint8_t)kind;
+  seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
+  atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
+  seg->mapped_size = mapped;
+  seg->mapped_base = base;
+  seg->first_area = (uint8_t*)seg + _hak_segment_header_size(seg->page_count);
+  for (size_t i = 0; i < seg->page_count; i++) {
+    hak_page_t* page = &seg->pages[i];
+    page->segment = seg;
+    page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
+    atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
+  }
+#if HAK_SUPERSLAB
+  _hak_segmap_set(seg, 1);
+#else
+  if (!_hak_registry_add(seg)) {
+    _hak_os_unmap(base, mapped);
+    return NULL;
+  }
+#endif
+  count(heap, HAK_STAT_SEGMENTS_MAPPED);
+  return seg;
+}
+
+void _hak_segment_unmap(hak_segment_t* seg) {
+#if HAK_SUPERSLAB
+  _hak_segmap_set(seg, 0);
+#else
+  _hak_registry_remove(seg);
+#endif
+  _hak_os_unmap(seg->mapped_base, seg->mapped_size);
+}
+
+static size_t segment_dirty_bytes(const hak_segment_t* seg) {
+  size_t n = 0;
+  for (size_t i = 0; i < seg->page_count; i++) {
+    if (!seg->pages[i].in_use && seg->pages[i].is_dirty) n += page_area_size(seg, i);
+  }
+  return n;
+}
+
+static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
+  size_t dirty = segment_dirty_bytes(seg);
+  heap->dirty_bytes = heap->dirty_bytes > dirty ? heap->dirty_bytes - dirty : 0;
+  _hak_segment_unmap(seg);
+  count(heap, HAK_STAT_SEGMENTS_UNMAPPED);
+}
+
+/* Purge policy: once a heap's empty-but-written pages exceed the purge limit, all of them
+ * are returned to the OS with MADV_DONTNEED (their address space stays reserved). */
+static void heap_purge(hak_heap_t* heap) {
+  for (int kind = 0; kind < 2; kind++) {
+    hak_segment_t* lists[2] = { heap->avail[kind], heap->spare[kind] };
+    for (int l = 0; l < 2; l++) {
+      for (hak_segment_t* seg = lists[l]; seg != NULL; seg = (l == 0 ? seg->next : NULL)) {
+        for (size_t i = 0; i < seg->page_count; i++) {
+          hak_page_t* page = &seg->pages[i];
+          if (page->in_use || !page->is_dirty) continue;
+          _hak_os_purge(page->area, page_area_size(seg, i));
+          page->is_dirty = 0;
+          count(heap, HAK_STAT_PAGES_PURGED);
+        }
+      }
+    }
+  }
+  heap->dirty_bytes = 0;
+}
+
+/* ---------------------------------------------------------------- pages */
+
+hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
+  int kind = _hak_class_tier(cls) == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
+  hak_segment_t* seg = heap->avail[kind];
+  if (seg == NULL) {
+    seg = heap->spare[kind];
+    if (seg != NULL) heap->spare[kind] = NULL;
+    else if ((seg = segment_map(heap, kind)) == NULL) return NULL;
+    seg_push(&heap->avail[kind], seg);
+  }
+  size_t idx = seg->free_hint;
+  while (seg->pages[idx].in_use) idx++;
+  hak_assert(idx < seg->page_count);
+  seg->free_hint = (uint16_t)(idx + 1);
+
+  hak_page_t* page = &seg->pages[idx];
+  size_t area = page_area_size(seg, idx);
+  if (page->is_dirty) heap->dirty_bytes = heap->dirty_bytes > area ? heap->dirty_bytes - area : 0;
+#if HAK_DUAL_LISTS
+  page->free = NULL;
+  page->local_free = NULL;
+  page->used = 0;
+  atomic_store_explicit(&page->thread_free, HAK_NOTIFY_NONE, memory_order_relaxed);
+#else
+  atomic_store_explicit(&page->free, HAK_NOTIFY_NONE, memory_order_relaxed);
+  atomic_store_explicit(&page->used, 0, memory_order_relaxed);
+#endif
+  page->block_size = _hak_class_size[cls];
+  page->capacity = 0;
+  page->reserved = (uint32_t)(area / page->block_size);
+  page->class_idx = (uint8_t)cls;
+  page->tier = (uint8_t)_hak_class_tier(cls);
+  page->in_use = 1;
+  page->in_full = 0;
+  atomic_store_explicit(&page->owner, (uintptr_t)heap, memory_order_relaxed);
+
+  if (++seg->pages_used == seg->page_count) {
+    seg_remove(&heap->avail[kind], seg);
+    seg_push(&heap->filled[kind], seg);
+    seg->in_full_list = 1;
+  }
+  _hak_heap_queue_push_front(&heap->queue[cls], page);
+  return page;
+}
+
+/* The page is empty and out of every heap list; notifications are blocked. */
+void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
+  hak_segment_t* seg = page->segment;
+  size_t idx = (size_t)(page - seg->pages);
+  int kind = seg->kind;
+  page->in_use = 0;
+  page->in_full = 0;
+  atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+  if (page->is_dirty) heap->dirty_bytes += page_area_size(seg, idx);
+  if (idx < seg->free_hint) seg->free_hint = (uint16_t)idx;
+  if (seg->in_full_list) {
+    seg_remove(&heap->filled[kind], seg);
+    seg_push(&heap->avail[kind], seg);
+    seg->in_full_list = 0;
+  }
+  if (--seg->pages_used == 0) {
+    seg_remove(&heap->avail[kind], seg);
+    if (heap->spare[kind] == NULL) heap->spare[kind] = seg;
+    else segment_release(heap, seg);
+  }
+  if (heap->dirty_bytes > _hak_options.purge_limit) heap_purge(heap);
+}
+
+/* ---------------------------------------------------------------- abandon and adopt */
+
+void _hak_segments_abandon(hak_heap_t* heap) {
+  for (int kind = 0; kind < 2; kind++) {
+    if (heap->spare[kind] != NULL) {
+      segment_release(heap, heap->spare[kind]);
+      heap->spare[kind] = NULL;
+    }
+    hak_segment_t** lists[2] = { &heap->avail[kind], &heap->filled[kind] };
+    for (int l = 0; l < 2; l++) {
+      hak_segment_t* seg;
+      while ((seg = *lists[l]) != NULL) {
+        seg_remove(lists[l], seg);
+        seg->in_full_list = 0;
+        atomic_store_explicit(&seg->owner, NULL, memory_order_relaxed);
+        pthread_mutex_lock(&_abandoned_lock);
+        seg_push(&_abandoned[kind], seg);
+        atomic_fetch_add_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
+        pthread_mutex_unlock(&_abandoned_lock);
+      }
+    }
+  }
+}
+
+bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
+  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
+  pthread_mutex_lock(&_abandoned_lock);
+  hak_segment_t* seg = _abandoned[kind];
+  if (seg != NULL) {
+    seg_remove(&_abandoned[kind], seg);
+    atomic_fetch_sub_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (seg == NULL) return false;
+
+  atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
+  if (seg->pages_used == seg->page_count) {
+    seg_push(&heap->filled[kind], seg);
+    seg->in_full_list = 1;
+  } else {
+    seg_push(&heap->avail[kind], seg);
+  }
+  count(heap, HAK_STAT_SEGMENTS_ADOPTED);
+  /* adopting the last live page may release the segment: stop once all are seen */
+  size_t live = seg->pages_used;
+  for (size_t i = 0; live > 0; i++) {
+    if (!seg->pages[i].in_use) continue;
+    live--;
+    _hak_page_adopt(heap, &seg->pages[i]);
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------- fork */
+
+void _hak_segments_lock(void) { pthread_mutex_lock(&_abandoned_lock); }
+void _hak_segments_unlock(void) { pthread_mutex_unlock(&_abandoned_lock); }
+void _hak_segments_reset_lock(void) { pthread_mutex_init(&_abandoned_lock, NULL); }

@@ -204,6 +204,17 @@ describe('a failing build', () => {
     });
   });
 
+  it('refuses a build whose Makefile ignored a toggle', async () => {
+    const csrc = copyFixtureCsrc();
+    const home = tempDir('hak-home-');
+    const makefile = join(csrc, 'Makefile');
+    writeFileSync(makefile, readFileSync(makefile, 'utf8').replace('"superslab":%s', '"superslab":1').replace(' $(SUPERSLAB) $(WRAP_TINY)', ' $(WRAP_TINY)'));
+    await withEnv({HAK_CSRC: csrc, HAK_HOME: home}, async () => {
+      await expect(buildVariant({features: {superslab: false}})).rejects.toThrow(/print-config disagrees .*SUPERSLAB is 1, expected 0/);
+      expect(buildsEntries(home)).toEqual([]);
+    });
+  });
+
   it('keeps the good build of a variant when a forced rebuild of it fails', async () => {
     const csrc = copyFixtureCsrc();
     const home = tempDir('hak-home-');

@@ -30,7 +30,7 @@ import {
 import {buildsDir, csrcDir} from '../paths.js';
 import {requireTool} from '../system.js';
 import {gitState} from './git.js';
-import {firstCompilerErrors, printConfig, runMake} from './make.js';
+import {configMismatches, firstCompilerErrors, printConfig, runMake} from './make.js';
 import {type BuildManifest, type ManifestCheck, checkVariantDir, manifestPath, recordArtifact, writeManifest} from './manifest.js';
 import {fingerprintSources} from './sources.js';
 
@@ -65,6 +65,11 @@ export interface BuiltVariant {
   features: Features;
   toolchain: Toolchain;
   compilerVersion: string;
+  /**
+   * Whether libhakmem.so replaces malloc when preloaded. Sanitizer builds do not (the sanitizer
+   * runtime owns malloc); they serve only the hak_* API.
+   */
+  overridesMalloc: boolean;
   /** True when an existing build was reused. */
   cached: boolean;
   /** Absolute path of manifest.json. */
@@ -185,6 +190,17 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
     throw new BuildError(`make print-config failed for ${identity.variant}.`, identity.variant, [config.error], config.error);
   }
 
+  const mismatches = configMismatches(config.raw, identity.spec);
+  if (mismatches.length > 0) {
+    throw new BuildError(
+      `make print-config disagrees with variant ${identity.variant}: ${mismatches.join('; ')}.`,
+      identity.variant,
+      [],
+      JSON.stringify(config.raw),
+      'The csrc Makefile does not honour a variable hak passes (csrc/README.md lists them).',
+    );
+  }
+
   if (!existsSync(join(dir, LIBRARY_FILE))) {
     throw new BuildError(`make all succeeded but produced no ${LIBRARY_FILE}.`, identity.variant, [], result.stderr);
   }
@@ -233,6 +249,7 @@ function describeBuild(dir: string, manifest: BuildManifest, cached: boolean): B
     features: manifest.features,
     toolchain,
     compilerVersion,
+    overridesMalloc: typeof manifest.makeConfig.override === 'boolean' ? manifest.makeConfig.override : toolchain.sanitize === null,
     cached,
     manifest: manifestPath(dir),
     benchmarks: Object.fromEntries(

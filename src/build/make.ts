@@ -2,8 +2,10 @@
  * The csrc Makefile interface (csrc/README.md): `make -C csrc <target> BUILD=<dir> <toggles>`.
  */
 import {availableParallelism} from 'node:os';
+import {basename} from 'node:path';
 
 import {type ExecResult, execProgram} from '../exec.js';
+import {TOGGLES, type VariantSpec} from '../features.js';
 
 export interface MakeInvocation {
   csrc: string;
@@ -73,6 +75,30 @@ export async function printConfig(invocation: Omit<MakeInvocation, 'target' | 'o
     cflags: pickString(record, ['cflags', 'CFLAGS']),
     ldflags: pickString(record, ['ldflags', 'LDFLAGS']),
   };
+}
+
+/**
+ * Where `make print-config` disagrees with the variant hak asked for: a Makefile that ignored
+ * or renamed a variable would otherwise build something other than what the manifest says.
+ * Fields the Makefile does not report are not compared.
+ */
+export function configMismatches(raw: Record<string, unknown>, spec: VariantSpec): string[] {
+  const problems: string[] = [];
+  for (const toggle of TOGGLES) {
+    const reported = raw[toggle.key];
+    if (reported === undefined) continue;
+    if (Number(reported) !== Number(spec.features[toggle.key])) {
+      problems.push(`${toggle.makeVariable} is ${String(reported)}, expected ${Number(spec.features[toggle.key])}`);
+    }
+  }
+
+  if (typeof raw.cc === 'string' && basename(raw.cc) !== spec.toolchain.cc) problems.push(`CC is ${raw.cc}, expected ${spec.toolchain.cc}`);
+  if (raw.sanitize !== undefined && (raw.sanitize ?? null) !== spec.toolchain.sanitize) {
+    problems.push(`SANITIZE is ${String(raw.sanitize)}, expected ${spec.toolchain.sanitize ?? 'none'}`);
+  }
+
+  if (typeof raw.debug === 'boolean' && raw.debug !== spec.toolchain.debug) problems.push(`DEBUG is ${raw.debug}, expected ${spec.toolchain.debug}`);
+  return problems;
 }
 
 function pickString(record: Record<string, unknown>, keys: string[]): string | null {

@@ -17,6 +17,7 @@ export interface BuildJson {
   features: BuiltVariant['features'];
   toolchain: BuiltVariant['toolchain'];
   compilerVersion: string;
+  overridesMalloc: boolean;
   cached: boolean;
   dir: string;
   manifest: string;
@@ -94,7 +95,10 @@ place, so a failed or interrupted build leaves nothing behind.`;
     const how = built.cached ? 'Reused' : 'Built';
     this.log(`${how} ${built.variant}${built.cached ? ' (already built; --force rebuilds)' : ''}`);
     this.log(`  ${describeFeatures(built.features)}`);
-    this.log(`  compiler  ${built.compilerVersion}${built.toolchain.sanitize ? `, -fsanitize=${built.toolchain.sanitize}` : ''}${built.toolchain.debug ? ', debug' : ''}`);
+    const compiler = /^\d/.test(built.compilerVersion) ? `${built.toolchain.cc} ${built.compilerVersion}` : built.compilerVersion;
+    const options = [built.toolchain.sanitize ? `-fsanitize=${built.toolchain.sanitize}` : '', built.toolchain.debug ? 'debug' : ''];
+    this.log(`  compiler  ${[compiler, ...options.filter(Boolean)].join(', ')}`);
+    if (!built.overridesMalloc) this.log('  malloc    not replaced: a sanitizer build serves only the hak_* API');
     this.log(`  library   ${this.displayPath(built.library)}`);
     this.log(`  manifest  ${this.displayPath(built.manifest)}`);
     const programs = Object.keys(built.benchmarks);
@@ -122,6 +126,7 @@ function toJson(built: BuiltVariant): BuildJson {
     features: built.features,
     toolchain: built.toolchain,
     compilerVersion: built.compilerVersion,
+    overridesMalloc: built.overridesMalloc,
     cached: built.cached,
     dir: built.dir,
     manifest: built.manifest,

@@ -113,7 +113,7 @@ async function checkPerfEvents(): Promise<DoctorCheck | undefined> {
       name,
       status: 'warn',
       required: true,
-      detail: 'software events only: hardware counters are not supported here; perf samples cpu-clock and callgrind counts instructions',
+      detail: 'software events only (cpu-clock); no hardware counters: callgrind counts instructions',
     };
   }
 

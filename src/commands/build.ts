@@ -33,15 +33,14 @@ export interface BuildSweepJson {
 export default class Build extends HakCommand {
   static override summary = 'Build a hakmem variant (libhakmem.so and the benchmark programs).';
 
-  static override description = `Each combination of toggles, compiler and csrc sources is its own variant, built once into
-.hak/builds/<variant-id>/ (HAK_HOME moves .hak) with a manifest.json recording the toggles, the
-compiler and its flags, the git commit and the sha256 of every artifact. A later build of the
-same variant reuses it unless --force. Builds are made in a staging directory and renamed into
-place, so a failed or interrupted build leaves nothing behind.`;
+  static override description = [
+    'Each combination of toggles, compiler and csrc sources is its own variant, built once into .hak/builds/<variant-id>/ (HAK_HOME moves .hak) with a manifest.json recording the toggles, the compiler and its flags, the git commit and the sha256 of every artifact.',
+    'A later build of the same variant reuses it unless --force. Builds are made in a staging directory and renamed into place, so a failed or interrupted build leaves nothing behind.',
+  ].join('\n\n');
 
   static override examples = [
     {description: 'The default variant (every toggle on, stats 0, gcc).', command: '<%= config.bin %> <%= command.id %>'},
-    {description: 'The seeds\' trap: the tiny pool switched off behind malloc.', command: '<%= config.bin %> <%= command.id %> --no-wrap-tiny'},
+    {description: 'The quick-wins trap: the tiny pool switched off behind malloc, glibc serving small requests.', command: '<%= config.bin %> <%= command.id %> --no-wrap-tiny'},
     {description: 'Every variant of the phases sweep.', command: '<%= config.bin %> <%= command.id %> --profile phases'},
     {description: 'Per-tier counters with clang, as JSON.', command: '<%= config.bin %> <%= command.id %> --stats 1 --cc clang --json'},
   ];

@@ -8,8 +8,8 @@ const STATUS_TEXT: Record<CheckStatus, string> = {ok: 'ok', warn: 'warning', fai
 export default class Doctor extends HakCommand {
   static override summary = 'Check compilers, make, perf, valgrind and the peer allocators; print the fix for anything missing.';
 
-  static override description = `Exits 3 when something required is missing, after printing the command that installs it.
-Warnings (hardware counters unavailable, git missing) do not fail.`;
+  static override description =
+    'Exits 3 when something required is missing, after printing the command that installs it. Warnings (hardware counters unavailable, git missing) do not fail.';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
 
@@ -22,7 +22,9 @@ Warnings (hardware counters unavailable, git missing) do not fail.`;
     if (!this.jsonEnabled()) {
       const rows = report.checks.map((check) => [check.name, STATUS_TEXT[check.status], check.detail]);
       this.log(await renderTable(['check', 'status', 'detail'], rows, {wrap: [2]}));
-      const fixes = [...new Set(report.checks.filter((check) => check.status !== 'ok' && check.fix).map((check) => check.fix!))];
+      // Missing packages share one install command; other fixes (sysctl, HAK_CSRC) follow it.
+      const otherFixes = report.checks.filter((check) => check.status !== 'ok' && check.fix && !check.debianPackage).map((check) => check.fix!);
+      const fixes = [...new Set([...(report.fix ? [report.fix] : []), ...otherFixes])];
       if (fixes.length > 0) {
         this.log('');
         this.log('To fix:');
@@ -32,11 +34,7 @@ Warnings (hardware counters unavailable, git missing) do not fail.`;
 
     if (!report.ok) {
       const missing = report.checks.filter((check) => check.status === 'fail' && check.required).map((check) => check.name);
-      throw new MissingRequirementsError(
-        `missing: ${missing.join(', ')}.`,
-        {...report},
-        report.fix ? `Install everything at once: ${report.fix}` : undefined,
-      );
+      throw new MissingRequirementsError(`missing: ${missing.join(', ')}.`, {...report}, 'The commands under "To fix" install or enable them.');
     }
 
     return report;

@@ -18,6 +18,8 @@ export async function renderTable(head: string[], rows: string[][], options: Tab
   const widths = head.map((title, column) => Math.max(title.length, ...rows.map((row) => longestLine(row[column] ?? ''))));
   const maxWidth = options.maxWidth ?? (process.stdout.columns || 120);
   const wrapping = fitWidths(widths, options.wrap ?? [], maxWidth - GAP * (head.length - 1));
+  // A blank line between rows only where some row really spans several lines.
+  const multiLine = wrapping && rows.some((row) => row.some((cell, column) => longestLine(cell) > (widths[column] ?? 0)));
 
   const table = new Table({
     head,
@@ -34,7 +36,7 @@ export async function renderTable(head: string[], rows: string[][], options: Tab
   table.push(widths.map((width) => '─'.repeat(width)));
   for (const [index, row] of rows.entries()) {
     // Wrapped rows run into each other without a blank line between them.
-    if (wrapping && index > 0) table.push(head.map(() => ''));
+    if (multiLine && index > 0) table.push(head.map(() => ''));
     table.push(row);
   }
 

@@ -99,17 +99,29 @@ function formatProfileIssue(file: string, issue: ProfileIssue): string {
   return `${where}: ${issue.field}: ${issue.expected}`;
 }
 
-/** A required program (compiler, make, perf, valgrind, ...) is not on PATH. */
-export class MissingToolError extends HakError {
-  readonly code = 'missing-tool';
+/** Something hak needs is not installed; `fix` is the exact command that installs it. */
+export abstract class MissingDependencyError extends HakError {
   readonly exitCode = ExitCode.Missing;
 
   constructor(
-    readonly tool: string,
+    message: string,
     readonly fix: string,
+    hint: string,
+  ) {
+    super(message, {hint});
+  }
+}
+
+/** A required program (compiler, make, perf, valgrind, ...) is not on PATH. */
+export class MissingToolError extends MissingDependencyError {
+  readonly code = 'missing-tool';
+
+  constructor(
+    readonly tool: string,
+    fix: string,
     purpose?: string,
   ) {
-    super(`${tool} is not installed${purpose ? ` (${purpose})` : ''}.`, {hint: `Install it: ${fix}`});
+    super(`${tool} is not installed${purpose ? ` (${purpose})` : ''}.`, fix, `Install it: ${fix}`);
   }
 
   override details(): Record<string, unknown> {
@@ -118,19 +130,16 @@ export class MissingToolError extends HakError {
 }
 
 /** A peer allocator's shared library is not where its Debian package puts it. */
-export class MissingLibraryError extends HakError {
+export class MissingLibraryError extends MissingDependencyError {
   readonly code = 'missing-library';
-  readonly exitCode = ExitCode.Missing;
 
   constructor(
     readonly allocator: string,
     readonly library: string,
     readonly debianPackage: string,
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`${allocator} is not installed: ${library} does not exist.`, {
-      hint: `Install the Debian package ${debianPackage}: ${fix}`,
-    });
+    super(`${allocator} is not installed: ${library} does not exist.`, fix, `Install the Debian package ${debianPackage}: ${fix}`);
   }
 
   override details(): Record<string, unknown> {
@@ -138,41 +147,40 @@ export class MissingLibraryError extends HakError {
   }
 }
 
-/** Several requirements are missing at once (hak doctor); `details` carries the full report. */
-export class MissingRequirementsError extends HakError {
-  readonly code = 'missing-requirements';
-  readonly exitCode = ExitCode.Missing;
-
+/** An error that carries structured facts; --json shows them as its details. */
+abstract class FactualError<Facts extends object> extends HakError {
   constructor(
     message: string,
-    readonly report: Record<string, unknown>,
+    readonly facts: Facts,
     hint?: string,
   ) {
     super(message, {hint});
   }
 
   override details(): Record<string, unknown> {
-    return this.report;
+    return {...(this.facts as Record<string, unknown>)};
   }
 }
 
-export class BuildError extends HakError {
+/** Several requirements are missing at once (hak doctor); the facts are the full report. */
+export class MissingRequirementsError extends FactualError<object> {
+  readonly code = 'missing-requirements';
+  readonly exitCode = ExitCode.Missing;
+}
+
+export interface BuildFailureFacts {
+  variant: string;
+  /** The compiler's first error lines, already trimmed for display. */
+  firstErrors: string[];
+  stderr: string;
+}
+
+export class BuildError extends FactualError<BuildFailureFacts> {
   readonly code = 'build-failed';
   readonly exitCode = ExitCode.BuildFailed;
 
-  constructor(
-    message: string,
-    readonly variant: string,
-    /** The compiler's first error lines, already trimmed for display. */
-    readonly firstErrors: string[],
-    readonly stderr: string,
-    hint?: string,
-  ) {
-    super(firstErrors.length > 0 ? `${message}\n${firstErrors.join('\n')}` : message, {hint});
-  }
-
-  override details(): Record<string, unknown> {
-    return {variant: this.variant, firstErrors: this.firstErrors, stderr: this.stderr};
+  constructor(message: string, facts: BuildFailureFacts, hint?: string) {
+    super([message, ...facts.firstErrors].join('\n'), facts, hint);
   }
 }
 
@@ -190,20 +198,12 @@ export interface RunErrorFacts {
   stderrTail: string;
 }
 
-export class RunError extends HakError {
+export class RunError extends FactualError<RunErrorFacts> {
   readonly code = 'run-failed';
   readonly exitCode = ExitCode.RunFailed;
 
-  constructor(
-    message: string,
-    readonly facts: RunErrorFacts,
-    hint?: string,
-  ) {
-    super(facts.stderrTail ? `${message}\n${indentTail(facts.stderrTail)}` : message, {hint});
-  }
-
-  override details(): Record<string, unknown> {
-    return {...this.facts};
+  constructor(message: string, facts: RunErrorFacts, hint?: string) {
+    super(facts.stderrTail ? `${message}\n${indentTail(facts.stderrTail)}` : message, facts, hint);
   }
 }
 
@@ -215,20 +215,9 @@ function indentTail(text: string): string {
 }
 
 /** A verdict (a verification, a significance test) failed: the command worked, the answer is no. */
-export class VerdictError extends HakError {
+export class VerdictError extends FactualError<Record<string, unknown>> {
   readonly code = 'verdict-failed';
   readonly exitCode = ExitCode.VerdictFailed;
-
-  constructor(
-    message: string,
-    readonly verdict?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-
-  override details(): Record<string, unknown> | undefined {
-    return this.verdict;
-  }
 }
 
 export class InterruptedError extends HakError {

@@ -14,7 +14,7 @@ import {
 } from '../src/build/index.js';
 import {sha256File} from '../src/build/sources.js';
 import {BuildError, ExitCode} from '../src/errors.js';
-import {copyFixtureCsrc, tempDir, withEnv} from './helpers.js';
+import {copyFixtureCsrc, tempDir, useFixtureTree, withEnv} from './helpers.js';
 
 function readManifest(built: BuiltVariant): BuildManifest {
   return JSON.parse(readFileSync(built.manifest, 'utf8')) as BuildManifest;
@@ -27,21 +27,15 @@ function buildsEntries(home: string): string[] {
 }
 
 describe('buildVariant', () => {
-  let csrc: string;
-  let home: string;
-  const env = (): Record<string, string> => ({HAK_CSRC: csrc, HAK_HOME: home});
-
-  beforeAll(() => {
-    csrc = copyFixtureCsrc();
-    home = tempDir('hak-home-');
-  });
+  const fixture = useFixtureTree();
+  const env = fixture.env;
 
   it('builds a variant once, then reuses it', async () => {
     await withEnv(env(), async () => {
       const first = await buildVariant({features: {superslab: false}});
       expect(first.cached).toBe(false);
       expect(first.variant).toMatch(/^dc1-dl1-ss0-wt1-s0-gcc-[0-9a-f]{12}$/);
-      expect(first.dir).toBe(join(home, 'builds', first.variant));
+      expect(first.dir).toBe(join(fixture.home, 'builds', first.variant));
       expect(existsSync(first.library)).toBe(true);
       expect(first.benchmarks).toEqual({echo_bench: join(first.dir, 'bench', 'echo_bench')});
 
@@ -62,7 +56,7 @@ describe('buildVariant', () => {
       expect(forced.cached).toBe(false);
       expect(forced.variant).toBe(before.variant);
       expect(readManifest(forced).builtAt).not.toBe(oldBuiltAt);
-      expect(buildsEntries(home).filter((name) => name.startsWith('.'))).toEqual([]);
+      expect(buildsEntries(fixture.home).filter((name) => name.startsWith('.'))).toEqual([]);
     });
   });
 
@@ -128,13 +122,13 @@ describe('buildVariant', () => {
       expect(new Set(results.map((result) => result.dir)).size).toBe(1);
       const check = readManifest(results[0]!);
       expect(sha256File(results[0]!.library)).toBe(check.artifacts.library.sha256);
-      expect(buildsEntries(home).filter((name) => name.startsWith('.'))).toEqual([]);
+      expect(buildsEntries(fixture.home).filter((name) => name.startsWith('.'))).toEqual([]);
     });
   });
 
   it('removes staging directories left by processes that died', async () => {
     await withEnv(env(), async () => {
-      const abandoned = join(home, 'builds', '.staging-999999999-abc123');
+      const abandoned = join(fixture.home, 'builds', '.staging-999999999-abc123');
       mkdirSync(abandoned, {recursive: true});
       writeFileSync(join(abandoned, 'libhakmem.so'), 'half written');
       await buildVariant({features: {stats: 1}}, {force: true});
@@ -198,7 +192,7 @@ describe('a failing build', () => {
       expect(error).toBeInstanceOf(BuildError);
       const buildError = error as BuildError;
       expect(buildError.exitCode).toBe(ExitCode.BuildFailed);
-      expect(buildError.firstErrors[0]).toMatch(/hakmem\.c:1:\d+: error: .*undeclared_name/);
+      expect(buildError.facts.firstErrors[0]).toMatch(/hakmem\.c:1:\d+: error: .*undeclared_name/);
       expect(buildError.message).toContain('undeclared_name');
       expect(buildsEntries(home)).toEqual([]);
     });

@@ -3,7 +3,7 @@ import {existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 
-import {copyFixtureCsrc, runHak, tempDir} from './helpers.js';
+import {copyFixtureCsrc, runHak, tempDir, useFixtureTree} from './helpers.js';
 
 /** No stack trace: no "    at ..." frames and no file:line references into hak's own code. */
 function expectNoStack(text: string): void {
@@ -65,14 +65,7 @@ describe('hak --help', () => {
 });
 
 describe('hak build', () => {
-  let csrc: string;
-  let home: string;
-  const env = (): Record<string, string> => ({HAK_CSRC: csrc, HAK_HOME: home});
-
-  beforeAll(() => {
-    csrc = copyFixtureCsrc();
-    home = tempDir('hak-home-');
-  });
+  const env = useFixtureTree().env;
 
   it('builds, then reuses, and says so in its JSON', async () => {
     const first = await runHak(['build', '--no-dual-lists', '--stats', '1', '--json'], {env: env()});

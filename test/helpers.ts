@@ -3,7 +3,7 @@ import {cpSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {afterAll} from 'vitest';
+import {afterAll, beforeAll} from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 export const FIXTURE_CSRC = join(ROOT, 'test', 'fixtures', 'csrc');
@@ -25,6 +25,24 @@ export function copyFixtureCsrc(): string {
   const dir = join(tempDir('hak-csrc-'), 'csrc');
   cpSync(FIXTURE_CSRC, dir, {recursive: true});
   return dir;
+}
+
+/** A private csrc copy and HAK_HOME, made once for the tests of the enclosing describe block. */
+export function useFixtureTree(): {readonly csrc: string; readonly home: string; env(): Record<string, string>} {
+  const tree = {csrc: '', home: ''};
+  beforeAll(() => {
+    tree.csrc = copyFixtureCsrc();
+    tree.home = tempDir('hak-home-');
+  });
+  return {
+    get csrc() {
+      return tree.csrc;
+    },
+    get home() {
+      return tree.home;
+    },
+    env: () => ({HAK_CSRC: tree.csrc, HAK_HOME: tree.home}),
+  };
 }
 
 /** Sets environment variables for the duration of `fn`, then restores them. */

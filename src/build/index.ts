@@ -157,7 +157,7 @@ export async function buildVariant(request: VariantRequest = {}, options: BuildO
 
   // Another process published the same variant while this one was building: use theirs.
   const winner: ManifestCheck = checkVariantDir(identity.dir);
-  if (!winner.ok) throw new BuildError(`could not publish ${identity.variant}: ${winner.problem}`, identity.variant, [], '');
+  if (!winner.ok) throw new BuildError(`could not publish ${identity.variant}: ${winner.problem}`, {variant: identity.variant, firstErrors: [], stderr: ''});
   return describeBuild(identity.dir, winner.manifest, true);
 }
 
@@ -178,31 +178,27 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
     const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
     throw new BuildError(
       `building ${identity.variant} failed: make ${how}.`,
-      identity.variant,
-      firstCompilerErrors(result.stderr),
-      result.stderr,
+      {variant: identity.variant, firstErrors: firstCompilerErrors(result.stderr), stderr: result.stderr},
       `Fix the error above, or rerun make yourself: make -C ${identity.csrc} all BUILD=/tmp/hak-build ${variables.join(' ')}`,
     );
   }
 
   const config = await printConfig({csrc: identity.csrc, buildDir: dir, variables});
   if ('error' in config) {
-    throw new BuildError(`make print-config failed for ${identity.variant}.`, identity.variant, [config.error], config.error);
+    throw new BuildError(`make print-config failed for ${identity.variant}.`, {variant: identity.variant, firstErrors: [config.error], stderr: config.error});
   }
 
   const mismatches = configMismatches(config.raw, identity.spec);
   if (mismatches.length > 0) {
     throw new BuildError(
       `make print-config disagrees with variant ${identity.variant}: ${mismatches.join('; ')}.`,
-      identity.variant,
-      [],
-      JSON.stringify(config.raw),
+      {variant: identity.variant, firstErrors: [], stderr: JSON.stringify(config.raw)},
       'The csrc Makefile does not honour a variable hak passes (csrc/README.md lists them).',
     );
   }
 
   if (!existsSync(join(dir, LIBRARY_FILE))) {
-    throw new BuildError(`make all succeeded but produced no ${LIBRARY_FILE}.`, identity.variant, [], result.stderr);
+    throw new BuildError(`make all succeeded but produced no ${LIBRARY_FILE}.`, {variant: identity.variant, firstErrors: [], stderr: result.stderr});
   }
 
   const benchmarks = Object.fromEntries(

@@ -64,6 +64,16 @@ export const toolchainFlags = {
   debug: Flags.boolean({helpGroup: TOOLCHAIN_GROUP, summary: 'Build with -O0 -g and internal assertions.'}),
 };
 
+/** Flags of the commands that run benchmarks (bench, verify, perf). */
+export const runFlags = {
+  threads: Flags.integer({
+    min: 1,
+    max: 1024,
+    helpValue: 'N',
+    summary: 'Threads to run with, for profiles that allow it (larson-mid runs 4 by default; this machine may have fewer cores).',
+  }),
+};
+
 /** The variant-selecting flags: toggles and toolchain. */
 export const variantFlags = {...toggleFlags, ...toolchainFlags};
 

@@ -21,6 +21,7 @@ import {type HakmemStats, parseHakmemStats} from './stats.js';
 
 export type {ClassCounters, HakmemStats, TierCounters} from './stats.js';
 export {parseHakmemStats} from './stats.js';
+export {resolveTargets, type RunTarget, type TargetOptions} from './targets.js';
 
 /** The JSON object a benchmark program prints as its last line. */
 export interface BenchmarkResult {

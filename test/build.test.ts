@@ -8,6 +8,7 @@ import {
   type BuiltVariant,
   benchmarkPath,
   buildVariant,
+  buildStepTarget,
   checkVariantDir,
   identifyVariant,
   listBuiltVariants,
@@ -227,5 +228,14 @@ describe('a failing build', () => {
       expect(checkVariantDir(good.dir).ok).toBe(true);
       expect(buildsEntries(home)).toEqual([good.variant]);
     });
+  });
+});
+
+describe('buildStepTarget', () => {
+  it('names the file a make output line produces', () => {
+    expect(buildStepTarget('gcc -std=c11 -O2 -MMD -MP -c src/hak_page.c -o /x/.staging-1-a/obj/hak_page.o')).toBe('hak_page.o');
+    expect(buildStepTarget('rm -f /x/libhakmem.a && ar rcs /x/libhakmem.a /x/obj/a.o')).toBe('libhakmem.a');
+    expect(buildStepTarget('gcc -O2 -o /x/bench/random_mixed.tmp bench/random_mixed.c')).toBe('random_mixed');
+    expect(buildStepTarget("make: Leaving directory '/work/csrc'")).toBeUndefined();
   });
 });

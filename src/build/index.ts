@@ -13,7 +13,7 @@
  */
 import {createHash} from 'node:crypto';
 import {existsSync, readdirSync, statSync} from 'node:fs';
-import {join} from 'node:path';
+import {basename, join} from 'node:path';
 
 import {stageDir} from '../atomic-dir.js';
 import {BuildError, UsageError} from '../errors.js';
@@ -171,7 +171,8 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
     buildDir: dir,
     variables,
     onLine: (line, stream) => {
-      if (stream === 'stdout' && line.trim()) progress(`building ${identity.variant}: ${line.trim().slice(0, 100)}`);
+      const target = stream === 'stdout' ? buildStepTarget(line) : undefined;
+      if (target) progress(`building ${identity.variant}: ${target}`);
     },
   });
   if (result.exitCode !== 0) {
@@ -223,6 +224,12 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
   };
   writeManifest(dir, manifest);
   return manifest;
+}
+
+/** What a line of make's output is building (the file after -o, or an archive), for progress. */
+export function buildStepTarget(line: string): string | undefined {
+  const output = /\s-o\s+(\S+)/.exec(line)?.[1] ?? /\bar\s+\S+\s+(\S+)/.exec(line)?.[1];
+  return output ? basename(output).replace(/\.tmp$/, '') : undefined;
 }
 
 /** Executable regular files directly in `dir`: the benchmark programs. */

@@ -1,0 +1,231 @@
+/* The allocation API's semantics: sizes across tiers, zeroing, realloc, overflow and errno,
+ * alignment, usable size, pointers hakmem did not allocate. */
+#include "test_util.h"
+
+#include <stdalign.h>
+
+extern void* __libc_malloc(size_t);
+extern void __libc_free(void*);
+
+static void test_sizes(const api_t* a) {
+  static const size_t sizes[] = { 0, 1, 7, 8, 15, 16, 17, 24, 31, 48, 64, 100, 128, 129, 255, 256, 500,
+                                  1000, 1024, 1025, 1039, 2000, 4096, 5000, 8192, 12345, 32768, 40000,
+                                  65535, 65536, 65537, 100000, 1 << 20, (3 << 20) + 17, 9 << 20 };
+  void* blocks[sizeof(sizes) / sizeof(sizes[0])];
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    void* p = a->malloc(sizes[i]);
+    CHECK(p != NULL, "%s(%zu) returned NULL", a->name, sizes[i]);
+    CHECK(((uintptr_t)p & 15) == 0, "%s(%zu) = %p is not 16-byte aligned", a->name, sizes[i], p);
+    CHECK(a->usable(p) >= sizes[i], "usable %zu < request %zu", a->usable(p), sizes[i]);
+    fill_pattern(p, sizes[i], (uint32_t)i);
+    blocks[i] = p;
+  }
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    CHECK(check_pattern(blocks[i], sizes[i], (uint32_t)i), "block of %zu bytes was overwritten", sizes[i]);
+    for (size_t j = 0; j < i; j++) CHECK(blocks[i] != blocks[j], "two live blocks share an address");
+  }
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) a->free(blocks[i]);
+  a->free(NULL);
+}
+
+static void test_calloc_zeroes_reused(const api_t* a) {
+  static const size_t sizes[] = { 16, 64, 200, 1000, 3000, 30000, 200000 };
+  for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+    enum { N = 64 };
+    void* dirty[N];
+    for (int i = 0; i < N; i++) {
+      dirty[i] = a->malloc(sizes[s]);
+      CHECK(dirty[i] != NULL, "malloc failed");
+      memset(dirty[i], 0xAB, sizes[s]);
+    }
+    for (int i = 0; i < N; i++) a->free(dirty[i]);
+    for (int i = 0; i < N; i++) {
+      unsigned char* p = a->calloc(1, sizes[s]);
+      CHECK(p != NULL, "calloc failed");
+      for (size_t k = 0; k < sizes[s]; k++) CHECK(p[k] == 0, "%s calloc(%zu) byte %zu is %#x", a->name, sizes[s], k, p[k]);
+      dirty[i] = p;
+    }
+    for (int i = 0; i < N; i++) a->free(dirty[i]);
+  }
+}
+
+static void test_overflow_and_errno(const api_t* a) {
+  errno = 0;
+  CHECK(a->calloc(SIZE_MAX / 2, 3) == NULL, "calloc overflow must fail");
+  CHECK(errno == ENOMEM, "calloc overflow errno %d", errno);
+  errno = 0;
+  CHECK(a->malloc(SIZE_MAX - 4096) == NULL, "huge malloc must fail");
+  CHECK(errno == ENOMEM, "huge malloc errno %d", errno);
+  errno = 0;
+  CHECK(a->malloc((size_t)PTRDIFF_MAX + 1) == NULL, "malloc beyond PTRDIFF_MAX must fail");
+  CHECK(errno == ENOMEM, "errno %d", errno);
+
+  void* p = a->malloc(100);
+  memset(p, 7, 100);
+  errno = 0;
+  CHECK(a->reallocarray(p, SIZE_MAX / 4, 8) == NULL, "reallocarray overflow must fail");
+  CHECK(errno == ENOMEM, "reallocarray errno %d", errno);
+  for (int i = 0; i < 100; i++) CHECK(((unsigned char*)p)[i] == 7, "reallocarray failure changed the block");
+  p = a->reallocarray(p, 50, 4);
+  CHECK(p != NULL && a->usable(p) >= 200, "reallocarray grow");
+  for (int i = 0; i < 100; i++) CHECK(((unsigned char*)p)[i] == 7, "reallocarray lost contents");
+  a->free(p);
+}
+
+static void test_realloc(const api_t* a) {
+  /* NULL behaves as malloc */
+  char* p = a->realloc(NULL, 10);
+  CHECK(p != NULL, "realloc(NULL, 10)");
+  memcpy(p, "0123456789", 10);
+  /* grow through every tier and back, contents kept each time */
+  static const size_t steps[] = { 10, 100, 1000, 1030, 3000, 40000, 70000, 300000, 5 << 20, 200000, 50000, 900, 40, 12 };
+  size_t prev = 10;
+  for (size_t i = 1; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    fill_pattern(p, prev, 99);
+    p = a->realloc(p, steps[i]);
+    CHECK(p != NULL, "realloc to %zu", steps[i]);
+    CHECK(check_pattern_prefix(p, prev, steps[i], 99), "realloc %zu -> %zu lost contents", prev, steps[i]);
+    CHECK(a->usable(p) >= steps[i], "usable after realloc");
+    memset(p, 1, steps[i]);
+    prev = steps[i];
+  }
+  /* size 0 frees and returns NULL, as glibc does */
+  CHECK(a->realloc(p, 0) == NULL, "realloc(p, 0) returns NULL");
+  /* a failing realloc leaves the block alone */
+  p = a->malloc(64);
+  memset(p, 3, 64);
+  errno = 0;
+  CHECK(a->realloc(p, SIZE_MAX - 100) == NULL && errno == ENOMEM, "huge realloc fails with ENOMEM");
+  for (int i = 0; i < 64; i++) CHECK(p[i] == 3, "failed realloc changed the block");
+  a->free(p);
+}
+
+static int is_aligned(const void* p, size_t al) { return ((uintptr_t)p & (al - 1)) == 0; }
+
+static void test_alignment(const api_t* a) {
+  static const size_t sizes[] = { 1, 24, 100, 1000, 5000, 70000 };
+  for (size_t al = 1; al <= ((size_t)8 << 20); al <<= 1) {
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+      size_t size = sizes[s];
+      void* p = NULL;
+      if (al >= sizeof(void*)) {
+        CHECK(a->posix_memalign(&p, al, size) == 0, "posix_memalign(%zu, %zu)", al, size);
+        CHECK(is_aligned(p, al), "posix_memalign(%zu, %zu) = %p", al, size, p);
+        CHECK(a->usable(p) >= size, "usable");
+        memset(p, 0x5A, size);
+        a->free(p);
+      }
+      p = a->memalign(al, size);
+      CHECK(p != NULL && is_aligned(p, al), "memalign(%zu, %zu) = %p", al, size, p);
+      memset(p, 0x5A, size);
+      a->free(p);
+      p = a->aligned_alloc(al, size);
+      CHECK(p != NULL && is_aligned(p, al), "aligned_alloc(%zu, %zu) = %p", al, size, p);
+      CHECK(a->usable(p) >= size, "usable");
+      memset(p, 0x5A, size);
+      a->free(p);
+    }
+  }
+  /* many small aligned blocks are distinct and stay aligned */
+  void* many[256];
+  for (int i = 0; i < 256; i++) {
+    many[i] = a->memalign(64, 40);
+    CHECK(is_aligned(many[i], 64), "memalign(64, 40)");
+    fill_pattern(many[i], 40, (uint32_t)i);
+  }
+  for (int i = 0; i < 256; i++) {
+    CHECK(check_pattern(many[i], 40, (uint32_t)i), "aligned blocks overlap");
+    a->free(many[i]);
+  }
+  void* out = (void*)0x1;
+  CHECK(a->posix_memalign(&out, 3, 10) == EINVAL && out == (void*)0x1, "posix_memalign(3) -> EINVAL, out untouched");
+  CHECK(a->posix_memalign(&out, 0, 10) == EINVAL, "posix_memalign(0) -> EINVAL");
+  CHECK(a->posix_memalign(&out, 4, 10) == EINVAL, "posix_memalign(4): not a multiple of sizeof(void*)");
+  errno = 0;
+  CHECK(a->aligned_alloc(3, 10) == NULL && errno == EINVAL, "aligned_alloc(3) -> EINVAL");
+  /* memalign rounds a non power of two up, as glibc does */
+  void* m = a->memalign(48, 10);
+  CHECK(m != NULL && is_aligned(m, 64), "memalign(48) is 64-aligned");
+  a->free(m);
+}
+
+#if !HAK_TEST_DIRECT
+static void test_valloc(void) {
+  void* p = valloc(100);
+  CHECK(p != NULL && is_aligned(p, 4096), "valloc");
+  free(p);
+  p = pvalloc(5000);
+  CHECK(p != NULL && is_aligned(p, 4096) && malloc_usable_size(p) >= 8192, "pvalloc rounds to pages");
+  free(p);
+  p = pvalloc(0);
+  CHECK(p != NULL && is_aligned(p, 4096), "pvalloc(0)");
+  free(p);
+}
+#endif
+
+/* Frees and reallocs of glibc's blocks, and of pointers into memory hakmem never mapped,
+ * reach glibc (or are recognised as not hakmem's) and never crash. */
+static void test_foreign_pointers(const api_t* a) {
+  for (int i = 0; i < 100; i++) {
+    char* g = __libc_malloc(24 + (size_t)i * 40);
+    CHECK(g != NULL, "__libc_malloc");
+    CHECK(!hak_owns(g), "hakmem claims a glibc block");
+    memset(g, 9, 24);
+    if (i % 3 == 0) {
+      g = a->realloc(g, 5000);
+      CHECK(g != NULL && g[0] == 9 && g[23] == 9, "realloc of a glibc block keeps contents");
+    }
+    CHECK(a->usable(g) >= 24, "usable size of a glibc block");
+    a->free(g);
+  }
+  int on_stack;
+  static int in_data;
+  CHECK(!hak_owns(&on_stack) && !hak_owns(&in_data) && !hak_owns(NULL), "hak_owns on non-heap memory");
+  void* mine = a->malloc(32);
+  CHECK(hak_owns(mine) || (a->override && !wrap_tiny_on()), "hak_owns on a tiny block");
+  a->free(mine);
+  mine = a->malloc(200000);
+  CHECK(hak_owns(mine), "hak_owns on a large block");
+  CHECK(!hak_owns((char*)mine + 16), "hak_owns on an interior pointer");
+  a->free(mine);
+}
+
+/* Fill a few pages of one class, free them all, allocate again: memory is reused rather
+ * than growing (empty pages and segments are recycled). */
+static void test_reuse(const api_t* a) {
+  enum { N = 20000 };
+  void** blocks = a->malloc(N * sizeof(void*));
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < N; i++) {
+      blocks[i] = a->malloc(48);
+      uintptr_t u = (uintptr_t)blocks[i];
+      if (round == 0) { if (u < lo) lo = u; if (u > hi) hi = u; }
+    }
+    for (int i = 0; i < N; i++) a->free(blocks[i]);
+  }
+  a->free(blocks);
+  CHECK(hi - lo < ((size_t)64 << 20), "address range of one class grew beyond reason");
+}
+
+int main(void) {
+  for (size_t i = 0; i < TEST_API_COUNT; i++) {
+    const api_t* a = test_apis[i];
+    test_sizes(a);
+    test_calloc_zeroes_reused(a);
+    test_overflow_and_errno(a);
+    test_realloc(a);
+    test_alignment(a);
+    test_foreign_pointers(a);
+    test_reuse(a);
+  }
+#if !HAK_TEST_DIRECT
+  test_valloc();
+#endif
+  hak_stats_t st;
+  hak_stats_get(&st);
+  CHECK(st.always.segments_mapped > 0, "segments were mapped");
+  CHECK(st.always.large_allocs > 0, "large blocks were counted");
+  printf("test_api: ok\n");
+  return 0;
+}

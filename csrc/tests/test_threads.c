@@ -1,0 +1,274 @@
+/* Threads: blocks freed by threads that did not allocate them, threads that exit while
+ * others still hold their blocks, and a live-pointer set proving that no block is lost or
+ * handed out twice. */
+#include "test_util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+static const api_t* A;
+
+/* ---------------------------------------------------------------- live-pointer set */
+
+#define STRIPES 64
+#define STRIPE_SLOTS (1u << 15)
+typedef struct stripe_s { pthread_mutex_t lock; uintptr_t slots[STRIPE_SLOTS]; size_t count; } stripe_t;
+static stripe_t* live;
+
+static size_t ptr_hash(uintptr_t p) { return (size_t)((p >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 20); }
+
+static void live_init(void) {
+  live = calloc(STRIPES, sizeof(stripe_t));
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&live[i].lock, NULL);
+}
+
+static void live_add(void* ptr) {
+  uintptr_t p = (uintptr_t)ptr;
+  size_t h = ptr_hash(p);
+  stripe_t* s = &live[h % STRIPES];
+  pthread_mutex_lock(&s->lock);
+  CHECK(s->count < STRIPE_SLOTS * 3 / 4, "live set full");
+  size_t i = (h / STRIPES) & (STRIPE_SLOTS - 1);
+  for (; s->slots[i] != 0; i = (i + 1) & (STRIPE_SLOTS - 1)) {
+    CHECK(s->slots[i] != p, "block %p handed out while still live", ptr);
+  }
+  s->slots[i] = p;
+  s->count++;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void live_remove(void* ptr) {
+  uintptr_t p = (uintptr_t)ptr;
+  size_t h = ptr_hash(p);
+  stripe_t* s = &live[h % STRIPES];
+  pthread_mutex_lock(&s->lock);
+  size_t mask = STRIPE_SLOTS - 1, i = (h / STRIPES) & mask;
+  while (s->slots[i] != p) {
+    CHECK(s->slots[i] != 0, "freeing %p, which is not live", ptr);
+    i = (i + 1) & mask;
+  }
+  /* backward-shift deletion keeps probe chains intact */
+  s->slots[i] = 0;
+  for (size_t j = (i + 1) & mask; s->slots[j] != 0; j = (j + 1) & mask) {
+    size_t home = (ptr_hash(s->slots[j]) / STRIPES) & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      s->slots[i] = s->slots[j];
+      s->slots[j] = 0;
+      i = j;
+    }
+  }
+  s->count--;
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* ---------------------------------------------------------------- blocks with identity */
+
+typedef struct header_s { uint64_t id; uint32_t size; uint32_t seed; } header_t;
+
+static size_t pick_size(uint32_t* rng) {
+  uint32_t r = xorshift32(rng) % 1000;
+  if (r < 700) return sizeof(header_t) + xorshift32(rng) % 1024;
+  if (r < 950) return 1024 + xorshift32(rng) % 8192;
+  if (r < 995) return 8192 + xorshift32(rng) % 60000;
+  return 70000 + xorshift32(rng) % 300000;
+}
+
+static void* make_block(uint64_t id, uint32_t* rng) {
+  size_t size = pick_size(rng);
+  header_t* h = A->malloc(size);
+  CHECK(h != NULL, "malloc(%zu)", size);
+  live_add(h);
+  h->id = id;
+  h->size = (uint32_t)size;
+  h->seed = (uint32_t)(id * 2654435761u);
+  fill_pattern(h + 1, size - sizeof(header_t), h->seed);
+  return h;
+}
+
+static uint64_t drop_block(void* p) {
+  header_t* h = p;
+  uint64_t id = h->id;
+  CHECK(check_pattern(h + 1, h->size - sizeof(header_t), h->seed), "block %llu corrupted", (unsigned long long)id);
+  live_remove(p);
+  A->free(p);
+  return id;
+}
+
+/* ---------------------------------------------------------------- producers and consumers */
+
+#define RING 4096
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t not_empty, not_full;
+  void* items[RING];
+  size_t head, tail;
+  int producers_left;
+} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, 0 };
+
+static size_t per_producer;
+static _Atomic(uint8_t)* seen;
+static _Atomic(size_t) consumed;
+
+static void* producer(void* arg) {
+  uint32_t rng = 0x1234u + (uint32_t)(uintptr_t)arg * 7919u;
+  for (size_t i = 0; i < per_producer; i++) {
+    void* b = make_block((uint64_t)(uintptr_t)arg * per_producer + i, &rng);
+    pthread_mutex_lock(&q.lock);
+    while (q.tail - q.head == RING) pthread_cond_wait(&q.not_full, &q.lock);
+    q.items[q.tail++ % RING] = b;
+    pthread_cond_signal(&q.not_empty);
+    pthread_mutex_unlock(&q.lock);
+  }
+  pthread_mutex_lock(&q.lock);
+  q.producers_left--;
+  pthread_cond_broadcast(&q.not_empty);
+  pthread_mutex_unlock(&q.lock);
+  return NULL;
+}
+
+static void* consumer(void* arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&q.lock);
+    while (q.tail == q.head && q.producers_left > 0) pthread_cond_wait(&q.not_empty, &q.lock);
+    if (q.tail == q.head) { pthread_mutex_unlock(&q.lock); return NULL; }
+    void* b = q.items[q.head++ % RING];
+    pthread_cond_signal(&q.not_full);
+    pthread_mutex_unlock(&q.lock);
+    uint64_t id = drop_block(b);
+    CHECK(atomic_exchange(&seen[id], 1) == 0, "block id %llu consumed twice", (unsigned long long)id);
+    atomic_fetch_add(&consumed, 1);
+  }
+}
+
+static void test_producer_consumer(int producers, int consumers) {
+  per_producer = test_quick() ? 20000 : 200000;
+  size_t total = per_producer * (size_t)producers;
+  seen = calloc(total, 1);
+  atomic_store(&consumed, 0);
+  q.head = q.tail = 0;
+  q.producers_left = producers;
+  pthread_t t[16];
+  for (int i = 0; i < producers; i++) pthread_create(&t[i], NULL, producer, (void*)(uintptr_t)i);
+  for (int i = 0; i < consumers; i++) pthread_create(&t[producers + i], NULL, consumer, NULL);
+  for (int i = 0; i < producers + consumers; i++) pthread_join(t[i], NULL);
+  CHECK(atomic_load(&consumed) == total, "consumed %zu of %zu blocks", atomic_load(&consumed), total);
+  for (size_t i = 0; i < total; i++) CHECK(seen[i] == 1, "block %zu lost", i);
+  free(seen);
+}
+
+/* ---------------------------------------------------------------- exit while others hold blocks */
+
+#define HANDOVER 4000
+static void* handed[HANDOVER];
+
+static void* allocate_and_exit(void* arg) {
+  uint32_t rng = 777u + (uint32_t)(uintptr_t)arg;
+  for (int i = 0; i < HANDOVER; i++) handed[i] = make_block((uint64_t)i, &rng);
+  return NULL;
+}
+
+/* Allocates a lot (adopting the exited thread's segments), then frees the second half of the
+ * exited thread's blocks. */
+static void* adopt_and_free(void* arg) {
+  uint32_t rng = 99u + (uint32_t)(uintptr_t)arg;
+  enum { MINE = 6000 };
+  void** mine = A->malloc(MINE * sizeof(void*));
+  for (int i = 0; i < MINE; i++) mine[i] = make_block((uint64_t)i, &rng);
+  for (int i = HANDOVER / 2; i < HANDOVER; i++) drop_block(handed[i]);
+  for (int i = 0; i < MINE; i++) drop_block(mine[i]);
+  A->free(mine);
+  return NULL;
+}
+
+static void test_exit_handover(void) {
+  int rounds = test_quick() ? 4 : 12;
+  for (int r = 0; r < rounds; r++) {
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_and_exit, (void*)(uintptr_t)r);
+    pthread_join(t, NULL);
+    /* the owner is gone: these frees land on abandoned pages */
+    for (int i = 0; i < HANDOVER / 2; i++) drop_block(handed[i]);
+    pthread_create(&t, NULL, adopt_and_free, (void*)(uintptr_t)r);
+    pthread_join(t, NULL);
+  }
+}
+
+/* ---------------------------------------------------------------- ring of remote frees */
+
+#define RING_THREADS 4
+#define RING_BATCH 2000
+static void* ring_slots[RING_THREADS][RING_BATCH];
+static pthread_barrier_t ring_barrier;
+
+static void* ring_worker(void* arg) {
+  int me = (int)(uintptr_t)arg;
+  uint32_t rng = 31337u * (uint32_t)(me + 1);
+  int rounds = test_quick() ? 10 : 60;
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < RING_BATCH; i++) ring_slots[me][i] = make_block((uint64_t)i, &rng);
+    pthread_barrier_wait(&ring_barrier);
+    /* free the neighbour's blocks: every one is a remote free */
+    int victim = (me + 1) % RING_THREADS;
+    for (int i = 0; i < RING_BATCH; i++) drop_block(ring_slots[victim][i]);
+    pthread_barrier_wait(&ring_barrier);
+  }
+  return NULL;
+}
+
+static void test_ring(void) {
+  pthread_barrier_init(&ring_barrier, NULL, RING_THREADS);
+  pthread_t t[RING_THREADS];
+  for (int i = 0; i < RING_THREADS; i++) pthread_create(&t[i], NULL, ring_worker, (void*)(uintptr_t)i);
+  for (int i = 0; i < RING_THREADS; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&ring_barrier);
+}
+
+/* ---------------------------------------------------------------- many short-lived threads */
+
+#define CHURN_KEEP 64
+static void* churn_kept[256][CHURN_KEEP];
+
+static void* churn_worker(void* arg) {
+  int me = (int)(uintptr_t)arg;
+  uint32_t rng = 4242u + (uint32_t)me;
+  void* local[500];
+  for (int k = 0; k < 4; k++) {
+    for (int i = 0; i < 500; i++) local[i] = make_block((uint64_t)i, &rng);
+    for (int i = 0; i < 500; i++) drop_block(local[i]);
+  }
+  for (int i = 0; i < CHURN_KEEP; i++) churn_kept[me][i] = make_block((uint64_t)i, &rng);
+  return NULL;
+}
+
+static void test_churn(void) {
+  int total = test_quick() ? 64 : 256;
+  for (int base = 0; base < total; base += 8) {
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) pthread_create(&t[i], NULL, churn_worker, (void*)(uintptr_t)(base + i));
+    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+  }
+  for (int me = 0; me < total; me++)
+    for (int i = 0; i < CHURN_KEEP; i++) drop_block(churn_kept[me][i]);
+}
+
+int main(void) {
+  live_init();
+  for (size_t i = 0; i < TEST_API_COUNT; i++) {
+    A = test_apis[i];
+    test_producer_consumer(2, 2);
+    test_producer_consumer(1, 3);
+    test_exit_handover();
+    test_ring();
+    test_churn();
+  }
+  for (int s = 0; s < STRIPES; s++) CHECK(live[s].count == 0, "blocks left live");
+  hak_stats_t st;
+  hak_stats_get(&st);
+  CHECK(st.always.heaps_abandoned > 0, "exited threads handed their heaps over");
+  CHECK(st.always.remote_frees > 0 || !wrap_tiny_on(), "remote frees were counted");
+  printf("test_threads: ok (remote frees %llu, heaps abandoned %llu, segments adopted %llu)\n",
+         (unsigned long long)st.always.remote_frees, (unsigned long long)st.always.heaps_abandoned,
+         (unsigned long long)st.always.segments_adopted);
+  return 0;
+}

@@ -1,0 +1,230 @@
+/**
+ * The benchmark programs of csrc/bench as instruments: each runs briefly under glibc, under
+ * the default hakmem build and (when installed) under mimalloc; its result line must follow
+ * the output contract, and its checksum must not depend on the allocator. A deliberately
+ * broken allocator must make every program fail with exit code 3.
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import {existsSync, mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+
+const CSRC = fileURLToPath(new URL('../csrc', import.meta.url));
+const MIMALLOC = '/usr/lib/x86_64-linux-gnu/libmimalloc.so.2';
+const RUN_TIMEOUT_MS = 30_000;
+const TEST_TIMEOUT_MS = 60_000;
+
+interface BenchResult {
+  bench: string;
+  params: Record<string, unknown>;
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  peakRssKb: number;
+  checksum: string;
+  verifiedBlocks: number;
+  allocatorHint: string | null;
+  [extra: string]: unknown;
+}
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Short argument sets: each runs well under a second under glibc. */
+const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
+  {program: 'random_mixed', args: ['200000'], ops: 200_000},
+  {program: 'tiny_hot', args: ['64', '100', '2000'], ops: 2 * 100 * 2000},
+  {program: 'quick_wins', args: ['sequential_lifo', '2000'], ops: 2 * 100 * 2000},
+  {program: 'mid_large_mt', args: ['2', '20000'], ops: 2 * 20_000},
+  {program: 'larson', args: ['0', '8', '128', '500', '20'], ops: 2 * 500 * 2 * 20},
+  {program: 'larson', args: ['0', '2048', '32768', '200', '10'], ops: 2 * 200 * 2 * 10},
+  {program: 'fragment_stress', args: ['4', '5000'], ops: -1}, // frees depend on the random share
+  {program: 'producer_consumer', args: ['3', '50000'], ops: 2 * 50_000},
+];
+
+const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
+
+let build = '';
+let hakmem = '';
+let broken = '';
+
+function run(program: string, args: readonly string[], preload?: string, extraEnv: Record<string, string> = {}): Run {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key !== 'LD_PRELOAD' && !key.startsWith('HAKMEM_') && key !== 'BROKEN_ALLOC') env[key] = value;
+  }
+  if (preload !== undefined) env.LD_PRELOAD = preload;
+  Object.assign(env, extraEnv);
+  const child = spawnSync(join(build, 'bench', program), args, {env, encoding: 'utf8', timeout: RUN_TIMEOUT_MS});
+  if (child.error) throw child.error;
+  return {status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr};
+}
+
+function jsonLines(stdout: string): BenchResult[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as BenchResult);
+}
+
+/** Runs a program that must succeed and returns its last stdout line, parsed. */
+function result(program: string, args: readonly string[], preload?: string): BenchResult {
+  const r = run(program, args, preload);
+  expect(r.signal, `${program} ${args.join(' ')} was killed; stderr: ${r.stderr}`).toBeNull();
+  expect(r.status, `${program} ${args.join(' ')} failed; stderr: ${r.stderr}`).toBe(0);
+  const last = r.stdout.trimEnd().split('\n').pop() ?? '';
+  return JSON.parse(last) as BenchResult;
+}
+
+function checkContract(res: BenchResult, program: string, preload: string | undefined): void {
+  expect(res.bench).toBe(program);
+  expect(typeof res.params).toBe('object');
+  expect(Number.isInteger(res.ops) && res.ops > 0).toBe(true);
+  expect(res.seconds).toBeGreaterThan(0);
+  expect(res.opsPerSec).toBeGreaterThan(0);
+  // seconds is printed to the nanosecond, so ops / seconds matches to a few parts per million
+  expect(Math.abs(res.opsPerSec - res.ops / res.seconds) / res.opsPerSec).toBeLessThan(1e-4);
+  expect(Number.isInteger(res.peakRssKb) && res.peakRssKb > 0).toBe(true);
+  expect(res.checksum).toMatch(/^[0-9a-f]{16}$/);
+  expect(res.verifiedBlocks).toBeGreaterThan(0);
+  expect(res.allocatorHint).toBe(preload ?? null);
+}
+
+beforeAll(() => {
+  build = mkdtempSync(join(tmpdir(), 'hak-bench-'));
+  execFileSync('make', ['-C', CSRC, '-j2', 'all', `BUILD=${build}`], {stdio: 'pipe'});
+  hakmem = join(build, 'libhakmem.so');
+  broken = join(build, 'broken_alloc.so');
+  execFileSync(process.env.CC ?? 'gcc', ['-shared', '-fPIC', '-O2', '-o', broken, join(CSRC, 'bench', 'testing', 'broken_alloc.c')]);
+}, 300_000);
+
+afterAll(() => {
+  if (build !== '') rmSync(build, {recursive: true, force: true});
+});
+
+describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
+  it('are all built, and only they', () => {
+    expect(PROGRAMS).toHaveLength(7);
+    for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
+    expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
+  });
+
+  describe.each(CASES)('$program $args', ({program, args, ops}) => {
+    it('prints the result contract and the same checksum under every allocator', () => {
+      const allocators: Array<string | undefined> = [undefined, hakmem];
+      if (existsSync(MIMALLOC)) allocators.push(MIMALLOC);
+      const results = allocators.map((preload) => {
+        const res = result(program, args, preload);
+        checkContract(res, program, preload);
+        return res;
+      });
+      const [glibc, ...others] = results;
+      if (ops >= 0) expect(glibc?.ops).toBe(ops);
+      for (const other of others) {
+        expect(other.checksum).toBe(glibc?.checksum);
+        expect(other.ops).toBe(glibc?.ops);
+        expect(other.params).toEqual(glibc?.params);
+      }
+    });
+  });
+
+  it('fill unspecified arguments with their defaults in params', () => {
+    const res = result('random_mixed', ['100000']);
+    expect(res.params).toEqual({cycles: 100000, ws: 8192, seed: 1234567, min: 16, max: 1039});
+  });
+
+  it('repeat a run exactly, and a different seed does different work', () => {
+    const a = result('random_mixed', ['100000', '4096', '7']);
+    const b = result('random_mixed', ['100000', '4096', '7']);
+    const c = result('random_mixed', ['100000', '4096', '8']);
+    expect(b.checksum).toBe(a.checksum);
+    expect(c.checksum).not.toBe(a.checksum);
+    expect(result('larson', ['0', '8', '128', '300', '5', '7']).checksum).not.toBe(
+      result('larson', ['0', '8', '128', '300', '5', '8']).checksum,
+    );
+  });
+
+  it('quick_wins all: a line per pattern, then a combined line listing them', () => {
+    const r = run('quick_wins', ['all', '1000'], hakmem);
+    expect(r.status).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines).toHaveLength(6);
+    const patterns = ['sequential_lifo', 'sequential_fifo', 'random_free', 'interleaved', 'long_lived'];
+    expect(lines.slice(0, 5).map((l) => l.params.pattern)).toEqual(patterns);
+    const combined = lines[5] as BenchResult;
+    expect(combined.params.pattern).toBe('all');
+    checkContract(combined, 'quick_wins', hakmem);
+    const listed = combined.patterns as Array<{pattern: string; ops: number; checksum: string}>;
+    expect(listed.map((p) => p.pattern)).toEqual(patterns);
+    expect(combined.ops).toBe(listed.reduce((sum, p) => sum + p.ops, 0));
+    for (const [i, p] of listed.entries()) expect(p.checksum).toBe(lines[i]?.checksum);
+    // A pattern run alone does the same work as within all.
+    expect(result('quick_wins', ['random_free', '1000']).checksum).toBe(listed[2]?.checksum);
+  });
+
+  it('larson with seconds > 0 reports the rounds it ran', () => {
+    const res = result('larson', ['1', '8', '128', '200'], hakmem);
+    const rounds = res.params.rounds as number;
+    expect(rounds).toBeGreaterThan(0);
+    expect(res.ops).toBe(2 * 200 * 2 * rounds);
+    expect(res.seconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fragment_stress reports peak RSS over peak live bytes', () => {
+    const res = result('fragment_stress', ['4', '5000'], hakmem);
+    const peakLive = res.peakLiveBytes as number;
+    expect(peakLive).toBeGreaterThan(5000 * 16);
+    expect(res.rssOverLive).toBeCloseTo((res.peakRssKb * 1024) / peakLive, 2);
+    expect(res.baselineRssKb as number).toBeGreaterThan(0);
+  });
+
+  describe.each(PROGRAMS)('%s arguments', (program) => {
+    it('--help prints the usage and exits 0', () => {
+      const r = run(program, ['--help']);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage: ${program} `));
+    });
+
+    it('a bad argument exits 2 with one line naming it', () => {
+      const r = run(program, ['x']);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^${program}: bad argument '\\w+'`));
+    });
+  });
+
+  it('rejects out-of-range and contradictory arguments', () => {
+    expect(run('random_mixed', ['0']).stderr).toMatch(/bad argument 'cycles'/);
+    const reversed = run('random_mixed', ['1000', '64', '1', '100', '50']);
+    expect(reversed.status).toBe(2);
+    expect(reversed.stderr).toMatch(/bad argument 'max': must be >= min/);
+    expect(run('producer_consumer', ['2', '1000', '1', '16', '64', '100']).status).toBe(2);
+    expect(run('tiny_hot', ['64', '100', '10', '1']).stderr).toMatch(/too many arguments/);
+    expect(run('quick_wins', []).stderr).toMatch(/missing argument 'pattern'/);
+  });
+
+  describe.each(CASES.filter((c, i) => CASES.findIndex((d) => d.program === c.program) === i))(
+    '$program under a broken allocator',
+    ({program, args}) => {
+      it.each(['alias', 'stomp'])('%s: detects the corruption and exits 3', (mode) => {
+        const r = run(program, args, broken, {BROKEN_ALLOC: mode});
+        expect(r.signal).toBeNull();
+        expect(r.status, r.stderr).toBe(3);
+        expect(r.stderr).toMatch(new RegExp(`^${program}: memory corruption detected: slot \\d+, block of \\d+ bytes`));
+        expect(jsonLines(r.stdout)).toHaveLength(0);
+      });
+
+      it('none: the same library without a fault passes', () => {
+        const r = run(program, args, broken, {BROKEN_ALLOC: 'none'});
+        expect(r.status, r.stderr).toBe(0);
+      });
+    },
+  );
+});

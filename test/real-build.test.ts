@@ -7,7 +7,8 @@ import {beforeAll, describe, expect, it} from 'vitest';
 import {resolveAllocator} from '../src/allocators.js';
 import {type BuildManifest, type BuiltVariant, buildVariant} from '../src/build/index.js';
 import {variantLabel} from '../src/features.js';
-import {runBenchmark} from '../src/run/index.js';
+import {callgrindArgs, loadProfile} from '../src/profiles/index.js';
+import {resolveTargets, runBenchmark} from '../src/run/index.js';
 import {ROOT, tempDir, withEnv} from './helpers.js';
 
 /** A stand-in benchmark: a shell that allocates a little (through whatever malloc is preloaded). */
@@ -42,6 +43,15 @@ describe('the real csrc build', () => {
     expect(manifest.git.commit).toBe(execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], {encoding: 'utf8'}).trim());
     expect(typeof manifest.git.dirty).toBe('boolean');
     expect(standard.overridesMalloc).toBe(true);
+    expect(Object.keys(standard.benchmarks)).toEqual([
+      'fragment_stress',
+      'larson',
+      'mid_large_mt',
+      'producer_consumer',
+      'quick_wins',
+      'random_mixed',
+      'tiny_hot',
+    ]);
     for (const program of Object.values(standard.benchmarks)) accessSync(program, constants.X_OK);
   });
 
@@ -64,6 +74,26 @@ describe('the real csrc build', () => {
     const declined = await run(noWrap);
     expect(declined.stats?.config.wrapTiny).toBe(false);
     expect(declined.stats?.always.libcMallocTiny).toBeGreaterThan(0);
+  });
+
+  it('runs a profile\'s benchmark under hakmem and glibc with the same checksum', async () => {
+    await withEnv({HAK_CSRC: undefined, HAK_HOME: home}, async () => {
+      const profile = await loadProfile('random-mixed');
+      const targets = await resolveTargets(profile, {only: ['hakmem', 'glibc']});
+      expect(targets.map((target) => target.label)).toEqual(['hakmem', 'glibc']);
+      const runs = await Promise.all(
+        targets.map((target) =>
+          runBenchmark({...target, args: callgrindArgs(profile), timeoutSeconds: 60, runIndex: 0, collectStats: true}),
+        ),
+      );
+      const [hakmem, glibc] = runs;
+      expect(hakmem!.result.bench).toBe('random_mixed');
+      expect(hakmem!.result.ops).toBe(Number(profile.callgrind.args[0]));
+      expect(hakmem!.result.checksum).toBe(glibc!.result.checksum);
+      expect(hakmem!.stats?.always.libcMallocTiny).toBe(0);
+      expect(hakmem!.stats?.always.tinyBlocksSupplied).toBeGreaterThan(0);
+      expect(glibc!.stats).toBeNull();
+    });
   });
 
   it('marks a sanitizer build as not replacing malloc', async () => {

@@ -90,6 +90,8 @@ describe('the real csrc build', () => {
       expect(hakmem!.result.bench).toBe('random_mixed');
       expect(hakmem!.result.ops).toBe(Number(profile.callgrind.args[0]));
       expect(hakmem!.result.checksum).toBe(glibc!.result.checksum);
+      expect(hakmem!.result.allocatorHint).toBe(targets[0]!.allocator.preload);
+      expect(glibc!.result.allocatorHint).toBeNull();
       expect(hakmem!.stats?.always.libcMallocTiny).toBe(0);
       expect(hakmem!.stats?.always.tinyBlocksSupplied).toBeGreaterThan(0);
       expect(glibc!.stats).toBeNull();

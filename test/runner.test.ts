@@ -13,7 +13,8 @@ import {buildVariant} from '../src/build/index.js';
 import {benchmarkEnvironment, parseBenchmarkOutput, type RunRequest, runBenchmark} from '../src/run/index.js';
 import {copyFixtureCsrc, tempDir, withEnv} from './helpers.js';
 
-const RESULT = '{"bench":"fake","params":{"preload":"%s","wrap":"%s"},"ops":100,"seconds":0.25,"opsPerSec":400,"peakRssKb":2048,"checksum":"0xbeef"}';
+const RESULT =
+  '{"bench":"fake","params":{"preload":"%s","wrap":"%s"},"ops":100,"seconds":0.25,"opsPerSec":400,"peakRssKb":2048,"checksum":"0xbeef","verifiedBlocks":7,"rssOverLive":1.5}';
 
 /** A shell script standing in for a benchmark program. */
 function fakeProgram(body: string): string {
@@ -48,6 +49,9 @@ describe('runBenchmark', () => {
       opsPerSec: 400,
       peakRssKb: 2048,
       checksum: '0xbeef',
+      verifiedBlocks: 7,
+      allocatorHint: null,
+      extra: {rssOverLive: 1.5},
     });
     expect(run).toMatchObject({allocator: 'glibc', runIndex: 3, stats: null});
     expect(run.command).toMatch(/fake_bench 1 2$/);

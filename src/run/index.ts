@@ -23,9 +23,14 @@ export type {ClassCounters, HakmemStats, TierCounters} from './stats.js';
 export {parseHakmemStats} from './stats.js';
 export {resolveTargets, type RunTarget, type TargetOptions} from './targets.js';
 
-/** The JSON object a benchmark program prints as its last line. */
+/**
+ * The JSON object a benchmark program prints as its last line (csrc/bench/README.md, "Output").
+ * Fields a program adds of its own (fragment_stress's rssOverLive, quick_wins' patterns) are
+ * kept in `extra`.
+ */
 export interface BenchmarkResult {
   bench: string;
+  /** Every argument's effective value, defaults filled in. */
   params: Record<string, unknown>;
   ops: number;
   seconds: number;
@@ -33,7 +38,14 @@ export interface BenchmarkResult {
   peakRssKb: number;
   /** Hex string: the same inputs give the same checksum under every allocator. */
   checksum: string;
+  /** Blocks verified whole before being freed; null from a program that does not say. */
+  verifiedBlocks: number | null;
+  /** The LD_PRELOAD the program saw: what was asked to serve it, not proof of what did. */
+  allocatorHint: string | null;
+  extra: Record<string, unknown>;
 }
+
+const RESULT_FIELDS = new Set(['bench', 'params', 'ops', 'seconds', 'opsPerSec', 'peakRssKb', 'checksum', 'verifiedBlocks', 'allocatorHint']);
 
 export interface RunRequest {
   /** Absolute path of the benchmark program. */
@@ -130,6 +142,9 @@ export function parseBenchmarkOutput(stdout: string): BenchmarkResult | string {
     opsPerSec: record.opsPerSec as number,
     peakRssKb: record.peakRssKb as number,
     checksum: record.checksum,
+    verifiedBlocks: typeof record.verifiedBlocks === 'number' ? record.verifiedBlocks : null,
+    allocatorHint: typeof record.allocatorHint === 'string' ? record.allocatorHint : null,
+    extra: Object.fromEntries(Object.entries(record).filter(([key]) => !RESULT_FIELDS.has(key))),
   };
 }
 

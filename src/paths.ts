@@ -5,11 +5,27 @@
  * - `HAK_CSRC`: another hakmem source tree to build (a copy under test, a patched tree);
  * - `HAK_HOME`: where builds and results go, `<root>/.hak` by default.
  */
-import {isAbsolute, join, resolve} from 'node:path';
+import {readFileSync} from 'node:fs';
+import {dirname, isAbsolute, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-/** This file sits directly in src/ (or dist/ once compiled), one level below the root. */
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+/**
+ * The directory of hak's package.json, found upwards from this module: the sources (src/), the
+ * bundle (dist/) and its chunks (dist/chunks/) sit at different depths below it.
+ */
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {name?: string}).name === 'hak') return dir;
+    } catch {
+      // no package.json here: keep going up
+    }
+
+    if (dirname(dir) === dir) throw new Error(`hak's package.json was not found above ${start}`);
+  }
+}
+
+export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 
 function fromEnv(name: string): string | undefined {
   const value = process.env[name];

@@ -1,0 +1,62 @@
+import {Args} from '@oclif/core';
+
+import {ALLOCATOR_NAMES} from '../allocators.js';
+import {HakCommand} from '../base-command.js';
+import {describeFeatures, resolveFeatures} from '../features.js';
+import {benchmarkArgs, callgrindArgs, loadAllProfiles, loadProfile, perfArgs, type Profile} from '../profiles/index.js';
+import {renderTable} from '../ui/table.js';
+
+export default class Profiles extends HakCommand {
+  static override summary = 'List the measurement profiles, or show one in full; every file is validated.';
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> larson-mid',
+    '<%= config.bin %> <%= command.id %> ./my-profile.yaml --json',
+  ];
+
+  static override args = {
+    profile: Args.string({description: 'A profile name or the path of a profile file.', required: false}),
+  };
+
+  async run(): Promise<{profiles: Profile[]} | Profile> {
+    const {args} = await this.parse(Profiles);
+    if (args.profile) {
+      const profile = await loadProfile(args.profile);
+      if (!this.jsonEnabled()) this.showProfile(profile);
+      return profile;
+    }
+
+    const profiles = await loadAllProfiles();
+    if (!this.jsonEnabled()) {
+      const rows = profiles.map((profile) => [
+        profile.name,
+        `${profile.benchmark.program} ${benchmarkArgs(profile).join(' ')}`.trim(),
+        `${profile.threads.count}${profile.threads.overridable ? ' (--threads)' : ''}`,
+        profile.variants.map((variant) => variant.name).join(', '),
+        profile.allocators.length === ALLOCATOR_NAMES.length ? 'all five' : profile.allocators.join(', '),
+      ]);
+      this.log(await renderTable(['profile', 'command', 'threads', 'hakmem variants', 'allocators'], rows, {wrap: [1, 3, 4]}));
+    }
+
+    return {profiles};
+  }
+
+  private showProfile(profile: Profile): void {
+    this.log(`${profile.name}  (${this.displayPath(profile.file)})`);
+    this.log(`  ${profile.description}`);
+    this.log(`  run        ${profile.benchmark.program} ${benchmarkArgs(profile).join(' ')}`);
+    const threads = profile.threads;
+    this.log(`  threads    ${threads.count}${threads.overridable ? `, --threads changes argument ${threads.arg ?? '(none)'}` : ', fixed'}`);
+    for (const variant of profile.variants) this.log(`  hakmem     ${variant.name}: ${describeFeatures(resolveFeatures(variant.features))}`);
+    this.log(`  allocators ${profile.allocators.join(', ')}`);
+    this.log(`  runs       ${profile.runs} (+${profile.warmup} warm-up), timeout ${profile.timeoutSeconds} s`);
+    if (Object.keys(profile.env).length > 0) {
+      this.log(`  env        ${Object.entries(profile.env).map(([key, value]) => `${key}=${value}`).join(' ')}`);
+    }
+
+    this.log(`  callgrind  ${profile.benchmark.program} ${callgrindArgs(profile).join(' ')}`);
+    const callGraph = profile.perf.callGraph === 'none' ? '' : ` --call-graph ${profile.perf.callGraph}`;
+    this.log(`  perf       -e ${profile.perf.event} -F ${profile.perf.frequency}${callGraph} -- ${profile.benchmark.program} ${perfArgs(profile).join(' ')}`);
+  }
+}

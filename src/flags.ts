@@ -1,0 +1,103 @@
+/**
+ * Flags shared by every command that builds or runs hakmem (build, verify, bench, perf):
+ * defined once here from the toggle table in features.ts.
+ *
+ * Toggle flags have no oclif default: a flag left out is `undefined`, so a profile's toggles
+ * apply unless the command line says otherwise (defaults < profile < flags).
+ */
+import {Flags} from '@oclif/core';
+
+import {
+  BOOLEAN_TOGGLES,
+  COMPILERS,
+  DEFAULT_FEATURES,
+  type Features,
+  SANITIZERS,
+  type StatsLevel,
+  TOGGLES,
+  type Toolchain,
+} from './features.js';
+
+const TOGGLE_GROUP = 'HAKMEM TOGGLE';
+const TOOLCHAIN_GROUP = 'TOOLCHAIN';
+
+function toggleDescription(key: keyof Features): string {
+  const toggle = TOGGLES.find((candidate) => candidate.key === key)!;
+  return `${toggle.meaning} [make ${toggle.makeVariable}]`;
+}
+
+export const toggleFlags = {
+  'direct-cache': Flags.boolean({
+    allowNo: true,
+    helpGroup: TOGGLE_GROUP,
+    summary: `Direct page cache (default on): ${toggleDescription('directCache')}.`,
+  }),
+  'dual-lists': Flags.boolean({
+    allowNo: true,
+    helpGroup: TOGGLE_GROUP,
+    summary: `Dual free lists (default on): ${toggleDescription('dualLists')}.`,
+  }),
+  superslab: Flags.boolean({
+    allowNo: true,
+    helpGroup: TOGGLE_GROUP,
+    summary: `Superslab segments (default on): ${toggleDescription('superslab')}.`,
+  }),
+  'wrap-tiny': Flags.boolean({
+    allowNo: true,
+    helpGroup: TOGGLE_GROUP,
+    summary: `Tiny pool behind malloc (default on): ${toggleDescription('wrapTiny')}.`,
+  }),
+  stats: Flags.string({
+    options: ['0', '1', '2'],
+    helpGroup: TOGGLE_GROUP,
+    summary: `Stats level (default ${DEFAULT_FEATURES.stats}): ${toggleDescription('stats')}.`,
+  }),
+};
+
+export const toolchainFlags = {
+  cc: Flags.string({options: [...COMPILERS], helpGroup: TOOLCHAIN_GROUP, summary: 'Compiler (default gcc).'}),
+  sanitize: Flags.string({
+    options: [...SANITIZERS],
+    helpGroup: TOOLCHAIN_GROUP,
+    summary: 'Build with a sanitizer; such a build serves the hak_* API, not malloc.',
+  }),
+  debug: Flags.boolean({helpGroup: TOOLCHAIN_GROUP, summary: 'Build with -O0 -g and internal assertions.'}),
+};
+
+/** Flags of the commands that run benchmarks (bench, verify, perf). */
+export const runFlags = {
+  threads: Flags.integer({
+    min: 1,
+    max: 1024,
+    helpValue: 'N',
+    summary: 'Threads to run with, for profiles that allow it (larson-mid runs 4 by default; this machine may have fewer cores).',
+  }),
+};
+
+/** The variant-selecting flags: toggles and toolchain. */
+export const variantFlags = {...toggleFlags, ...toolchainFlags};
+
+type ToggleFlagValues = {[K in keyof typeof toggleFlags]?: K extends 'stats' ? string : boolean};
+type ToolchainFlagValues = {cc?: string; sanitize?: string; debug?: boolean};
+
+/** The toggles given on the command line, and only those. */
+export function featureOverrides(flags: ToggleFlagValues): Partial<Features> {
+  const overrides: Partial<Features> = {};
+  for (const toggle of BOOLEAN_TOGGLES) {
+    const value = flags[toggle.flag as keyof ToggleFlagValues];
+    if (typeof value === 'boolean') overrides[toggle.key] = value;
+  }
+
+  if (flags.stats !== undefined) overrides.stats = Number(flags.stats) as StatsLevel;
+  return overrides;
+}
+
+/** The toolchain options given on the command line, and only those. */
+export function toolchainOverrides(flags: ToolchainFlagValues): Partial<Toolchain> {
+  const overrides: Partial<Toolchain> = {};
+  if (flags.cc !== undefined) overrides.cc = flags.cc as Toolchain['cc'];
+  if (flags.sanitize !== undefined) overrides.sanitize = flags.sanitize as Toolchain['sanitize'];
+  // --debug is a plain switch: only its presence says anything.
+  if (flags.debug) overrides.debug = true;
+  return overrides;
+}

@@ -1,0 +1,19 @@
+/**
+ * The CLI's entry point and command table. Bundled with its dependencies into dist/hak.js so
+ * that start-up loads one file instead of several hundred modules; package.json points oclif
+ * at COMMANDS and the hooks here.
+ */
+import Build from './commands/build.js';
+import Doctor from './commands/doctor.js';
+import Features from './commands/features.js';
+import Profiles from './commands/profiles.js';
+
+export {execute, settings} from '@oclif/core';
+export {default as commandNotFound} from './hooks/command-not-found.js';
+
+export const COMMANDS = {
+  build: Build,
+  doctor: Doctor,
+  features: Features,
+  profiles: Profiles,
+};

@@ -1,0 +1,166 @@
+/**
+ * Named measurement profiles: `profiles/<name>.yaml` (or .yml, .json). A profile says which
+ * benchmark to run with which arguments and threads, under which allocators and hakmem
+ * variants, how many runs, and how to count instructions and sample with perf.
+ *
+ *   const profile = await loadProfile('larson-mid');
+ *   const args = benchmarkArgs(profile, {threads: 2});   // --threads override
+ *   for (const variant of profile.variants) await buildVariant(variantRequest(variant, flags));
+ */
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {basename, extname, join, relative, resolve} from 'node:path';
+
+import type {VariantRequest} from '../build/index.js';
+import {ProfileError, UsageError} from '../errors.js';
+import type {Features, Toolchain} from '../features.js';
+import {profilesDir} from '../paths.js';
+import {type Profile, type ProfileVariant, validateProfile} from './schema.js';
+
+export type {CallGraphMode, PerfSetting, Profile, ProfileVariant, ThreadSetting} from './schema.js';
+
+const EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+/** A profile given as a path rather than a name: it has a slash or a profile file extension. */
+function looksLikePath(reference: string): boolean {
+  return reference.includes('/') || EXTENSIONS.includes(extname(reference));
+}
+
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+/** The file a profile name or path refers to; a UsageError listing the known names if none. */
+export function findProfileFile(reference: string): string {
+  if (looksLikePath(reference)) {
+    const file = resolve(reference);
+    if (!existsSync(file)) throw new UsageError(`profile file ${reference} does not exist.`);
+    return file;
+  }
+
+  const dir = profilesDir();
+  for (const extension of EXTENSIONS) {
+    const file = join(dir, `${reference}${extension}`);
+    if (existsSync(file)) return file;
+  }
+
+  const known = profileNames();
+  throw new UsageError(`unknown profile "${reference}".`, {
+    hint: known.length > 0 ? `Known profiles: ${known.join(', ')}.` : `No profiles in ${dir}.`,
+  });
+}
+
+/** Names of the profiles in the profiles directory, sorted. */
+export function profileNames(): string[] {
+  const dir = profilesDir();
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => EXTENSIONS.includes(extname(file)))
+    .map((file) => basename(file, extname(file)))
+    .sort();
+}
+
+type YamlModule = typeof import('yaml');
+
+/**
+ * The yaml package, loaded on first use. It is CommonJS: imported from the bundle, its exports
+ * arrive as the namespace's default export; imported from the sources, as named exports.
+ */
+async function loadYaml(): Promise<YamlModule> {
+  const namespace = (await import('yaml')) as YamlModule & {default?: YamlModule};
+  return namespace.default?.parseDocument ? namespace.default : namespace;
+}
+
+/** Reads, parses and validates one profile; a ProfileError (exit 2) lists every problem found. */
+export async function loadProfile(reference: string): Promise<Profile> {
+  const file = findProfileFile(reference);
+  const shown = displayPath(file);
+  const {LineCounter, parseDocument} = await loadYaml();
+  const lineCounter = new LineCounter();
+  const text = readFileSync(file, 'utf8');
+  const document = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true});
+  if (document.errors.length > 0) {
+    throw new ProfileError(
+      shown,
+      document.errors.slice(0, 3).map((error) => ({
+        field: '(syntax)',
+        expected: error.message.split('\n')[0] ?? 'valid YAML or JSON',
+        line: lineCounter.linePos(error.pos[0]).line,
+      })),
+    );
+  }
+
+  const lineOf = (path: readonly (string | number)[]): number | undefined => {
+    const node = path.length === 0 ? document.contents : document.getIn(path, true);
+    const range = (node as {range?: [number, number, number]} | undefined)?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+  };
+
+  const {profile, issues} = validateProfile(document.toJS(), {
+    file: shown,
+    expectedName: basename(file, extname(file)),
+    lineOf,
+  });
+  if (!profile) throw new ProfileError(shown, issues);
+  return profile;
+}
+
+/** Loads every profile in the profiles directory (the first invalid one throws). */
+export async function loadAllProfiles(): Promise<Profile[]> {
+  const profiles: Profile[] = [];
+  for (const name of profileNames()) profiles.push(await loadProfile(name));
+  return profiles;
+}
+
+/** The thread count to run with: the profile's, or `requested` where the profile allows it. */
+export function resolveThreads(profile: Profile, requested?: number): number {
+  if (requested === undefined || requested === profile.threads.count) return profile.threads.count;
+  if (!profile.threads.overridable) {
+    throw new UsageError(`profile ${profile.name} runs with ${profile.threads.count} thread(s); --threads cannot change it.`);
+  }
+
+  return requested;
+}
+
+function withThreads(profile: Profile, args: readonly string[], threads: number): string[] {
+  const copy = [...args];
+  const index = profile.threads.arg;
+  if (index !== null && index < copy.length) copy[index] = String(threads);
+  return copy;
+}
+
+export interface ArgumentOptions {
+  /** --threads; rejected when the profile does not allow it. */
+  threads?: number;
+}
+
+/** The benchmark's command-line arguments, with the thread count in place. */
+export function benchmarkArgs(profile: Profile, options: ArgumentOptions = {}): string[] {
+  return withThreads(profile, profile.benchmark.args, resolveThreads(profile, options.threads));
+}
+
+/** The short arguments for callgrind, with the thread count in place. */
+export function callgrindArgs(profile: Profile, options: ArgumentOptions = {}): string[] {
+  return withThreads(profile, profile.callgrind.args, resolveThreads(profile, options.threads));
+}
+
+/** The arguments of the run perf records, with the thread count in place. */
+export function perfArgs(profile: Profile, options: ArgumentOptions = {}): string[] {
+  return withThreads(profile, profile.perf.args, resolveThreads(profile, options.threads));
+}
+
+export interface VariantOverrides {
+  features?: Partial<Features>;
+  toolchain?: Partial<Toolchain>;
+}
+
+/** What to ask buildVariant for: the profile variant's toggles, overridden by explicit flags. */
+export function variantRequest(variant: ProfileVariant, overrides: VariantOverrides = {}): VariantRequest {
+  const explicit = Object.entries(overrides.features ?? {}).filter(([, value]) => value !== undefined);
+  return {features: {...variant.features, ...Object.fromEntries(explicit)}, toolchain: overrides.toolchain};
+}
+
+/** Every variant a profile names (one, or a sweep such as phases), each with its request. */
+export function profileVariantRequests(profile: Profile, overrides: VariantOverrides = {}): {name: string; request: VariantRequest}[] {
+  return profile.variants.map((variant) => ({name: variant.name, request: variantRequest(variant, overrides)}));
+}

@@ -1,0 +1,375 @@
+/**
+ * What a profile file says, and the checks that turn a parsed YAML/JSON document into a typed
+ * Profile or a list of issues naming the field, the line and what was expected.
+ * profiles/README.md documents the same fields for people writing profiles.
+ */
+import {type AllocatorName, ALLOCATOR_NAMES, isAllocatorName} from '../allocators.js';
+import type {ProfileIssue} from '../errors.js';
+import {type Features, STATS_LEVELS, type StatsLevel, TOGGLES} from '../features.js';
+
+export const CALL_GRAPH_MODES = ['none', 'fp', 'dwarf'] as const;
+export type CallGraphMode = (typeof CALL_GRAPH_MODES)[number];
+
+export interface ProfileVariant {
+  /** "default" for a profile that names a single set of toggles. */
+  name: string;
+  /** The toggles the profile sets; the rest take their defaults (or the command-line flags). */
+  features: Partial<Features>;
+}
+
+export interface ThreadSetting {
+  /** Threads the benchmark runs with unless --threads says otherwise. */
+  count: number;
+  /** Whether --threads may change the count. */
+  overridable: boolean;
+  /** Index of the positional argument that carries the thread count, or null. */
+  arg: number | null;
+}
+
+export interface PerfSetting {
+  /** perf event to sample; hardware events are often unavailable, so cpu-clock by default. */
+  event: string;
+  /** Samples per second. */
+  frequency: number;
+  callGraph: CallGraphMode;
+  /** Arguments for the recorded run; the benchmark's own when left out. */
+  args: string[];
+}
+
+export interface Profile {
+  name: string;
+  description: string;
+  /** The file it was loaded from. */
+  file: string;
+  benchmark: {program: string; args: string[]};
+  threads: ThreadSetting;
+  env: Record<string, string>;
+  variants: ProfileVariant[];
+  allocators: AllocatorName[];
+  runs: number;
+  warmup: number;
+  timeoutSeconds: number;
+  /** Short arguments for instruction counting under callgrind. */
+  callgrind: {args: string[]};
+  perf: PerfSetting;
+}
+
+/** Finds the line of a value in the source document; undefined when unknown. */
+export type LineOf = (path: readonly (string | number)[]) => number | undefined;
+
+const TOP_LEVEL_FIELDS = [
+  'name',
+  'description',
+  'benchmark',
+  'threads',
+  'env',
+  'hakmem',
+  'allocators',
+  'runs',
+  'warmup',
+  'timeout',
+  'callgrind',
+  'perf',
+] as const;
+
+type Path = (string | number)[];
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value);
+}
+
+function pathText(path: Path): string {
+  return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
+}
+
+/** Marks an issue that is about a field's presence or name, not its value. */
+const NOTHING_SHOWN = Symbol('nothing shown');
+
+/** Collects issues while reading fields of an untyped document. */
+class FieldReader {
+  readonly issues: ProfileIssue[] = [];
+
+  constructor(private readonly lineOf: LineOf) {}
+
+  fail(path: Path, expected: string, got: unknown = NOTHING_SHOWN): void {
+    // A missing field has no line of its own: point at the closest parent that has one.
+    let line: number | undefined;
+    for (let length = path.length; length >= 0 && line === undefined; length--) line = this.lineOf(path.slice(0, length));
+    const suffix = got === NOTHING_SHOWN ? '' : `, got ${describe(got)}`;
+    this.issues.push({field: pathText(path), expected: `expected ${expected}${suffix}`, ...(line === undefined ? {} : {line})});
+  }
+
+  string(value: unknown, path: Path, options: {pattern?: RegExp; patternText?: string} = {}): string | undefined {
+    if (typeof value !== 'string' || value.trim() === '') {
+      this.fail(path, options.patternText ?? 'a non-empty string', value);
+      return undefined;
+    }
+
+    if (options.pattern && !options.pattern.test(value)) {
+      this.fail(path, options.patternText ?? `a string matching ${options.pattern}`, value);
+      return undefined;
+    }
+
+    return value;
+  }
+
+  integer(value: unknown, path: Path, min: number, max: number): number | undefined {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `an integer from ${min} to ${max}`, value);
+      return undefined;
+    }
+
+    return value;
+  }
+
+  positiveNumber(value: unknown, path: Path, max: number): number | undefined {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+      this.fail(path, `a number of seconds above 0 and at most ${max}`, value);
+      return undefined;
+    }
+
+    return value;
+  }
+
+  boolean(value: unknown, path: Path): boolean | undefined {
+    if (typeof value !== 'boolean') {
+      this.fail(path, 'true or false', value);
+      return undefined;
+    }
+
+    return value;
+  }
+
+  oneOf<T extends string>(value: unknown, path: Path, options: readonly T[]): T | undefined {
+    if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
+      this.fail(path, `one of ${options.join(', ')}`, value);
+      return undefined;
+    }
+
+    return value as T;
+  }
+
+  /** A list of plain values (strings or numbers), as strings for a command line. */
+  argumentList(value: unknown, path: Path): string[] | undefined {
+    if (!Array.isArray(value)) {
+      this.fail(path, 'a list of arguments', value);
+      return undefined;
+    }
+
+    const args: string[] = [];
+    for (const [index, item] of value.entries()) {
+      if (typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item))) args.push(String(item));
+      else this.fail([...path, index], 'a string or a number', item);
+    }
+
+    return args;
+  }
+
+  mapping(value: unknown, path: Path, allowed: readonly string[]): Record<string, unknown> | undefined {
+    if (!isRecord(value)) {
+      this.fail(path, 'a mapping', value);
+      return undefined;
+    }
+
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) this.fail([...path, key], `no such field; allowed: ${allowed.join(', ')}`);
+    }
+
+    return value;
+  }
+}
+
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+const NAME_TEXT = 'a name of lower-case letters, digits and dashes';
+const TOGGLE_KEYS = TOGGLES.map((toggle) => toggle.key);
+
+function readFeatures(reader: FieldReader, value: Record<string, unknown>, path: Path, skip: string[] = []): Partial<Features> {
+  const features: Partial<Features> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    if (skip.includes(key)) continue;
+    if (key === 'stats') {
+      if (STATS_LEVELS.includes(raw as StatsLevel)) features.stats = raw as StatsLevel;
+      else reader.fail([...path, key], 'a stats level 0, 1 or 2', raw);
+    } else if ((TOGGLE_KEYS as string[]).includes(key)) {
+      const flag = reader.boolean(raw, [...path, key]);
+      if (flag !== undefined) features[key as Exclude<keyof Features, 'stats'>] = flag;
+    } else {
+      reader.fail([...path, key], `a toggle: ${[...skip, ...TOGGLE_KEYS].join(', ')}`);
+    }
+  }
+
+  return features;
+}
+
+function readVariants(reader: FieldReader, value: unknown): ProfileVariant[] {
+  if (value === undefined) return [{name: 'default', features: {}}];
+  if (isRecord(value)) return [{name: 'default', features: readFeatures(reader, value, ['hakmem'])}];
+  if (!Array.isArray(value) || value.length === 0) {
+    reader.fail(['hakmem'], 'a mapping of toggles, or a non-empty list of named variants', value);
+    return [];
+  }
+
+  const variants: ProfileVariant[] = [];
+  for (const [index, item] of value.entries()) {
+    const path: Path = ['hakmem', index];
+    if (!isRecord(item)) {
+      reader.fail(path, 'a variant: a mapping with a name and toggles', item);
+      continue;
+    }
+
+    const name = reader.string(item.name, [...path, 'name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
+    if (name && variants.some((variant) => variant.name === name)) reader.fail([...path, 'name'], 'a name not used by another variant', name);
+    const features = readFeatures(reader, item, path, ['name']);
+    if (name) variants.push({name, features});
+  }
+
+  return variants;
+}
+
+function readThreads(reader: FieldReader, value: unknown, argLists: {path: Path; args: string[]}[]): ThreadSetting {
+  const threads: ThreadSetting = {count: 1, overridable: false, arg: null};
+  if (value === undefined) return threads;
+  const map = reader.mapping(value, ['threads'], ['count', 'overridable', 'arg']);
+  if (!map) return threads;
+  threads.count = reader.integer(map.count, ['threads', 'count'], 1, 1024) ?? 1;
+  if (map.overridable !== undefined) threads.overridable = reader.boolean(map.overridable, ['threads', 'overridable']) ?? false;
+  if (map.arg !== undefined && map.arg !== null) {
+    const [benchmarkArgs] = argLists;
+    const arg = reader.integer(map.arg, ['threads', 'arg'], 0, Math.max(0, (benchmarkArgs?.args.length ?? 1) - 1));
+    if (arg !== undefined) {
+      threads.arg = arg;
+      // Each argument list that reaches that position must say the same count, so the file reads true.
+      for (const list of argLists) {
+        if (list.args.length > arg && list.args[arg] !== String(threads.count)) {
+          reader.fail([...list.path, arg], `the thread count ${threads.count} (threads.arg points here)`, list.args[arg]);
+        }
+      }
+    }
+  }
+
+  return threads;
+}
+
+function readEnv(reader: FieldReader, value: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (value === undefined) return env;
+  if (!isRecord(value)) {
+    reader.fail(['env'], 'a mapping of environment variables', value);
+    return env;
+  }
+
+  for (const [key, raw] of Object.entries(value)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) reader.fail(['env', key], 'an environment variable name');
+    else if (key === 'LD_PRELOAD') reader.fail(['env', key], 'no LD_PRELOAD: hak sets it for each allocator');
+    else if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') env[key] = String(raw);
+    else reader.fail(['env', key], 'a string or a number', raw);
+  }
+
+  return env;
+}
+
+function readAllocators(reader: FieldReader, value: unknown): AllocatorName[] {
+  if (value === undefined) return [...ALLOCATOR_NAMES];
+  if (!Array.isArray(value) || value.length === 0) {
+    reader.fail(['allocators'], `a non-empty list of ${ALLOCATOR_NAMES.join(', ')}`, value);
+    return [];
+  }
+
+  const allocators: AllocatorName[] = [];
+  for (const [index, item] of value.entries()) {
+    if (typeof item !== 'string' || !isAllocatorName(item)) reader.fail(['allocators', index], `one of ${ALLOCATOR_NAMES.join(', ')}`, item);
+    else if (allocators.includes(item)) reader.fail(['allocators', index], 'each allocator once', item);
+    else allocators.push(item);
+  }
+
+  return allocators;
+}
+
+function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]): PerfSetting {
+  const perf: PerfSetting = {event: 'cpu-clock', frequency: 999, callGraph: 'dwarf', args: benchmarkArgs};
+  if (value === undefined) return perf;
+  const map = reader.mapping(value, ['perf'], ['event', 'frequency', 'callGraph', 'args']);
+  if (!map) return perf;
+  if (map.event !== undefined) perf.event = reader.string(map.event, ['perf', 'event']) ?? perf.event;
+  if (map.frequency !== undefined) perf.frequency = reader.integer(map.frequency, ['perf', 'frequency'], 1, 100_000) ?? perf.frequency;
+  if (map.callGraph !== undefined) perf.callGraph = reader.oneOf(map.callGraph, ['perf', 'callGraph'], CALL_GRAPH_MODES) ?? perf.callGraph;
+  if (map.args !== undefined) perf.args = reader.argumentList(map.args, ['perf', 'args']) ?? perf.args;
+  return perf;
+}
+
+/**
+ * Checks a parsed document and builds the Profile; `expectedName` is the file's base name,
+ * which the profile's name must match so `hak bench NAME` finds what it says.
+ */
+export function validateProfile(
+  data: unknown,
+  context: {file: string; expectedName: string; lineOf: LineOf},
+): {profile?: Profile; issues: ProfileIssue[]} {
+  const reader = new FieldReader(context.lineOf);
+  const top = reader.mapping(data, [], TOP_LEVEL_FIELDS);
+  if (!top) return {issues: reader.issues};
+
+  const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
+  if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
+  const description = reader.string(top.description, ['description']);
+
+  let program: string | undefined;
+  let args: string[] = [];
+  const benchmark = reader.mapping(top.benchmark, ['benchmark'], ['program', 'args']);
+  if (benchmark) {
+    program = reader.string(benchmark.program, ['benchmark', 'program'], {
+      pattern: /^[a-z0-9_]+$/,
+      patternText: 'a benchmark program name from csrc/bench (letters, digits, underscores)',
+    });
+    if (benchmark.args !== undefined) args = reader.argumentList(benchmark.args, ['benchmark', 'args']) ?? [];
+  }
+
+  let callgrindArgs = args;
+  if (top.callgrind !== undefined) {
+    const callgrind = reader.mapping(top.callgrind, ['callgrind'], ['args']);
+    if (callgrind?.args !== undefined) callgrindArgs = reader.argumentList(callgrind.args, ['callgrind', 'args']) ?? args;
+  }
+
+  const perf = readPerf(reader, top.perf, args);
+  const threads = readThreads(reader, top.threads, [
+    {path: ['benchmark', 'args'], args},
+    ...(top.callgrind === undefined ? [] : [{path: ['callgrind', 'args'], args: callgrindArgs}]),
+    ...(isRecord(top.perf) && top.perf.args !== undefined ? [{path: ['perf', 'args'], args: perf.args}] : []),
+  ]);
+  const env = readEnv(reader, top.env);
+  const variants = readVariants(reader, top.hakmem);
+  const allocators = readAllocators(reader, top.allocators);
+  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
+  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
+  const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
+
+  if (reader.issues.length > 0 || !name || !description || !program || runs === undefined || warmup === undefined || timeoutSeconds === undefined) {
+    return {issues: reader.issues};
+  }
+
+  return {
+    issues: [],
+    profile: {
+      name,
+      description: description.trim(),
+      file: context.file,
+      benchmark: {program, args},
+      threads,
+      env,
+      variants,
+      allocators,
+      runs,
+      warmup,
+      timeoutSeconds,
+      callgrind: {args: callgrindArgs},
+      perf,
+    },
+  };
+}

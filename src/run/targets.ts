@@ -1,0 +1,85 @@
+/**
+ * From a profile to the runs it asks for: builds the hakmem variant(s) the profile names and
+ * resolves every allocator to what the runner needs. bench, verify and perf start here.
+ *
+ *   const targets = await resolveTargets(profile, {threads: 2, overrides});
+ *   for (const target of targets) await runBenchmark({...target, timeoutSeconds, runIndex});
+ */
+import {type AllocatorName, type AllocatorSetup, resolveAllocator} from '../allocators.js';
+import {type BuildOptions, type BuiltVariant, benchmarkPath, buildVariant} from '../build/index.js';
+import {UsageError} from '../errors.js';
+import {benchmarkArgs, type Profile, profileVariantRequests, type VariantOverrides} from '../profiles/index.js';
+
+export interface RunTarget {
+  /** `glibc`, `mimalloc`, ...; `hakmem`, or `hakmem:<variant name>` when a profile names several. */
+  label: string;
+  allocator: AllocatorSetup;
+  /** The hakmem build, for hakmem targets. */
+  variant: BuiltVariant | null;
+  /** The benchmark program; the same binary for every allocator, which it gets by preload. */
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+export interface TargetOptions {
+  /** --threads, where the profile allows it. */
+  threads?: number;
+  /** Toggle and toolchain flags given on the command line. */
+  overrides?: VariantOverrides;
+  /** Run only these allocators (each must be in the profile). */
+  only?: AllocatorName[];
+  build?: BuildOptions;
+}
+
+/**
+ * Builds what the profile needs and lists its targets in the profile's allocator order (hakmem
+ * variants in the profile's order). Raises MissingLibraryError for a peer that is not installed
+ * and BuildError for a failed build, before anything runs.
+ */
+export async function resolveTargets(profile: Profile, options: TargetOptions = {}): Promise<RunTarget[]> {
+  const allocators = selectAllocators(profile, options.only);
+  const args = benchmarkArgs(profile, {threads: options.threads});
+  const requests = profileVariantRequests(profile, options.overrides);
+  // Peers need a build too: the benchmark programs come out of the same csrc build.
+  const builds: {name: string; built: BuiltVariant}[] = [];
+  for (const {name, request} of allocators.includes('hakmem') ? requests : requests.slice(0, 1)) {
+    builds.push({name, built: await buildVariant(request, options.build)});
+  }
+
+  const program = benchmarkPath(builds[0]!.built, profile.benchmark.program);
+  const targets: RunTarget[] = [];
+  for (const name of allocators) {
+    if (name !== 'hakmem') {
+      targets.push({label: name, allocator: resolveAllocator(name), variant: null, program, args, env: profile.env});
+      continue;
+    }
+
+    for (const {name: variantName, built} of builds) {
+      if (!built.overridesMalloc) {
+        throw new UsageError(`hakmem variant ${built.variant} does not replace malloc (a sanitizer build): it cannot be benchmarked by preload.`);
+      }
+
+      targets.push({
+        label: builds.length > 1 ? `hakmem:${variantName}` : 'hakmem',
+        allocator: resolveAllocator('hakmem', {hakmemLibrary: built.library}),
+        variant: built,
+        program,
+        args,
+        env: profile.env,
+      });
+    }
+  }
+
+  return targets;
+}
+
+function selectAllocators(profile: Profile, only: AllocatorName[] | undefined): AllocatorName[] {
+  if (!only || only.length === 0) return profile.allocators;
+  const outside = only.filter((name) => !profile.allocators.includes(name));
+  if (outside.length > 0) {
+    throw new UsageError(`profile ${profile.name} does not compare ${outside.join(', ')}; it compares ${profile.allocators.join(', ')}.`);
+  }
+
+  return profile.allocators.filter((name) => only.includes(name));
+}

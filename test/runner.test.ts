@@ -1,0 +1,185 @@
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {beforeAll, describe, expect, it} from 'vitest';
+
+import {
+  MissingLibraryError,
+  ExitCode,
+  RunError,
+  UsageError,
+} from '../src/errors.js';
+import {peerLibraryPath, PEER_ALLOCATORS, resolveAllocator} from '../src/allocators.js';
+import {buildVariant} from '../src/build/index.js';
+import {benchmarkEnvironment, parseBenchmarkOutput, type RunRequest, runBenchmark} from '../src/run/index.js';
+import {copyFixtureCsrc, tempDir, withEnv} from './helpers.js';
+
+const RESULT =
+  '{"bench":"fake","params":{"preload":"%s","wrap":"%s"},"ops":100,"seconds":0.25,"opsPerSec":400,"peakRssKb":2048,"checksum":"0xbeef","verifiedBlocks":7,"rssOverLive":1.5}';
+
+/** A shell script standing in for a benchmark program. */
+function fakeProgram(body: string): string {
+  const file = join(tempDir('hak-bench-'), 'fake_bench');
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, {mode: 0o755});
+  return file;
+}
+
+function request(program: string, overrides: Partial<RunRequest> = {}): RunRequest {
+  return {program, args: [], allocator: {name: 'glibc', preload: null}, timeoutSeconds: 10, runIndex: 3, ...overrides};
+}
+
+async function runError(promise: Promise<unknown>): Promise<RunError> {
+  const error = await promise.then(
+    () => undefined,
+    (error_: unknown) => error_,
+  );
+  expect(error).toBeInstanceOf(RunError);
+  return error as RunError;
+}
+
+describe('runBenchmark', () => {
+  const printer = (): string => fakeProgram(`echo "starting"\nprintf '${RESULT}\\n' "$LD_PRELOAD" "$HAKMEM_WRAP_TINY"`);
+
+  it('parses the last stdout line into a typed result', async () => {
+    const run = await runBenchmark(request(printer(), {args: ['1', '2']}));
+    expect(run.result).toEqual({
+      bench: 'fake',
+      params: {preload: '', wrap: ''},
+      ops: 100,
+      seconds: 0.25,
+      opsPerSec: 400,
+      peakRssKb: 2048,
+      checksum: '0xbeef',
+      verifiedBlocks: 7,
+      allocatorHint: null,
+      extra: {rssOverLive: 1.5},
+    });
+    expect(run).toMatchObject({allocator: 'glibc', runIndex: 3, stats: null});
+    expect(run.command).toMatch(/fake_bench 1 2$/);
+  });
+
+  it('preloads the allocator\'s library, and nothing for glibc', async () => {
+    const library = peerLibraryPath('mimalloc');
+    const mimalloc = await runBenchmark(request(printer(), {allocator: {name: 'mimalloc', preload: library}}));
+    expect(mimalloc.result.params.preload).toBe(library);
+    expect(mimalloc.command).toContain(`LD_PRELOAD=${library} `);
+    await withEnv({LD_PRELOAD: library}, async () => {
+      const glibc = await runBenchmark(request(printer()));
+      expect(glibc.result.params.preload).toBe('');
+    });
+  });
+
+  it('drops HAKMEM_* variables inherited from the shell but passes the profile\'s', async () => {
+    await withEnv({HAKMEM_WRAP_TINY: '0'}, async () => {
+      expect((await runBenchmark(request(printer()))).result.params.wrap).toBe('');
+      const withProfileEnv = await runBenchmark(request(printer(), {env: {HAKMEM_WRAP_TINY: '1'}}));
+      expect(withProfileEnv.result.params.wrap).toBe('1');
+    });
+  });
+
+  it('turns a non-zero exit into a RunError with the code, its meaning and the stderr tail', async () => {
+    const program = fakeProgram('for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo "line $i" >&2; done\nexit 3');
+    const error = await runError(runBenchmark(request(program, {allocator: {name: 'jemalloc', preload: null}})));
+    expect(error.exitCode).toBe(ExitCode.RunFailed);
+    expect(error.facts).toMatchObject({failure: 'exit', exitCode: 3, allocator: 'jemalloc', runIndex: 3, program: 'fake_bench'});
+    expect(error.message).toContain('exited with 3 (memory corruption detected)');
+    expect(error.facts.stderrTail.split('\n')).toEqual(Array.from({length: 12}, (_, index) => `line ${index + 4}`));
+  });
+
+  it('turns a crash into a RunError naming the signal', async () => {
+    const error = await runError(runBenchmark(request(fakeProgram('echo "about to crash" >&2\nkill -SEGV $$'))));
+    expect(error.facts).toMatchObject({failure: 'signal', signal: 'SIGSEGV'});
+    expect(error.facts.stderrTail).toBe('about to crash');
+    expect(error.message).toContain('crashed: killed by SIGSEGV');
+  });
+
+  it('kills a run that passes its timeout', async () => {
+    const started = Date.now();
+    const error = await runError(runBenchmark(request(fakeProgram('exec sleep 30'), {timeoutSeconds: 0.3})));
+    expect(error.facts).toMatchObject({failure: 'timeout', timeoutSeconds: 0.3});
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('rejects a run that prints no result line', async () => {
+    const error = await runError(runBenchmark(request(fakeProgram('echo "done, no json"'))));
+    expect(error.facts.failure).toBe('no-result');
+    expect(error.message).toContain('its last line is not JSON: done, no json');
+  });
+
+  it('reports a program that cannot start', async () => {
+    const error = await runError(runBenchmark(request('/nonexistent/bench')));
+    expect(error.facts.failure).toBe('spawn');
+  });
+});
+
+describe('parseBenchmarkOutput', () => {
+  it('names the first missing field', () => {
+    expect(parseBenchmarkOutput('{"bench":"x","ops":1,"seconds":1,"opsPerSec":1,"checksum":"0"}')).toBe('its result has no numeric "peakRssKb"');
+    expect(parseBenchmarkOutput('')).toBe('it printed nothing on stdout');
+    expect(parseBenchmarkOutput('[1]')).toMatch(/not a JSON object/);
+  });
+});
+
+describe('benchmarkEnvironment', () => {
+  it('sets HAKMEM_STATS only when stats are collected', () => {
+    expect(benchmarkEnvironment({allocator: {name: 'glibc', preload: null}}).HAKMEM_STATS).toBeUndefined();
+    expect(benchmarkEnvironment({allocator: {name: 'glibc', preload: null}}, '/tmp/s.json').HAKMEM_STATS).toBe('/tmp/s.json');
+  });
+});
+
+describe('allocator registry', () => {
+  it('maps each peer allocator to its Debian library', () => {
+    expect(resolveAllocator('mimalloc').preload).toBe('/usr/lib/x86_64-linux-gnu/libmimalloc.so.2');
+    expect(resolveAllocator('jemalloc').preload).toBe('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2');
+    expect(resolveAllocator('tcmalloc').preload).toBe('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4');
+    expect(resolveAllocator('glibc').preload).toBeNull();
+    expect(resolveAllocator('hakmem', {hakmemLibrary: '/x/libhakmem.so'}).preload).toBe('/x/libhakmem.so');
+  });
+
+  it('needs a built library for hakmem', () => {
+    expect(() => resolveAllocator('hakmem')).toThrow(UsageError);
+  });
+
+  it('names the Debian package of a missing peer library', async () => {
+    await withEnv({HAK_SYSTEM_LIBDIR: tempDir('hak-libs-')}, async () => {
+      for (const peer of Object.values(PEER_ALLOCATORS)) {
+        let caught: unknown;
+        try {
+          resolveAllocator(peer.name);
+        } catch (error) {
+          caught = error;
+        }
+
+        expect(caught).toBeInstanceOf(MissingLibraryError);
+        const missing = caught as MissingLibraryError;
+        expect(missing.exitCode).toBe(ExitCode.Missing);
+        expect(missing.debianPackage).toBe(peer.debianPackage);
+        expect(missing.hint).toContain(`apt-get install -y ${peer.debianPackage}`);
+      }
+    });
+  });
+});
+
+describe('running under a built hakmem variant', () => {
+  let library: string;
+  let echoBench: string;
+
+  beforeAll(async () => {
+    await withEnv({HAK_CSRC: copyFixtureCsrc(), HAK_HOME: tempDir('hak-home-')}, async () => {
+      const built = await buildVariant({features: {superslab: false, stats: 1}});
+      library = built.library;
+      echoBench = built.benchmarks.echo_bench!;
+    });
+  });
+
+  it('collects the stats the preloaded library writes at exit', async () => {
+    const setup = resolveAllocator('hakmem', {hakmemLibrary: library});
+    const run = await runBenchmark({program: echoBench, args: ['77'], allocator: setup, timeoutSeconds: 10, runIndex: 0, collectStats: true});
+    expect(run.result.ops).toBe(77);
+    expect(run.stats?.config).toMatchObject({superslab: false, directCache: true, stats: 1});
+  });
+
+  it('has no stats when the library was not preloaded', async () => {
+    const run = await runBenchmark({program: echoBench, args: [], allocator: resolveAllocator('glibc'), timeoutSeconds: 10, runIndex: 0, collectStats: true});
+    expect(run.stats).toBeNull();
+  });
+});

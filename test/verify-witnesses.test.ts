@@ -1,0 +1,97 @@
+/** The two witnesses of who served a run: hakmem's counters and the loader's bindings. */
+import {beforeAll, describe, expect, it} from 'vitest';
+
+import {resolveAllocator} from '../src/allocators.js';
+import {type BuiltVariant, buildVariant} from '../src/build/index.js';
+import type {HakmemStats} from '../src/run/stats.js';
+import {allocatorOfLibrary, parseBindings, traceMallocBinding} from '../src/verify/binding.js';
+import {counterWitness, requestSizes, tiersForSizes} from '../src/verify/counters.js';
+import {tempDir, withEnv} from './helpers.js';
+
+function stats(over: {always?: Record<string, number>; tiers?: HakmemStats['tiers']; level?: number; wrapTiny?: boolean}): HakmemStats {
+  return {
+    format: 1,
+    pid: 1,
+    config: {directCache: true, dualLists: true, superslab: true, wrapTiny: over.wrapTiny ?? true, wrapTinyCompiled: true, stats: over.level ?? 0, tinyMax: 1024, midMax: 65536},
+    always: over.always ?? {},
+    tiers: over.tiers ?? null,
+    classes: null,
+  };
+}
+
+describe('counter witness', () => {
+  it('says "not loaded" when there is no stats file', () => {
+    const w = counterWitness(null);
+    expect(w.loaded).toBe(false);
+    expect(w.tiers).toEqual([]);
+  });
+
+  it('uses exact tier counts when the build keeps them', () => {
+    const w = counterWitness(stats({level: 1, tiers: {tiny: {allocs: 990, frees: 990, bytes: 1}, mid: {allocs: 0, frees: 0, bytes: 0}, large: {allocs: 3, frees: 3, bytes: 1}}, always: {libcMallocTiny: 10, tinyBlocksSupplied: 5000}}));
+    expect(w.exact).toBe(true);
+    const tiny = w.tiers.find((t) => t.tier === 'tiny');
+    expect(tiny).toEqual({tier: 'tiny', served: 990, handedToLibc: 10, share: 0.99});
+    expect(w.tiers.find((t) => t.tier === 'mid')?.share).toBeNull();
+  });
+
+  it('falls back to slow-path counters at stats level 0', () => {
+    const w = counterWitness(stats({always: {libcMallocTiny: 100000, libcMallocTinyBytes: 5e7, tinyBlocksSupplied: 0, libcFree: 100000}, wrapTiny: false}));
+    expect(w.exact).toBe(false);
+    expect(w.wrapTiny).toBe(false);
+    expect(w.tiers.find((t) => t.tier === 'tiny')).toEqual({tier: 'tiny', served: 0, handedToLibc: 100000, share: 0});
+    expect(w.libcTinyBytes).toBe(5e7);
+    expect(w.libcFrees).toBe(100000);
+  });
+
+  it('maps request sizes to tiers', () => {
+    expect(tiersForSizes(16, 1039)).toEqual(['tiny', 'mid']);
+    expect(tiersForSizes(64, 64)).toEqual(['tiny']);
+    expect(tiersForSizes(2048, 32768)).toEqual(['mid']);
+    expect(tiersForSizes(8192, 100000)).toEqual(['mid', 'large']);
+    expect(requestSizes('tiny_hot', {size: 64, batch: 100})).toEqual({min: 64, max: 64});
+    expect(requestSizes('random_mixed', {min: 16, max: 1039})).toEqual({min: 16, max: 1039});
+    expect(requestSizes('quick_wins', {pattern: 'all'})).toEqual({min: 16, max: 16});
+    expect(requestSizes('other', {})).toBeNull();
+  });
+});
+
+describe('binding witness', () => {
+  const log = [
+    '     4242:\tbinding file /usr/lib/x86_64-linux-gnu/libc.so.6 [0] to /lib64/ld-linux-x86-64.so.2 [0]: normal symbol `_dl_find_object\' [GLIBC_PRIVATE]',
+    '     4242:\tbinding file /opt/b/tiny_hot [0] to /opt/v/libhakmem.so [0]: normal symbol `free\' [GLIBC_2.2.5]',
+    '     4242:\tbinding file /usr/lib/x86_64-linux-gnu/libc.so.6 [0] to /opt/v/libhakmem.so [0]: normal symbol `malloc\' [GLIBC_2.2.5]',
+    '     4242:\tbinding file /opt/b/tiny_hot [0] to /opt/v/libhakmem.so [0]: normal symbol `malloc\' [GLIBC_2.2.5]',
+  ].join('\n');
+
+  it('finds the library the program\'s own malloc went to', () => {
+    expect(parseBindings(log, '/opt/b/tiny_hot')).toEqual({mallocLibrary: '/opt/v/libhakmem.so', freeLibrary: '/opt/v/libhakmem.so', allocator: 'hakmem', noDynamicLoader: false});
+    expect(parseBindings(log, '/opt/b/other').allocator).toBeNull();
+    expect(parseBindings('', '/opt/b/tiny_hot').noDynamicLoader).toBe(true);
+  });
+
+  it('names allocators by library', () => {
+    expect(allocatorOfLibrary('/usr/lib/x86_64-linux-gnu/libc.so.6')).toBe('glibc');
+    expect(allocatorOfLibrary('/usr/lib/x86_64-linux-gnu/libmimalloc.so.2')).toBe('mimalloc');
+    expect(allocatorOfLibrary('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2')).toBe('jemalloc');
+    expect(allocatorOfLibrary('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4')).toBe('tcmalloc');
+    expect(allocatorOfLibrary('/usr/lib/libfoo.so')).toBe('other');
+  });
+
+  describe('on a real run', () => {
+    let built: BuiltVariant;
+    beforeAll(async () => {
+      await withEnv({HAK_HOME: tempDir('hak-home-'), HAK_CSRC: undefined}, async () => {
+        built = await buildVariant();
+      });
+    }, 120_000);
+
+    const trace = (allocator: ReturnType<typeof resolveAllocator>) =>
+      traceMallocBinding({program: built.benchmarks.tiny_hot!, args: ['64', '100', '100'], allocator, timeoutSeconds: 30});
+
+    it('sees hakmem, glibc and mimalloc where each was put', async () => {
+      expect((await trace(resolveAllocator('hakmem', {hakmemLibrary: built.library}))).allocator).toBe('hakmem');
+      expect((await trace(resolveAllocator('glibc'))).allocator).toBe('glibc');
+      expect((await trace(resolveAllocator('mimalloc'))).allocator).toBe('mimalloc');
+    });
+  });
+});

@@ -95,3 +95,38 @@ describe('binding witness', () => {
     });
   });
 });
+
+describe('the verdict', () => {
+  const tinyLoaded = (share: number, wrapTiny = true) => ({
+    loaded: true, exact: true, statsLevel: 1, wrapTiny, wrapTinyCompiled: wrapTiny,
+    tiers: [{tier: 'tiny' as const, served: Math.round(share * 1000), handedToLibc: 1000 - Math.round(share * 1000), share}],
+    libcTinyBytes: 0, libcFrees: 0,
+  });
+  const bound = (library: string) => ({mallocLibrary: library, freeLibrary: library, allocator: allocatorOfLibrary(library), noDynamicLoader: false});
+
+  it('passes when every witness says hakmem', async () => {
+    const {judgeServed} = await import('../src/verify/judge.js');
+    const v = judgeServed({counters: tinyLoaded(1), binding: bound('/x/libhakmem.so'), samples: null, tiers: ['tiny'], sizes: {min: 64, max: 64}});
+    expect(v).toEqual({verdict: 'pass', servedBy: 'hakmem', cause: null});
+  });
+
+  it('names the wrap-tiny trap, another allocator, and a library that was not loaded', async () => {
+    const {judgeServed} = await import('../src/verify/judge.js');
+    const samples = {event: 'cpu-clock', samples: 100, glibcMallocShare: 0.48, hakmemShare: 0.1, glibcSymbols: ['_int_malloc 26%', '_int_free 22%']};
+    const trap = judgeServed({counters: tinyLoaded(0, false), binding: bound('/x/libhakmem.so'), samples, tiers: ['tiny'], sizes: {min: 16, max: 1039}});
+    expect(trap.verdict).toBe('fail');
+    expect(trap.cause).toBe('wrap-tiny is off: 100% of 16-1039 B requests went to glibc (_int_malloc 26%, _int_free 22% of samples)');
+    const other = judgeServed({counters: counterWitness(null), binding: bound('/usr/lib/libmimalloc.so.2'), samples: null, tiers: ['tiny'], sizes: null});
+    expect(other.servedBy).toBe('mimalloc');
+    expect(other.cause).toContain('another allocator (libmimalloc.so.2) is preloaded');
+    const none = judgeServed({counters: counterWitness(null), binding: bound('/usr/lib/libc.so.6'), samples: null, tiers: ['tiny'], sizes: null});
+    expect(none.cause).toContain('libhakmem.so was not loaded');
+    expect(none.servedBy).toBe('glibc');
+  });
+
+  it('fails a run whose samples show glibc doing the work even if the counters look right', async () => {
+    const {judgeServed} = await import('../src/verify/judge.js');
+    const samples = {event: 'cpu-clock', samples: 1000, glibcMallocShare: 0.3, hakmemShare: 0.01, glibcSymbols: ['_int_free 20%']};
+    expect(judgeServed({counters: tinyLoaded(1), binding: null, samples, tiers: ['tiny'], sizes: null}).verdict).toBe('fail');
+  });
+});

@@ -15,13 +15,13 @@ import {tmpdir} from 'node:os';
 import {basename, join} from 'node:path';
 
 import type {AllocatorSetup} from '../allocators.js';
-import {RunError, type RunErrorFacts} from '../errors.js';
-import {execProgram, tailLines} from '../exec.js';
+import {type HakError, RunError, type RunErrorFacts} from '../errors.js';
+import {type ExecResult, execProgram, tailLines} from '../exec.js';
 import {type HakmemStats, parseHakmemStats} from './stats.js';
 
 export type {ClassCounters, HakmemStats, TierCounters} from './stats.js';
 export {parseHakmemStats} from './stats.js';
-export {resolveTargets, type RunTarget, type TargetOptions} from './targets.js';
+export {resolveTarget, resolveTargets, type RunTarget, type SingleRunOptions, type SingleTarget, type SingleTargetOptions, type TargetOptions} from './targets.js';
 
 /**
  * The JSON object a benchmark program prints as its last line (csrc/bench/README.md, "Output").
@@ -59,6 +59,29 @@ export interface RunRequest {
   runIndex: number;
   /** Ask hakmem to write its stats at exit and return them (null when none were written). */
   collectStats?: boolean;
+  /** A tool that runs the benchmark (perf record, valgrind); absent: the program runs alone. */
+  launcher?: Launcher;
+}
+
+/**
+ * A program that starts the benchmark and waits for it, passing its exit status through:
+ * `perf record ... --` or `valgrind ...`. The benchmark's own output and exit code are judged
+ * as without it.
+ */
+export interface Launcher {
+  /** The tool and its arguments, placed before the benchmark's command line. */
+  argv: string[];
+  /**
+   * How the allocator's preload reaches the benchmark and not the tool: 'child' puts
+   * `env LD_PRELOAD=...` between the tool and the program (perf, which would otherwise load the
+   * allocator itself); 'tool' sets it in the tool's environment (valgrind, which does not follow
+   * `env` without --trace-children and applies LD_PRELOAD to the program it runs).
+   */
+  preload: 'child' | 'tool';
+  /** Turns the tool's own failures (not permitted, unknown event) into an error; undefined if none. */
+  failure?: (outcome: ExecResult) => HakError | undefined;
+  /** Where the tool runs, so that the files it writes can be named relative to it. */
+  cwd?: string;
 }
 
 export interface RunRecord {
@@ -104,10 +127,27 @@ function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allocator' | 'env'>): string {
+export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allocator' | 'env' | 'launcher'>): string {
   const assignments = Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${shellQuote(value)}`);
-  if (request.allocator.preload) assignments.push(`LD_PRELOAD=${shellQuote(request.allocator.preload)}`);
-  return [...assignments, shellQuote(request.program), ...request.args.map(shellQuote)].join(' ');
+  const preload = request.allocator.preload ? [`LD_PRELOAD=${shellQuote(request.allocator.preload)}`] : [];
+  const program = [shellQuote(request.program), ...request.args.map(shellQuote)];
+  const {launcher} = request;
+  if (!launcher) return [...assignments, ...preload, ...program].join(' ');
+  const tool = launcher.argv.map(shellQuote);
+  if (launcher.preload === 'tool') return [...assignments, ...preload, ...tool, ...program].join(' ');
+  return [...assignments, ...tool, ...(preload.length > 0 ? ['env', ...preload] : []), ...program].join(' ');
+}
+
+/** The program, arguments and environment that run the request, with its launcher if any. */
+function invocation(request: RunRequest, statsFile: string | undefined): {file: string; args: string[]; env: NodeJS.ProcessEnv} {
+  const env = benchmarkEnvironment(request, statsFile);
+  const {launcher} = request;
+  if (!launcher) return {file: request.program, args: [...request.args], env};
+  const [tool, ...toolArgs] = launcher.argv as [string, ...string[]];
+  if (launcher.preload === 'tool' || !env.LD_PRELOAD) return {file: tool, args: [...toolArgs, request.program, ...request.args], env};
+  const preload = env.LD_PRELOAD;
+  delete env.LD_PRELOAD;
+  return {file: tool, args: [...toolArgs, 'env', `LD_PRELOAD=${preload}`, request.program, ...request.args], env};
 }
 
 /** Parses the last non-empty stdout line; a string saying what is wrong when it is not a result. */
@@ -152,10 +192,10 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
   const statsDir = request.collectStats ? mkdtempSync(join(tmpdir(), 'hak-stats-')) : undefined;
   const statsFile = statsDir ? join(statsDir, 'stats.json') : undefined;
   try {
-    const outcome = await execProgram(request.program, request.args, {
-      env: benchmarkEnvironment(request, statsFile),
-      timeoutMs: Math.round(request.timeoutSeconds * 1000),
-    });
+    const {file, args, env} = invocation(request, statsFile);
+    const outcome = await execProgram(file, args, {env, cwd: request.launcher?.cwd, timeoutMs: Math.round(request.timeoutSeconds * 1000)});
+    const toolFailure = request.launcher?.failure?.(outcome);
+    if (toolFailure) throw toolFailure;
     const name = basename(request.program);
     const facts: Omit<RunErrorFacts, 'failure'> = {
       program: name,

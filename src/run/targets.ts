@@ -56,10 +56,7 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
     }
 
     for (const {name: variantName, built} of builds) {
-      if (!built.overridesMalloc) {
-        throw new UsageError(`hakmem variant ${built.variant} does not replace malloc (a sanitizer build): it cannot be benchmarked by preload.`);
-      }
-
+      requireMallocOverride(built);
       targets.push({
         label: builds.length > 1 ? `hakmem:${variantName}` : 'hakmem',
         allocator: resolveAllocator('hakmem', {hakmemLibrary: built.library}),
@@ -82,4 +79,65 @@ function selectAllocators(profile: Profile, only: AllocatorName[] | undefined): 
   }
 
   return profile.allocators.filter((name) => only.includes(name));
+}
+
+function requireMallocOverride(built: BuiltVariant): void {
+  if (!built.overridesMalloc) {
+    throw new UsageError(`hakmem variant ${built.variant} does not replace malloc (a sanitizer build): it cannot be benchmarked by preload.`);
+  }
+}
+
+export interface SingleTargetOptions extends Pick<TargetOptions, 'threads' | 'overrides' | 'build'> {
+  /** Which of the profile's variants (phases names several); the first when left out. */
+  variant?: string;
+  /** The allocator in place; hakmem when left out. The variant is built either way: it has the benchmark programs. */
+  allocator?: AllocatorName;
+  /** Variables added to the profile's env (HAKMEM_WRAP_TINY=1, ...). */
+  env?: Record<string, string>;
+}
+
+/** What the commands that examine one run of a profile (verify, perf) are asked. */
+export interface SingleRunOptions extends Omit<SingleTargetOptions, 'build'> {
+  profile: Profile;
+  /** Progress for a spinner: builds, runs, analysis. */
+  onProgress?: (text: string) => void;
+}
+
+export interface SingleTarget extends RunTarget {
+  /** The profile's name for the variant ("default" for a profile of one variant). */
+  variantName: string;
+  /** The hakmem build, also for peers (whose runs use its benchmark programs). */
+  built: BuiltVariant;
+}
+
+/**
+ * One run target from a profile, for the commands that examine a single run (verify, perf):
+ * one variant of the profile (toggle flags applied) and any allocator, whether or not the
+ * profile compares it.
+ */
+export async function resolveTarget(profile: Profile, options: SingleTargetOptions = {}): Promise<SingleTarget> {
+  const requests = profileVariantRequests(profile, options.overrides);
+  const chosen = options.variant === undefined ? requests[0] : requests.find((candidate) => candidate.name === options.variant);
+  if (!chosen) {
+    throw new UsageError(`profile ${profile.name} has no variant "${options.variant}".`, {
+      hint: `Its variants: ${requests.map((candidate) => candidate.name).join(', ')}.`,
+    });
+  }
+
+  const name = options.allocator ?? 'hakmem';
+  // A peer that is not installed is reported before anything is built.
+  const peer = name === 'hakmem' ? null : resolveAllocator(name);
+  const built = await buildVariant(chosen.request, options.build);
+  if (name === 'hakmem') requireMallocOverride(built);
+  const several = profile.variants.length > 1;
+  return {
+    label: name === 'hakmem' ? (several ? `hakmem:${chosen.name}` : 'hakmem') : name,
+    allocator: peer ?? resolveAllocator('hakmem', {hakmemLibrary: built.library}),
+    variant: name === 'hakmem' ? built : null,
+    program: benchmarkPath(built, profile.benchmark.program),
+    args: benchmarkArgs(profile, {threads: options.threads}),
+    env: {...profile.env, ...options.env},
+    variantName: chosen.name,
+    built,
+  };
 }

@@ -1,13 +1,14 @@
 /**
  * Checks that this machine has what hak needs, and says how to fix what is missing.
  */
-import {existsSync, readFileSync} from 'node:fs';
+import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 
 import {isPeerInstalled, PEER_ALLOCATORS, peerLibraryPath, type PeerAllocatorName} from './allocators.js';
 import {execProgram, findOnPath} from './exec.js';
 import {csrcDir} from './paths.js';
-import {aptInstallCommand, TOOLS, type ToolName} from './system.js';
+import {PARANOID_FILE, perfParanoid, probePerfEvents} from './perf/tools.js';
+import {aptInstallCommand, isRoot, TOOLS, type ToolName} from './system.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -30,7 +31,6 @@ export interface DoctorReport {
   fix?: string;
 }
 
-const PARANOID_FILE = '/proc/sys/kernel/perf_event_paranoid';
 const REQUIRED_TOOLS: ToolName[] = ['gcc', 'clang', 'make', 'perf', 'valgrind'];
 
 async function versionLine(program: string, args = ['--version']): Promise<string> {
@@ -70,18 +70,10 @@ function checkPeer(name: PeerAllocatorName): DoctorCheck {
   };
 }
 
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
 function checkParanoid(): DoctorCheck {
   const name = 'perf_event_paranoid';
-  let value: number;
-  try {
-    value = Number.parseInt(readFileSync(PARANOID_FILE, 'utf8').trim(), 10);
-  } catch {
-    return {name, status: 'warn', required: false, detail: `${PARANOID_FILE} is not readable: perf may not work`};
-  }
+  const value = perfParanoid();
+  if (value === null) return {name, status: 'warn', required: false, detail: `${PARANOID_FILE} is not readable: perf may not work`};
 
   if (isRoot()) return {name, status: 'ok', required: true, detail: `${value} (running as root: no limit applies)`};
   if (value <= 1) return {name, status: 'ok', required: true, detail: `${value}: user and kernel profiling allowed`};
@@ -99,13 +91,7 @@ function checkParanoid(): DoctorCheck {
 async function checkPerfEvents(): Promise<DoctorCheck | undefined> {
   const perf = findOnPath('perf');
   if (!perf) return undefined;
-  const counts = async (event: string): Promise<boolean> => {
-    const result = await execProgram(perf, ['stat', '-x', ',', '-e', event, '--', 'true'], {timeoutMs: 15_000});
-    const line = result.stderr.split('\n').find((text) => text.includes(event));
-    return result.exitCode === 0 && line !== undefined && !/<not (supported|counted)>/.test(line);
-  };
-
-  const [hardware, software] = await Promise.all([counts('instructions'), counts('cpu-clock')]);
+  const {hardware, software} = await probePerfEvents(perf);
   const name = 'perf events';
   if (hardware) return {name, status: 'ok', required: true, detail: 'hardware counters work (instructions, cycles)'};
   if (software) {

@@ -162,6 +162,23 @@ abstract class FactualError<Facts extends object> extends HakError {
   }
 }
 
+/** perf is installed but the kernel does not let this user sample (perf_event_paranoid). */
+export class PerfNotPermittedError extends MissingDependencyError {
+  readonly code = 'perf-not-permitted';
+
+  constructor(
+    readonly paranoid: number | null,
+    fix: string,
+  ) {
+    const setting = paranoid === null ? 'kernel.perf_event_paranoid could not be read' : `kernel.perf_event_paranoid is ${paranoid}`;
+    super(`perf is not permitted to sample here: ${setting}.`, fix, `Allow it: ${fix} (or -1 to sample the kernel too), or run as root.`);
+  }
+
+  override details(): Record<string, unknown> {
+    return {paranoid: this.paranoid, fix: this.fix};
+  }
+}
+
 /** Several requirements are missing at once (hak doctor); the facts are the full report. */
 export class MissingRequirementsError extends FactualError<object> {
   readonly code = 'missing-requirements';
@@ -212,6 +229,12 @@ function indentTail(text: string): string {
     .split('\n')
     .map((line) => `  | ${line}`)
     .join('\n');
+}
+
+/** A profiled run produced no samples: too short for the sampling frequency. */
+export class NoSamplesError extends FactualError<{event: string; frequency: number; command: string}> {
+  readonly code = 'no-samples';
+  readonly exitCode = ExitCode.RunFailed;
 }
 
 /** A verdict (a verification, a significance test) failed: the command worked, the answer is no. */

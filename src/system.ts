@@ -27,7 +27,8 @@ export const TOOLS = {
 
 export type ToolName = keyof typeof TOOLS;
 
-function isRoot(): boolean {
+/** Whether hak runs as root (no sudo in install commands; perf has no limits). */
+export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 

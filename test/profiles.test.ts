@@ -115,7 +115,7 @@ describe('loading a profile file', () => {
       warmup: 1,
       timeoutSeconds: 120,
       callgrind: {args: ['1000', '64', '7', '16', '1039']},
-      perf: {event: 'cpu-clock', frequency: 999, callGraph: 'dwarf'},
+      perf: {event: 'auto', frequency: 999, callGraph: 'dwarf'},
     });
   });
 

@@ -27,7 +27,10 @@ export interface ThreadSetting {
 }
 
 export interface PerfSetting {
-  /** perf event to sample; hardware events are often unavailable, so cpu-clock by default. */
+  /**
+   * perf event to sample; `auto` (the default) samples cycles where the machine has hardware
+   * counters and the software event cpu-clock where it does not.
+   */
   event: string;
   /** Samples per second. */
   frequency: number;
@@ -293,7 +296,7 @@ function readAllocators(reader: FieldReader, value: unknown): AllocatorName[] {
 }
 
 function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]): PerfSetting {
-  const perf: PerfSetting = {event: 'cpu-clock', frequency: 999, callGraph: 'dwarf', args: benchmarkArgs};
+  const perf: PerfSetting = {event: 'auto', frequency: 999, callGraph: 'dwarf', args: benchmarkArgs};
   if (value === undefined) return perf;
   const map = reader.mapping(value, ['perf'], ['event', 'frequency', 'callGraph', 'args']);
   if (!map) return perf;

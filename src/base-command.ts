@@ -17,6 +17,22 @@ export abstract class HakCommand extends Command {
     return startSpinner(text, {json: this.jsonEnabled()});
   }
 
+  /**
+   * Runs long work under a spinner that shows its progress messages, and marks it failed (with
+   * `failure`) if the work throws.
+   */
+  protected async withSpinner<T>(text: string, failure: string, work: (progress: (text: string) => void) => Promise<T>): Promise<T> {
+    const spinner = await this.spinner(text);
+    try {
+      const result = await work((next) => spinner.update(next));
+      spinner.stop();
+      return result;
+    } catch (error) {
+      spinner.fail(failure);
+      throw error;
+    }
+  }
+
   /** A path as the user would type it: relative to the working directory when below it. */
   protected displayPath(path: string): string {
     const rel = relative(process.cwd(), path);

@@ -7,6 +7,9 @@
  */
 import {Flags} from '@oclif/core';
 
+import {ALLOCATOR_NAMES, parseAllocatorName} from './allocators.js';
+import {UsageError} from './errors.js';
+import type {SingleRunOptions} from './run/index.js';
 import {
   BOOLEAN_TOGGLES,
   COMPILERS,
@@ -100,4 +103,55 @@ export function toolchainOverrides(flags: ToolchainFlagValues): Partial<Toolchai
   // --debug is a plain switch: only its presence says anything.
   if (flags.debug) overrides.debug = true;
   return overrides;
+}
+
+/** Flags of the commands that examine one run of a profile (verify, perf). */
+export const singleRunFlags = {
+  variant: Flags.string({
+    helpValue: 'NAME',
+    summary: 'Which of the profile\'s variants to use when it names several (phases); default the first.',
+  }),
+  allocator: Flags.string({
+    options: [...ALLOCATOR_NAMES],
+    default: 'hakmem',
+    summary: 'The allocator in place for the run: hakmem (the variant built), or glibc (no preload), mimalloc, jemalloc, tcmalloc.',
+  }),
+  env: Flags.string({
+    multiple: true,
+    helpValue: 'NAME=VALUE',
+    summary: 'Set a variable for the benchmark, on top of the profile\'s env (e.g. HAKMEM_WRAP_TINY=1); repeatable.',
+  }),
+};
+
+/** Variables hak sets itself: the preload belongs to --allocator, the stats file to hak. */
+const RESERVED_VARIABLES = new Set(['LD_PRELOAD', 'HAKMEM_STATS']);
+
+/** `--env NAME=VALUE` flags as a mapping; a UsageError for a malformed or reserved one. */
+export function envAssignments(values: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const value of values ?? []) {
+    const match = /^([A-Za-z_]\w*)=(.*)$/s.exec(value);
+    if (!match) throw new UsageError(`--env ${value}: expected NAME=VALUE.`);
+    const [, name, setting] = match as unknown as [string, string, string];
+    if (RESERVED_VARIABLES.has(name)) {
+      throw new UsageError(`--env ${name} is set by hak itself.`, {hint: name === 'LD_PRELOAD' ? 'Choose the allocator with --allocator.' : 'hak collects the stats file when it needs one.'});
+    }
+
+    env[name] = setting;
+  }
+
+  return env;
+}
+
+type SingleRunFlagValues = ToggleFlagValues & ToolchainFlagValues & {variant?: string; allocator: string; env?: string[]; threads?: number};
+
+/** The run that verify's and perf's flags describe: variant, toggles, allocator, env, threads. */
+export function singleRunOptions(flags: SingleRunFlagValues): Omit<SingleRunOptions, 'profile' | 'onProgress'> {
+  return {
+    variant: flags.variant,
+    overrides: {features: featureOverrides(flags), toolchain: toolchainOverrides(flags)},
+    allocator: parseAllocatorName(flags.allocator),
+    env: envAssignments(flags.env),
+    threads: flags.threads,
+  };
 }

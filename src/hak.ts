@@ -7,6 +7,7 @@ import Build from './commands/build.js';
 import Doctor from './commands/doctor.js';
 import Features from './commands/features.js';
 import Profiles from './commands/profiles.js';
+import Verify from './commands/verify.js';
 
 export {execute, settings} from '@oclif/core';
 export {default as commandNotFound} from './hooks/command-not-found.js';
@@ -16,4 +17,5 @@ export const COMMANDS = {
   doctor: Doctor,
   features: Features,
   profiles: Profiles,
+  verify: Verify,
 };

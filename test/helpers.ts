@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process';
-import {cpSync, mkdtempSync, rmSync} from 'node:fs';
+import {cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -91,4 +91,29 @@ export function runHak(
     child.on('spawn', () => options.onSpawn?.(child.pid!));
     child.on('close', (exitCode, signal) => resolve({exitCode, signal, stdout, stderr}));
   });
+}
+
+/**
+ * A PATH with every program of the current PATH except `missing` (as symbolic links in a temporary
+ * directory): a machine where those tools are not installed.
+ */
+export function pathWithout(missing: string[]): string {
+  const dir = tempDir('hak-path-');
+  const linked = new Set<string>();
+  for (const source of (process.env.PATH ?? '').split(':')) {
+    let names: string[];
+    try {
+      names = readdirSync(source);
+    } catch {
+      continue;
+    }
+
+    for (const name of names) {
+      if (missing.includes(name) || linked.has(name)) continue;
+      linked.add(name);
+      symlinkSync(join(source, name), join(dir, name));
+    }
+  }
+
+  return dir;
 }

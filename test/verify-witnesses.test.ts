@@ -1,12 +1,17 @@
 /** The two witnesses of who served a run: hakmem's counters and the loader's bindings. */
+import {readFileSync} from 'node:fs';
+import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 
 import {resolveAllocator} from '../src/allocators.js';
 import {type BuiltVariant, buildVariant} from '../src/build/index.js';
+import {parsePerfReport} from '../src/perf/report.js';
 import type {HakmemStats} from '../src/run/stats.js';
 import {allocatorOfLibrary, parseBindings, traceMallocBinding} from '../src/verify/binding.js';
 import {counterWitness, requestSizes, tiersForSizes} from '../src/verify/counters.js';
-import {tempDir, withEnv} from './helpers.js';
+import {judgeServed} from '../src/verify/judge.js';
+import {samplesWitness} from '../src/verify/samples.js';
+import {ROOT, tempDir, withEnv} from './helpers.js';
 
 function stats(over: {always?: Record<string, number>; tiers?: HakmemStats['tiers']; level?: number; wrapTiny?: boolean}): HakmemStats {
   return {
@@ -115,7 +120,7 @@ describe('the verdict', () => {
     const samples = {event: 'cpu-clock', samples: 100, glibcMallocShare: 0.48, hakmemShare: 0.1, glibcSymbols: ['_int_malloc 26%', '_int_free 22%']};
     const trap = judgeServed({counters: tinyLoaded(0, false), binding: bound('/x/libhakmem.so'), samples, tiers: ['tiny'], sizes: {min: 16, max: 1039}});
     expect(trap.verdict).toBe('fail');
-    expect(trap.cause).toBe('wrap-tiny is off: 100% of 16-1039 B requests went to glibc (_int_malloc 26%, _int_free 22% of samples)');
+    expect(trap.cause).toBe("wrap-tiny is off: 100% of 16-1039 B requests went to glibc (glibc's malloc internals 48% of cpu-clock samples: _int_malloc 26%, _int_free 22%)");
     const other = judgeServed({counters: counterWitness(null), binding: bound('/usr/lib/libmimalloc.so.2'), samples: null, tiers: ['tiny'], sizes: null});
     expect(other.servedBy).toBe('mimalloc');
     expect(other.cause).toContain('another allocator (libmimalloc.so.2) is preloaded');
@@ -128,5 +133,28 @@ describe('the verdict', () => {
     const {judgeServed} = await import('../src/verify/judge.js');
     const samples = {event: 'cpu-clock', samples: 1000, glibcMallocShare: 0.3, hakmemShare: 0.01, glibcSymbols: ['_int_free 20%']};
     expect(judgeServed({counters: tinyLoaded(1), binding: null, samples, tiers: ['tiny'], sizes: null}).verdict).toBe('fail');
+  });
+});
+
+describe('sample witness', () => {
+  const report = (name: string) => parsePerfReport(readFileSync(join(ROOT, 'test', 'fixtures', 'perf', name), 'utf8'));
+
+  it('finds glibc\'s malloc internals in the trap run\'s samples', () => {
+    const witness = samplesWitness(report('report-trap.txt'));
+    expect(witness.event).toBe('cpu-clock');
+    expect(witness.samples).toBe(596);
+    expect(witness.glibcMallocShare).toBeCloseTo(0.1913 + 0.1443 + 0.1527 + 0.1326, 6);
+    expect(witness.hakmemShare).toBeCloseTo(0.0067 + 0.0872 + 0.0537 + 0.0319 + 0.0671 + 0.0453, 6);
+    expect(witness.glibcSymbols).toEqual(['_int_free 19%', 'cfree 15%', '_int_malloc 14%', 'malloc 13%']);
+    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, tiers: [], libcTinyBytes: 0, libcFrees: 0};
+    expect(judgeServed({counters, binding: null, samples: witness, tiers: ['tiny'], sizes: null}).cause).toBe(
+      "glibc's malloc internals took 62% of cpu-clock samples (_int_free 19%, cfree 15%, _int_malloc 14%) although hakmem's counters show it serving",
+    );
+  });
+
+  it('sees no glibc in hakmem\'s or mimalloc\'s samples', () => {
+    expect(samplesWitness(report('report-hakmem.txt'))).toMatchObject({glibcMallocShare: 0, glibcSymbols: []});
+    expect(samplesWitness(report('report-hakmem.txt')).hakmemShare).toBeGreaterThan(0.7);
+    expect(samplesWitness(report('report-mimalloc-limit.txt'))).toMatchObject({glibcMallocShare: 0, hakmemShare: 0});
   });
 });

@@ -51,9 +51,14 @@ function sizeRange(sizes: ServedEvidence['sizes'], tier: Tier): string {
   return `${tier}-tier`;
 }
 
+/** The glibc symbols that took the most samples: "_int_free 21%, cfree 17%, malloc 14%". */
+function glibcSymbolList(samples: SamplesWitness): string {
+  return samples.glibcSymbols.slice(0, 3).join(', ');
+}
+
 function samplesNote(samples: SamplesWitness | null): string {
-  if (!samples || samples.glibcSymbols.length === 0) return '';
-  return ` (${samples.glibcSymbols.slice(0, 2).join(', ')} of samples)`;
+  if (!samples || samples.samples === 0 || samples.glibcSymbols.length === 0) return '';
+  return ` (glibc's malloc internals ${percent(samples.glibcMallocShare)} of ${samples.event} samples: ${glibcSymbolList(samples)})`;
 }
 
 export function judgeServed(evidence: ServedEvidence): ServedVerdict {
@@ -87,7 +92,7 @@ export function judgeServed(evidence: ServedEvidence): ServedVerdict {
   }
 
   if (samples && samples.samples > 0 && samples.glibcMallocShare > GLIBC_SAMPLE_LIMIT) {
-    return fail('unknown', `glibc's allocator internals took ${percent(samples.glibcMallocShare)} of samples${samplesNote(samples)} although hakmem's counters show it serving`);
+    return fail('unknown', `glibc's malloc internals took ${percent(samples.glibcMallocShare)} of ${samples.event} samples (${glibcSymbolList(samples)}) although hakmem's counters show it serving`);
   }
 
   return {verdict: 'pass', servedBy: 'hakmem', cause: null};

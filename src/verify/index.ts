@@ -1,0 +1,221 @@
+/**
+ * hak verify: proof of who served a profile's allocations, from witnesses that do not depend on
+ * each other, judged by judgeServed (the verdict hak bench gives every hakmem result).
+ *
+ * 1. hakmem's counters. A stats-0 build keeps only slow-path counters: the requests it handed
+ *    to glibc are exact, but what the tiny pool served is bounded only by the blocks its refills
+ *    supplied. So for a stats-0 variant verify also builds its stats-1 twin (the same toggles,
+ *    compiler and sources; only the counters differ) and judges by its exact per-tier counts,
+ *    and by the variant's own slow-path counters: both must pass. --no-stats-twin judges by
+ *    the slow-path counters alone.
+ * 2. The dynamic loader: which library the program's own malloc and free were bound to.
+ * 3. perf samples of the variant's run, grouped by library and symbol: glibc's malloc internals
+ *    taking the time mean glibc served. Skipped, and said so, where perf is missing or not
+ *    permitted.
+ *
+ * The loader and the twin run the profile's short (callgrind) arguments; the sampled run uses
+ * its perf arguments (a few tenths of a second), sampled at VERIFY_FREQUENCY without call graphs.
+ */
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+
+import {type AllocatorName, resolveAllocator} from '../allocators.js';
+import {type BuildOptions, buildVariant} from '../build/index.js';
+import {HakError, MissingToolError, NoSamplesError, PerfNotPermittedError} from '../errors.js';
+import type {Features} from '../features.js';
+import {attribute, type Category, type Hotspot, hakmemSymbolFiles} from '../perf/owners.js';
+import {recordSamples} from '../perf/record.js';
+import {chooseEvent, probePerfEvents, requirePerf} from '../perf/tools.js';
+import {callgrindArgs, perfArgs, type Profile, type VariantOverrides} from '../profiles/index.js';
+import {commandLine, type RunRecord, type RunRequest, type SingleRunOptions, resolveTarget, runBenchmark} from '../run/index.js';
+import {type BindingWitness, traceMallocBinding} from './binding.js';
+import {type CounterWitness, counterWitness, requestSizes, type Tier, tiersForSizes} from './counters.js';
+import {judgeServed, type SamplesWitness, type ServedVerdict} from './judge.js';
+import {samplesWitness} from './samples.js';
+
+/** Samples per second of verify's sampled run: a few thousand samples in a few tenths of a second. */
+export const VERIFY_FREQUENCY = 4999;
+const HOTSPOTS_SHOWN = 5;
+
+export interface VerifyOptions extends SingleRunOptions {
+  /** Build a stats-1 twin of a stats-0 variant for exact counts (default true). */
+  statsTwin?: boolean;
+  /** Take the perf sample witness (default true); false skips it. */
+  samples?: boolean;
+  build?: BuildOptions;
+}
+
+export interface CounterEvidence extends CounterWitness {
+  /** Whose counters: the tested build's, or its stats-1 twin's. */
+  build: 'tested' | 'twin';
+  /** Which counters these are, in words. */
+  source: string;
+  /** The build that wrote them (null for another allocator). */
+  variant: string | null;
+  command: string;
+}
+
+export interface BindingEvidence extends BindingWitness {
+  command: string;
+}
+
+export type SamplesEvidence =
+  | (SamplesWitness & {status: 'sampled'; frequency: number; command: string; hotspots: Hotspot[]; categories: Partial<Record<Category, number>>})
+  | {status: 'skipped'; reason: string};
+
+export interface VerifyReport {
+  profile: string;
+  /** The profile's name for the variant, and its build. */
+  variantName: string;
+  variant: string;
+  features: Features;
+  allocator: AllocatorName;
+  env: Record<string, string>;
+  verdict: ServedVerdict['verdict'];
+  servedBy: ServedVerdict['servedBy'];
+  cause: string | null;
+  sizes: {min: number; max: number} | null;
+  tiers: Tier[];
+  witnesses: {
+    /** The counters the verdict rests on: the twin's exact ones, or the variant's own. */
+    counters: CounterEvidence;
+    /** The tested variant's own slow-path counters, when `counters` came from its twin. */
+    variantCounters: CounterEvidence | null;
+    binding: BindingEvidence;
+    samples: SamplesEvidence;
+  };
+  seconds: number;
+}
+
+function counterEvidence(run: RunRecord, build: CounterEvidence['build'], variant: string | null, request: RunRequest): CounterEvidence {
+  const witness = counterWitness(run.stats);
+  let source: string;
+  if (!witness.loaded) source = 'none: no stats file was written';
+  else if (build === 'twin') source = `exact per-tier counts of the stats-1 twin ${variant}`;
+  else if (witness.exact) source = `exact per-tier counts (stats ${witness.statsLevel})`;
+  else source = 'slow-path counters (stats 0): hand-offs to glibc exact, served at most what refills supplied';
+  return {...witness, build, source, variant, command: commandLine(request)};
+}
+
+interface SampledCounters {
+  samples: SamplesEvidence;
+  run: RunRecord;
+  request: RunRequest;
+}
+
+/** The variant's run under perf (its counters and the sample witness), or without perf when it cannot sample. */
+async function sampledRun(request: RunRequest, profile: Profile, options: VerifyOptions, shortArgs: string[]): Promise<SampledCounters> {
+  let skipped = options.samples === false ? 'not asked for (--no-samples)' : null;
+  let perf: string | null = null;
+  if (skipped === null) {
+    try {
+      perf = requirePerf();
+    } catch (error) {
+      if (error instanceof MissingToolError) skipped = `${error.tool} is not installed (${error.fix})`;
+      else if (error instanceof HakError) skipped = `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
+      else throw error;
+    }
+  }
+
+  if (perf) {
+    const dir = mkdtempSync(join(tmpdir(), 'hak-verify-'));
+    try {
+      const choice = chooseEvent(profile.perf.event, await probePerfEvents(perf));
+      const sampledRequest = {...request, args: perfArgs(profile, {threads: options.threads})};
+      const settings = {event: choice.event, frequency: VERIFY_FREQUENCY, callGraph: 'none' as const};
+      options.onProgress?.(`sampling ${profile.benchmark.program} with perf (${choice.event})`);
+      const sampled = await recordSamples(sampledRequest, perf, settings, {dataFile: join(dir, 'perf.data')});
+      const witness = samplesWitness(sampled.report);
+      const tiers = tiersOf(sampled.run);
+      const files = request.allocator.name === 'hakmem' && request.allocator.preload ? await hakmemSymbolFiles(request.allocator.preload) : undefined;
+      const weighted = sampled.report.rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
+      const attribution = attribute(weighted, {program: profile.benchmark.program, tiers: tiers.tiers, hakmemFiles: files});
+      return {
+        samples: {
+          ...witness,
+          status: 'sampled',
+          frequency: VERIFY_FREQUENCY,
+          command: sampled.run.command,
+          hotspots: attribution.hotspots.slice(0, HOTSPOTS_SHOWN),
+          categories: attribution.categories,
+        },
+        run: sampled.run,
+        request: sampledRequest,
+      };
+    } catch (error) {
+      // perf refusing, or a run too short to sample, is no reason to give up the other witnesses.
+      if (!(error instanceof NoSamplesError || error instanceof PerfNotPermittedError)) throw error;
+      skipped = `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
+  }
+
+  const shortRequest = {...request, args: shortArgs};
+  const run = await runBenchmark({...shortRequest, collectStats: true});
+  return {samples: {status: 'skipped', reason: skipped ?? 'perf recorded nothing'}, run, request: shortRequest};
+}
+
+function tiersOf(run: RunRecord): {sizes: {min: number; max: number} | null; tiers: Tier[]} {
+  const sizes = requestSizes(run.result.bench, run.result.params);
+  return {sizes, tiers: sizes ? tiersForSizes(sizes.min, sizes.max) : []};
+}
+
+export async function verifyProfile(options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const {profile} = options;
+  const progress = options.onProgress ?? (() => {});
+  const target = await resolveTarget(profile, {
+    variant: options.variant,
+    overrides: options.overrides,
+    allocator: options.allocator,
+    env: options.env,
+    threads: options.threads,
+    build: {...options.build, onProgress: progress},
+  });
+  const shortArgs = callgrindArgs(profile, {threads: options.threads});
+  const timeoutSeconds = profile.timeoutSeconds;
+  const base: RunRequest = {program: target.program, args: shortArgs, allocator: target.allocator, env: target.env, timeoutSeconds, runIndex: 0};
+
+  progress('tracing the loader\'s malloc binding');
+  const binding = await traceMallocBinding(base);
+  const sampled = await sampledRun({...base, collectStats: true}, profile, options, shortArgs);
+  const {sizes, tiers} = tiersOf(sampled.run);
+
+  const isHakmem = target.allocator.name === 'hakmem';
+  const useTwin = isHakmem && target.built.features.stats === 0 && options.statsTwin !== false;
+  const variantEvidence = counterEvidence(sampled.run, 'tested', isHakmem ? target.built.variant : null, sampled.request);
+  let counters = variantEvidence;
+  let variantCounters: CounterEvidence | null = null;
+  if (useTwin) {
+    progress('building the stats-1 twin for exact counters');
+    const twin = await buildVariant({features: {...target.built.features, stats: 1}, toolchain: target.built.toolchain}, {...options.build, onProgress: progress});
+    const twinRequest = {...base, allocator: resolveAllocator('hakmem', {hakmemLibrary: twin.library})};
+    progress('counting with the stats-1 twin');
+    const twinRun = await runBenchmark({...twinRequest, collectStats: true});
+    counters = counterEvidence(twinRun, 'twin', twin.variant, twinRequest);
+    variantCounters = variantEvidence;
+  }
+
+  const samples = sampled.samples.status === 'sampled' ? sampled.samples : null;
+  const judge = (witness: CounterWitness): ServedVerdict => judgeServed({counters: witness, binding, samples, tiers, sizes});
+  let verdict = judge(counters);
+  if (verdict.verdict === 'pass' && variantCounters) verdict = judge(variantCounters);
+
+  return {
+    profile: profile.name,
+    variantName: target.variantName,
+    variant: target.built.variant,
+    features: target.built.features,
+    allocator: target.allocator.name,
+    env: target.env,
+    verdict: verdict.verdict,
+    servedBy: verdict.servedBy,
+    cause: verdict.cause,
+    sizes,
+    tiers,
+    witnesses: {counters, variantCounters, binding: {...binding, command: commandLine(base)}, samples: sampled.samples},
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -6,6 +6,7 @@
 import Build from './commands/build.js';
 import Doctor from './commands/doctor.js';
 import Features from './commands/features.js';
+import Perf from './commands/perf.js';
 import Profiles from './commands/profiles.js';
 import Verify from './commands/verify.js';
 
@@ -16,6 +17,7 @@ export const COMMANDS = {
   build: Build,
   doctor: Doctor,
   features: Features,
+  perf: Perf,
   profiles: Profiles,
   verify: Verify,
 };

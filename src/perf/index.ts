@@ -1,0 +1,413 @@
+/**
+ * hak perf: where a profile's run spends its time, attributed to owners (hakmem by tier, glibc's
+ * allocator, the benchmark, the kernel), from perf samples or, with `instructions`, from exact
+ * callgrind instruction counts of the measured region.
+ *
+ *   const result = await profileRun({profile, top: 15});
+ *   result.categories['glibc malloc']     // share of samples in glibc's malloc internals
+ *
+ * Each run is saved under `<results>/perf/<UTC time>-<profile>-<allocator or variant>/`:
+ * result.json (the returned data) beside the raw material, perf.data and perf-report.txt
+ * (perf-stat.txt where hardware counters exist, stacks.folded and flamegraph.svg when a flame
+ * graph is drawn), or callgrind.out and callgrind-annotate.txt. The directory appears whole
+ * or not at all.
+ */
+import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+import {basename, extname, join, resolve} from 'node:path';
+
+import type {AllocatorName} from '../allocators.js';
+import {type StagingDir, stageDir} from '../atomic-dir.js';
+import {NoSamplesError} from '../errors.js';
+import {execProgram, findOnPath} from '../exec.js';
+import type {Features} from '../features.js';
+import {resultsDir} from '../paths.js';
+import {callgrindArgs, perfArgs, type Profile, type VariantOverrides} from '../profiles/index.js';
+import {type RunRecord, type RunRequest, type SingleRunOptions, type SingleTarget, resolveTarget, runBenchmark} from '../run/index.js';
+import {requestSizes, tiersForSizes} from '../verify/counters.js';
+import {callgrindLauncher, callgrindSymbols, MEASURED_FUNCTIONS, parseCallgrind} from './callgrind.js';
+import {compareCategories, type CategoryComparison, type DiffTarget, parseDiffTarget} from './diff.js';
+import {buildFlameTree, foldedStacks, parsePerfScript, renderFlameGraph, SCRIPT_ARGS} from './flamegraph.js';
+import {type AttributionContext, attribute, attributionNote, type Category, glibcWarning, type Hotspot, hakmemSymbolFiles} from './owners.js';
+import {recordSamples} from './record.js';
+import {hardwareFigures, type HardwareFigures, hasHardwareCounts, parsePerfStat, statLauncher} from './stat.js';
+import {chooseEvent, probePerfEvents, requirePerf, requireValgrind} from './tools.js';
+
+export const DEFAULT_TOP = 15;
+/** Fewer samples than this make shares rough; the report says so. */
+const FEW_SAMPLES = 200;
+
+export interface PerfOptions extends SingleRunOptions {
+  top?: number;
+  /** Count instructions with callgrind (the profile's short arguments) instead of sampling. */
+  instructions?: boolean;
+  /** Write a flame graph of the samples to this file. */
+  flamegraph?: string;
+  /** A second run to compare with (parseDiffTarget's syntax). */
+  diff?: string;
+}
+
+export interface PerfHotspot extends Hotspot {
+  /** With --instructions: instructions per operation in this function itself. */
+  instructionsPerOp?: number;
+}
+
+export interface PerfRun {
+  profile: string;
+  /** What ran: `hakmem`, `mimalloc`, `hakmem:no-wrap-tiny`, ... */
+  label: string;
+  allocator: AllocatorName;
+  /** The hakmem build (the build whose benchmark programs ran, for another allocator). */
+  variant: string;
+  features: Features;
+  mode: 'samples' | 'instructions';
+  command: string;
+  ops: number;
+  /** Length of the measured region. */
+  seconds: number;
+  /** The sampled event, or `instructions` (callgrind). */
+  event: string;
+  /** The header's account of the event: "cpu-clock (software; hardware counters are not supported here)". */
+  eventDescription: string;
+  frequency: number | null;
+  callGraph: string | null;
+  samples: number | null;
+  lostSamples: number | null;
+  /** With --instructions: instructions in the measured region (bench_loop*), and per operation. */
+  instructions: number | null;
+  instructionsPerOp: number | null;
+  /** Per category: share, and with --instructions instructions per operation. */
+  categories: Partial<Record<Category, number>>;
+  categoryInstructionsPerOp: Partial<Record<Category, number>> | null;
+  hotspots: PerfHotspot[];
+  /** perf stat figures per operation where hardware counters exist; null elsewhere. */
+  hardware: HardwareFigures | null;
+  /** Why there are no hardware figures, and what to use instead. */
+  hardwareNote: string | null;
+  /** How hakmem's code was split into tiers. */
+  attribution: string;
+  warnings: string[];
+  resultDir: string;
+  /** The files saved in resultDir, by role. */
+  files: Record<string, string>;
+  /** The flame graph written where --flamegraph asked. */
+  flamegraph: string | null;
+}
+
+export interface PerfResult extends PerfRun {
+  diff?: {against: PerfRun; categories: CategoryComparison[]};
+}
+
+/** One of the runs: the one asked for, or the other side of --diff. */
+interface Side {
+  /** Added to the flame graph's file name for the second run of --diff; null for the first. */
+  suffix: string | null;
+  label?: string;
+  allocator?: AllocatorName;
+  variant?: string;
+  overrides?: VariantOverrides;
+}
+
+
+/** What measuring one run gives, before the fields every run has are added. */
+type Measurement = Omit<PerfRun, 'profile' | 'label' | 'allocator' | 'variant' | 'features' | 'command' | 'ops' | 'seconds' | 'attribution' | 'resultDir'>;
+
+interface Measured {
+  run: RunRecord;
+  context: AttributionContext;
+  measurement: Measurement;
+}
+
+interface SideRun {
+  options: PerfOptions;
+  side: Side;
+  target: SingleTarget;
+  staging: StagingDir;
+  progress: (text: string) => void;
+}
+
+/** `20250105T051337Z`: sortable, and safe in a file name. */
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z').replaceAll('-', '').replaceAll(':', '');
+}
+
+function stageResult(profile: string, target: SingleTarget, time: Date): StagingDir {
+  const parent = join(resultsDir(), 'perf');
+  const what = target.allocator.name === 'hakmem' ? target.built.variant : target.allocator.name;
+  return stageDir(join(parent, `${timestamp(time)}-${profile}-${what}`), parent);
+}
+
+/** The staged name, or the name with -2, -3, ... when another run in the same second took it. */
+function freeName(final: string): string {
+  let name = final;
+  for (let attempt = 2; existsSync(name); attempt++) name = `${final}-${attempt}`;
+  return name;
+}
+
+async function attributionContext(target: SingleTarget, run: RunRecord): Promise<AttributionContext> {
+  const sizes = requestSizes(run.result.bench, run.result.params);
+  const hakmem = target.allocator.name === 'hakmem' ? target.allocator.preload : null;
+  return {
+    program: basename(target.program),
+    tiers: sizes ? tiersForSizes(sizes.min, sizes.max) : [],
+    ...(hakmem ? {hakmemFiles: await hakmemSymbolFiles(hakmem)} : {}),
+  };
+}
+
+function runRequest(target: SingleTarget, args: string[], timeoutSeconds: number): RunRequest {
+  return {
+    program: target.program,
+    args,
+    allocator: target.allocator,
+    env: target.env,
+    timeoutSeconds,
+    runIndex: 0,
+    collectStats: target.allocator.name === 'hakmem',
+  };
+}
+
+/** Hardware counter figures per operation, from a separate run under perf stat. */
+async function hardwareRun(perf: string, request: RunRequest, staging: StagingDir): Promise<HardwareFigures | null> {
+  const file = join(staging.path, 'perf-stat.txt');
+  const run = await runBenchmark({...request, collectStats: false, launcher: statLauncher(perf, file)});
+  const counts = parsePerfStat(readFileSync(file, 'utf8'));
+  return hasHardwareCounts(counts) ? hardwareFigures(counts, run.result.ops) : null;
+}
+
+interface FlameGraphRequest {
+  perf: string;
+  dataFile: string;
+  output: string;
+  title: string;
+  subtitle: string;
+  context: AttributionContext;
+}
+
+/** Draws the recorded call chains; saves the folded stacks and the SVG in the result, and the SVG at `output`. */
+async function writeFlameGraph(request: FlameGraphRequest, staging: StagingDir): Promise<void> {
+  const script = await execProgram(request.perf, ['script', '-i', request.dataFile, ...SCRIPT_ARGS], {timeoutMs: 600_000});
+  const tree = buildFlameTree(parsePerfScript(script.stdout));
+  writeFileSync(join(staging.path, 'stacks.folded'), foldedStacks(tree));
+  const svg = renderFlameGraph(tree, {title: request.title, subtitle: request.subtitle, context: request.context});
+  writeFileSync(join(staging.path, 'flamegraph.svg'), svg);
+  // Written beside the target and renamed, so the target is never half an SVG.
+  const temporary = `${request.output}.${process.pid}.tmp`;
+  writeFileSync(temporary, svg);
+  renameSync(temporary, request.output);
+}
+
+/** With --diff, the second run's flame graph goes to NAME-<label>.svg beside the first. */
+function flameGraphFile(file: string, side: Side): string {
+  if (side.suffix === null) return resolve(file);
+  const suffix = side.suffix.replaceAll(/[^\w.-]+/g, '-');
+  const extension = extname(file);
+  return resolve(extension ? `${file.slice(0, -extension.length)}-${suffix}${extension}` : `${file}-${suffix}`);
+}
+
+async function measureSamples(perf: string, {options, side, target, staging, progress}: SideRun): Promise<Measured> {
+  const {profile} = options;
+  const support = await probePerfEvents(perf);
+  const choice = chooseEvent(profile.perf.event, support);
+  const settings = {event: choice.event, frequency: profile.perf.frequency, callGraph: profile.perf.callGraph};
+  const request = runRequest(target, perfArgs(profile, {threads: options.threads}), profile.timeoutSeconds);
+  progress(`${target.label}: recording ${profile.benchmark.program} with perf (${choice.event}, ${settings.frequency} Hz)`);
+  const files: Record<string, string> = {perfData: 'perf.data', report: 'perf-report.txt', result: 'result.json'};
+  const sampled = await recordSamples(request, perf, settings, {dataFile: join(staging.path, 'perf.data'), reportFile: join(staging.path, 'perf-report.txt')});
+  const context = await attributionContext(target, sampled.run);
+  const weighted = sampled.report.rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
+  const attribution = attribute(weighted, context);
+
+  let hardware: HardwareFigures | null = null;
+  if (support.hardware) {
+    progress(`${target.label}: counting hardware events with perf stat`);
+    hardware = await hardwareRun(perf, request, staging);
+    files.stat = 'perf-stat.txt';
+  }
+
+  const warnings: string[] = [];
+  const glibc = target.allocator.name === 'hakmem' ? glibcWarning(attribution, `${choice.event} samples`, sampled.run.stats) : null;
+  if (glibc) warnings.push(glibc);
+  if (sampled.report.lostSamples > 0) warnings.push(`perf lost ${sampled.report.lostSamples} samples: the shares may be skewed.`);
+  if (sampled.report.samples < FEW_SAMPLES) {
+    warnings.push(`only ${sampled.report.samples} samples: shares are rough; raise perf.frequency or lengthen perf.args in the profile.`);
+  }
+
+  let flamegraph: string | null = null;
+  if (options.flamegraph) {
+    progress(`${target.label}: drawing the flame graph`);
+    flamegraph = flameGraphFile(options.flamegraph, side);
+    const subtitle = `${profile.benchmark.program} ${request.args.join(' ')} under ${target.label} (${target.built.variant}): ${sampled.report.samples} ${choice.event} samples`;
+    await writeFlameGraph({perf, dataFile: sampled.dataFile, output: flamegraph, title: `hak perf ${profile.name}`, subtitle, context}, staging);
+    files.flamegraph = 'flamegraph.svg';
+    files.folded = 'stacks.folded';
+  }
+
+  const hardwareNote = support.hardware
+    ? null
+    : `hardware counters are not supported here, so there are no per-operation instruction, IPC or cache figures: hak perf ${profile.name} --instructions counts instructions per operation exactly with callgrind`;
+  return {
+    run: sampled.run,
+    context,
+    measurement: {
+      mode: 'samples',
+      event: choice.event,
+      eventDescription: choice.description,
+      frequency: settings.frequency,
+      callGraph: settings.callGraph,
+      samples: sampled.report.samples,
+      lostSamples: sampled.report.lostSamples,
+      instructions: null,
+      instructionsPerOp: null,
+      categories: attribution.categories,
+      categoryInstructionsPerOp: null,
+      hotspots: attribution.hotspots.slice(0, options.top ?? DEFAULT_TOP),
+      hardware,
+      hardwareNote,
+      warnings,
+      files,
+      flamegraph,
+    },
+  };
+}
+
+/** callgrind_annotate's report of the profile, when the script is installed (it comes with valgrind). */
+async function annotate(outFile: string): Promise<string | null> {
+  const script = findOnPath('callgrind_annotate');
+  if (!script) return null;
+  const result = await execProgram(script, [outFile], {timeoutMs: 120_000});
+  return result.exitCode === 0 ? result.stdout : null;
+}
+
+async function measureInstructions(valgrind: string, {options, target, staging, progress}: SideRun): Promise<Measured> {
+  const {profile} = options;
+  // callgrind runs the short arguments some fifty times slower than they run natively
+  const request = runRequest(target, callgrindArgs(profile, {threads: options.threads}), profile.timeoutSeconds * 5);
+  progress(`${target.label}: counting instructions with callgrind`);
+  const files: Record<string, string> = {callgrind: 'callgrind.out', result: 'result.json'};
+  const outFile = join(staging.path, 'callgrind.out');
+  const run = await runBenchmark({...request, launcher: callgrindLauncher(valgrind, outFile)});
+  const counted = parseCallgrind(readFileSync(outFile, 'utf8'));
+  if (counted.instructions === 0) {
+    throw new NoSamplesError(
+      `callgrind counted no instructions in ${MEASURED_FUNCTIONS}: ${basename(target.program)} has no measured region by that name.`,
+      {event: 'instructions', frequency: 0, command: run.command},
+      'The benchmark programs of csrc/bench run their measured work in functions named bench_loop*.',
+    );
+  }
+
+  const annotated = await annotate(outFile);
+  if (annotated !== null) {
+    writeFileSync(join(staging.path, 'callgrind-annotate.txt'), annotated);
+    files.report = 'callgrind-annotate.txt';
+  }
+
+  const context = await attributionContext(target, run);
+  const attribution = attribute(callgrindSymbols(counted), context);
+  const perOp = (instructions: number): number => instructions / run.result.ops;
+  const warnings: string[] = [];
+  const glibc = target.allocator.name === 'hakmem' ? glibcWarning(attribution, 'instructions', run.stats) : null;
+  if (glibc) warnings.push(glibc);
+  const categoryInstructionsPerOp = Object.fromEntries(
+    Object.entries(attribution.categories).map(([category, share]) => [category, perOp((share ?? 0) * counted.instructions)]),
+  ) as Partial<Record<Category, number>>;
+  return {
+    run,
+    context,
+    measurement: {
+      mode: 'instructions',
+      event: 'instructions',
+      eventDescription: `instructions counted by callgrind in ${MEASURED_FUNCTIONS} (the measured region: start-up and teardown excluded)`,
+      frequency: null,
+      callGraph: null,
+      samples: null,
+      lostSamples: null,
+      instructions: counted.instructions,
+      instructionsPerOp: perOp(counted.instructions),
+      categories: attribution.categories,
+      categoryInstructionsPerOp,
+      hotspots: attribution.hotspots.slice(0, options.top ?? DEFAULT_TOP).map((hotspot) => ({...hotspot, instructionsPerOp: perOp(hotspot.weight)})),
+      hardware: null,
+      hardwareNote: null,
+      warnings,
+      files,
+      flamegraph: null,
+    },
+  };
+}
+
+type Measure = (run: SideRun) => Promise<Measured>;
+
+/** Builds what one side needs, measures it into a staged result directory, and publishes it. */
+async function runSide(options: PerfOptions, side: Side, time: Date, measure: Measure): Promise<PerfRun> {
+  const {profile} = options;
+  const progress = options.onProgress ?? (() => {});
+  const target = await resolveTarget(profile, {
+    variant: side.variant ?? options.variant,
+    overrides: side.overrides ?? options.overrides,
+    allocator: side.allocator ?? options.allocator,
+    env: options.env,
+    threads: options.threads,
+    build: {onProgress: progress},
+  });
+  const staging = stageResult(profile.name, target, time);
+  try {
+    const {run, context, measurement} = await measure({options, side, target, staging, progress});
+    const resultDir = freeName(staging.final);
+    const result: PerfRun = {
+      profile: profile.name,
+      label: side.label ?? target.label,
+      allocator: target.allocator.name,
+      variant: target.built.variant,
+      features: target.built.features,
+      command: run.command,
+      ops: run.result.ops,
+      seconds: run.result.seconds,
+      attribution: attributionNote(context, requestSizes(run.result.bench, run.result.params)),
+      resultDir,
+      ...measurement,
+    };
+    writeFileSync(join(staging.path, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+    renameSync(staging.path, resultDir);
+    staging.discard();
+    return result;
+  } catch (error) {
+    staging.discard();
+    throw error;
+  }
+}
+
+function diffSide(target: DiffTarget, options: PerfOptions): Side {
+  switch (target.kind) {
+    case 'allocator': {
+      return {suffix: target.allocator, label: target.allocator, allocator: target.allocator};
+    }
+
+    case 'variant': {
+      return {suffix: target.variant, label: `hakmem:${target.variant}`, allocator: 'hakmem', variant: target.variant};
+    }
+
+    default: {
+      const features = {...options.overrides?.features, ...target.toggles};
+      return {suffix: target.text, label: `hakmem:${target.text}`, allocator: 'hakmem', overrides: {...options.overrides, features}};
+    }
+  }
+}
+
+/** Profiles the run the options describe (and, with `diff`, a second one to compare with). */
+export async function profileRun(options: PerfOptions): Promise<PerfResult> {
+  const time = new Date();
+  const diffTarget = options.diff === undefined ? null : parseDiffTarget(options.diff, options.profile);
+  // The tools are checked before anything is built.
+  let measure: Measure;
+  if (options.instructions) {
+    const valgrind = requireValgrind();
+    measure = (run) => measureInstructions(valgrind, run);
+  } else {
+    const perf = requirePerf();
+    measure = (run) => measureSamples(perf, run);
+  }
+
+  const primary = await runSide(options, {suffix: null}, time, measure);
+  if (!diffTarget) return primary;
+  const against = await runSide(options, diffSide(diffTarget, options), time, measure);
+  return {...primary, diff: {against, categories: compareCategories(primary.categories, against.categories)}};
+}

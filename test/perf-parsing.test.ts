@@ -8,7 +8,7 @@ import {callgrindSymbols, parseCallgrind} from '../src/perf/callgrind.js';
 import {compareCategories, parseDiffTarget} from '../src/perf/diff.js';
 import {buildFlameTree, foldedStacks, parsePerfScript, renderFlameGraph} from '../src/perf/flamegraph.js';
 import {attribute, type AttributionContext, categorize, glibcWarning, isGlibcMallocSymbol} from '../src/perf/owners.js';
-import {parsePerfReport} from '../src/perf/report.js';
+import {parsePerfReport, reportSymbols} from '../src/perf/report.js';
 import {hardwareFigures, hasHardwareCounts, parsePerfStat} from '../src/perf/stat.js';
 import {chooseEvent, perfFailure} from '../src/perf/tools.js';
 import {loadProfile} from '../src/profiles/index.js';
@@ -17,7 +17,7 @@ import {ROOT} from './helpers.js';
 
 const fixture = (name: string): string => readFileSync(join(ROOT, 'test', 'fixtures', 'perf', name), 'utf8');
 const tinyHot: AttributionContext = {program: 'tiny_hot', tiers: ['tiny']};
-const weighted = (name: string) => parsePerfReport(fixture(name)).rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
+const weighted = (name: string) => reportSymbols(parsePerfReport(fixture(name)));
 
 describe('perf report parsing', () => {
   it('reads the tab-separated flat report hak asks for', () => {

@@ -13,15 +13,15 @@
  * or not at all.
  */
 import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
-import {basename, extname, join, resolve} from 'node:path';
+import {basename, dirname, extname, join, resolve} from 'node:path';
 
 import type {AllocatorName} from '../allocators.js';
 import {type StagingDir, stageDir} from '../atomic-dir.js';
-import {NoSamplesError} from '../errors.js';
+import {NoSamplesError, UsageError} from '../errors.js';
 import {execProgram, findOnPath} from '../exec.js';
 import type {Features} from '../features.js';
 import {resultsDir} from '../paths.js';
-import {callgrindArgs, perfArgs, type Profile, type VariantOverrides} from '../profiles/index.js';
+import {callgrindArgs, perfArgs, type VariantOverrides} from '../profiles/index.js';
 import {type RunRecord, type RunRequest, type SingleRunOptions, type SingleTarget, resolveTarget, runBenchmark} from '../run/index.js';
 import {requestSizes, tiersForSizes} from '../verify/counters.js';
 import {callgrindLauncher, callgrindSymbols, MEASURED_FUNCTIONS, parseCallgrind} from './callgrind.js';
@@ -29,6 +29,7 @@ import {compareCategories, type CategoryComparison, type DiffTarget, parseDiffTa
 import {buildFlameTree, foldedStacks, parsePerfScript, renderFlameGraph, SCRIPT_ARGS} from './flamegraph.js';
 import {type AttributionContext, attribute, attributionNote, type Category, glibcWarning, type Hotspot, hakmemSymbolFiles} from './owners.js';
 import {recordSamples} from './record.js';
+import {reportSymbols} from './report.js';
 import {hardwareFigures, type HardwareFigures, hasHardwareCounts, parsePerfStat, statLauncher} from './stat.js';
 import {chooseEvent, probePerfEvents, requirePerf, requireValgrind} from './tools.js';
 
@@ -213,8 +214,7 @@ async function measureSamples(perf: string, {options, side, target, staging, pro
   const files: Record<string, string> = {perfData: 'perf.data', report: 'perf-report.txt', result: 'result.json'};
   const sampled = await recordSamples(request, perf, settings, {dataFile: join(staging.path, 'perf.data'), reportFile: join(staging.path, 'perf-report.txt')});
   const context = await attributionContext(target, sampled.run);
-  const weighted = sampled.report.rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
-  const attribution = attribute(weighted, context);
+  const attribution = attribute(reportSymbols(sampled.report), context);
 
   let hardware: HardwareFigures | null = null;
   if (support.hardware) {
@@ -396,6 +396,10 @@ function diffSide(target: DiffTarget, options: PerfOptions): Side {
 export async function profileRun(options: PerfOptions): Promise<PerfResult> {
   const time = new Date();
   const diffTarget = options.diff === undefined ? null : parseDiffTarget(options.diff, options.profile);
+  if (options.flamegraph !== undefined && !existsSync(dirname(resolve(options.flamegraph)))) {
+    throw new UsageError(`--flamegraph ${options.flamegraph}: the directory ${dirname(options.flamegraph)} does not exist.`);
+  }
+
   // The tools are checked before anything is built.
   let measure: Measure;
   if (options.instructions) {

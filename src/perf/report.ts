@@ -4,6 +4,7 @@
  * the space-aligned layout, reports with a Children column, call-graph lines and reports cut
  * by --percent-limit, so a report saved by hand can be read too.
  */
+import type {WeightedSymbol} from './owners.js';
 
 /** The flat report hak asks perf for: self time per (library, symbol), tab-separated, every row. */
 export const REPORT_ARGS = ['--stdio', '--no-children', '-g', 'none', '--sort', 'dso,sym', '-F', 'overhead,sample,dso,sym', '-t', '\t'];
@@ -155,4 +156,9 @@ export function parsePerfReport(text: string): PerfReport {
   }
 
   return report;
+}
+
+/** The rows as weighted symbols for attribution (owners.ts), weighted by samples. */
+export function reportSymbols(report: PerfReport): WeightedSymbol[] {
+  return report.rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
 }

@@ -26,8 +26,9 @@ import {HakError, MissingToolError, NoSamplesError, PerfNotPermittedError} from 
 import type {Features} from '../features.js';
 import {attribute, type Category, type Hotspot, hakmemSymbolFiles} from '../perf/owners.js';
 import {recordSamples} from '../perf/record.js';
+import {reportSymbols} from '../perf/report.js';
 import {chooseEvent, probePerfEvents, requirePerf} from '../perf/tools.js';
-import {callgrindArgs, perfArgs, type Profile, type VariantOverrides} from '../profiles/index.js';
+import {callgrindArgs, perfArgs, type Profile} from '../profiles/index.js';
 import {commandLine, type RunRecord, type RunRequest, type SingleRunOptions, resolveTarget, runBenchmark} from '../run/index.js';
 import {type BindingWitness, traceMallocBinding} from './binding.js';
 import {type CounterWitness, counterWitness, requestSizes, type Tier, tiersForSizes} from './counters.js';
@@ -104,6 +105,12 @@ interface SampledCounters {
   request: RunRequest;
 }
 
+/** Why the sample witness could not be taken, in one line with what fixes it. */
+function skipReason(error: HakError): string {
+  if (error instanceof MissingToolError) return `${error.tool} is not installed (${error.fix})`;
+  return `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
+}
+
 /** The variant's run under perf (its counters and the sample witness), or without perf when it cannot sample. */
 async function sampledRun(request: RunRequest, profile: Profile, options: VerifyOptions, shortArgs: string[]): Promise<SampledCounters> {
   let skipped = options.samples === false ? 'not asked for (--no-samples)' : null;
@@ -112,9 +119,8 @@ async function sampledRun(request: RunRequest, profile: Profile, options: Verify
     try {
       perf = requirePerf();
     } catch (error) {
-      if (error instanceof MissingToolError) skipped = `${error.tool} is not installed (${error.fix})`;
-      else if (error instanceof HakError) skipped = `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
-      else throw error;
+      if (!(error instanceof HakError)) throw error;
+      skipped = skipReason(error);
     }
   }
 
@@ -129,8 +135,7 @@ async function sampledRun(request: RunRequest, profile: Profile, options: Verify
       const witness = samplesWitness(sampled.report);
       const tiers = tiersOf(sampled.run);
       const files = request.allocator.name === 'hakmem' && request.allocator.preload ? await hakmemSymbolFiles(request.allocator.preload) : undefined;
-      const weighted = sampled.report.rows.map((row) => ({symbol: row.symbol, library: row.library, weight: row.samples, kernel: row.kernel}));
-      const attribution = attribute(weighted, {program: profile.benchmark.program, tiers: tiers.tiers, hakmemFiles: files});
+      const attribution = attribute(reportSymbols(sampled.report), {program: profile.benchmark.program, tiers: tiers.tiers, hakmemFiles: files});
       return {
         samples: {
           ...witness,
@@ -146,7 +151,7 @@ async function sampledRun(request: RunRequest, profile: Profile, options: Verify
     } catch (error) {
       // perf refusing, or a run too short to sample, is no reason to give up the other witnesses.
       if (!(error instanceof NoSamplesError || error instanceof PerfNotPermittedError)) throw error;
-      skipped = `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
+      skipped = skipReason(error);
     } finally {
       rmSync(dir, {recursive: true, force: true});
     }

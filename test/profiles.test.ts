@@ -122,7 +122,7 @@ describe('loading a profile file', () => {
   it('reads JSON profiles with the same schema', async () => {
     const file = writeProfile('json-one', JSON.stringify({name: 'json-one', description: 'd', benchmark: {program: 'tiny_hot'}, hakmem: {stats: 2}}), '.json');
     const profile = await loadProfile(file);
-    expect(profile.variants).toEqual([{name: 'default', features: {stats: 2}}]);
+    expect(profile.variants).toEqual([{name: 'default', features: {stats: 2}, expected: null}]);
   });
 
   it('names the file, line, field and expectation of a bad value', async () => {
@@ -142,7 +142,7 @@ describe('loading a profile file', () => {
     expect(error.issues).toEqual(
       expect.arrayContaining([
         {field: 'hakmem[0].superslab', expected: 'expected true or false, got "maybe"', line: 9},
-        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, directCache, .*stats$/), line: 10},
+        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, expected, directCache, .*stats$/), line: 10},
         {field: 'allocators[1]', expected: 'expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc, got "ptmalloc"', line: 6},
         {field: 'perf.callGraph', expected: 'expected one of none, fp, dwarf, got "lbr"', line: 12},
       ]),

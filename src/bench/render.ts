@@ -73,6 +73,7 @@ export function resultNotes(record: BenchRecord, analysis: BenchAnalysis): strin
     if (result.status === 'failed' && result.failure) {
       notes.push(`${result.label}: FAILED in ${result.cause}`);
       notes.push(...indent(result.failure.stderrTail, '    | '));
+      if (result.failure.failure === 'timeout') notes.push("    raise the profile's timeout, or lower its arguments");
       notes.push(`    reproduce: ${result.failure.command}`);
     } else if (result.status === 'invalid') {
       const kept = result.median === null ? '' : ' Its figures are kept in --json and the saved result, never compared.';

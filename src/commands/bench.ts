@@ -49,7 +49,7 @@ export default class Bench extends HakCommand {
 
   static override description = [
     'Builds the hakmem variant(s) the profile names (reusing earlier builds), then runs the benchmark under every allocator, interleaved round by round after the warm-up rounds, so drift hits all alike. Each target gets its median operations per second with a 95% interval, its range, peak RSS and outliers, and its ratio to the baseline with a verdict: faster or slower only when the whole ratio interval lies beyond the noise band.',
-    'Every hakmem result carries the evidence of who served it (the loader\'s binding and hakmem\'s counters, judged as hak verify judges them); one hakmem did not serve is INVALID and never compared. A run that crashes or times out fails its target; the others are still reported.',
+    'Every hakmem result carries the evidence of who served it (the loader\'s binding and hakmem\'s counters, judged as hak verify judges them); a result hakmem did not serve is INVALID and never compared. A run that crashes or times out fails its target; the others are still reported.',
     'The result is saved under .hak/results/bench/ (HAK_HOME moves .hak) with the machine, kernel, compiler, toggles, commit and every raw sample; hak compare compares two saved results.',
     'Exit codes: 0 all results valid; 1 a result is INVALID (not served by its allocator, or other work done); 5 a run failed.',
   ].join('\n\n');

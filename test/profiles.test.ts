@@ -68,6 +68,12 @@ describe('shipped profiles', () => {
       [true, true, true],
     ]);
     expect(steps.every(({features}) => features.wrapTiny)).toBe(true);
+    expect(phases.variants.map((variant) => variant.expected)).toEqual([
+      null,
+      '+15-20% (roadmap phase 1)',
+      '+10-15% (roadmap phase 2)',
+      '+10-15% (battle plan MF2)',
+    ]);
   });
 
   it('runs larson-mid on four threads by default and lets --threads change the thread argument', async () => {
@@ -148,6 +154,16 @@ describe('loading a profile file', () => {
       ]),
     );
     expect(error.issues).toHaveLength(4);
+  });
+
+  it('checks a sweep step\'s expected gain', async () => {
+    const error = await loadError(writeProfile('tiny', `${MINIMAL}hakmem:\n  - name: base\n  - name: next\n    expected: 15\n    superslab: false\n`));
+    expect(error.issues).toEqual([{field: 'hakmem[1].expected', expected: 'expected a non-empty string, got 15', line: 9}]);
+    const profile = await loadProfile(writeProfile('tiny', `${MINIMAL}hakmem:\n  - name: base\n  - name: next\n    expected: "+5%"\n`));
+    expect(profile.variants).toEqual([
+      {name: 'base', features: {}, expected: null},
+      {name: 'next', features: {}, expected: '+5%'},
+    ]);
   });
 
   it('points a missing field at its parent', async () => {

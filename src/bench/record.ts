@@ -116,6 +116,7 @@ export interface BenchRecord {
   kind: 'bench';
   /** The file name without .json: `<UTC timestamp>-<profile>`. */
   id: string;
+  /** When the benchmark started (ISO 8601, UTC); the id's timestamp. */
   createdAt: string;
   /** False when a run failed: the failed target has no result. */
   complete: boolean;

@@ -43,6 +43,7 @@ export interface BenchOptions {
 }
 
 export async function runBench(profile: Profile, options: BenchOptions = {}): Promise<BenchRecord> {
+  const createdAt = new Date().toISOString();
   const started = performance.now();
   const progress = options.onProgress ?? (() => {});
   const warnings: string[] = [];
@@ -84,7 +85,7 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
     format: RECORD_FORMAT,
     kind: 'bench',
     id: '',
-    createdAt: new Date().toISOString(),
+    createdAt,
     complete: records.every((record) => record.failure === null),
     wallSeconds: Math.round(performance.now() - started) / 1000,
     profile: {

@@ -3,7 +3,7 @@
  * the notes under them (who served, what failed, outliers, how the intervals were made). An
  * invalid or failed result shows INVALID or FAILED where its numbers would be.
  */
-import {medianInterval} from '../statistics/describe.js';
+import {median, medianInterval} from '../statistics/describe.js';
 import {DEFAULT_RESAMPLES, type ComparisonVerdict} from '../statistics/ratio.js';
 import {renderTable} from '../ui/table.js';
 import type {BenchAnalysis, SweepStep, TargetResult} from './analysis.js';
@@ -88,6 +88,11 @@ export function resultNotes(record: BenchRecord, analysis: BenchAnalysis): strin
   }
 
   notes.unshift(...[...verified].map(([evidence, labels]) => `${labels.join(', ')}: ${evidence}`));
+  const footprint = analysis.results.flatMap((result) => {
+    const values = record.targets.find((target) => target.label === result.label)!.runs.map((run) => run.extra.rssOverLive);
+    return result.status === 'ok' && values.length > 0 && values.every((value) => typeof value === 'number') ? [`${result.label} ${median(values as number[]).toFixed(2)}`] : [];
+  });
+  if (footprint.length > 0) notes.push(`peak RSS / peak live bytes (median; 1.00 would be a perfect fit): ${footprint.join(', ')}`);
   const outliers = analysis.results.flatMap((result) =>
     result.status === 'ok' ? result.outliers.map((outlier) => `${result.label} run ${outlier.index + 1} ${formatRate(outlier.value)} (${outlier.side}, ${outlier.severity})`) : [],
   );

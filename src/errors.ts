@@ -273,9 +273,21 @@ export function isOclifParseError(error: unknown): error is Error & {parse: unkn
   return error instanceof Error && 'parse' in error && 'oclif' in error;
 }
 
+/**
+ * A flag's own parse function failed (an integer out of its range, a custom check): oclif
+ * rethrows that function's error with "Parsing --flag" put before its message.
+ */
+function isFlagParseFailure(error: unknown): error is Error {
+  return error instanceof Error && /^Parsing --[\w-]+ /.test(error.message);
+}
+
 export function toHakError(error: unknown): HakError {
   if (error instanceof HakError) return error;
   if (isOclifParseError(error)) return new UsageError(oneLine(error.message), {hint: 'See the flags with --help.'});
+  if (isFlagParseFailure(error)) {
+    return new UsageError(oneLine(error.message.replace(/^Parsing (--[\w-]+) \s*/, '$1: ')), {hint: 'See the flags with --help.'});
+  }
+
   return new InternalError(error);
 }
 

@@ -3,7 +3,9 @@
  * that start-up loads one file instead of several hundred modules; package.json points oclif
  * at COMMANDS and the hooks here.
  */
+import Bench from './commands/bench.js';
 import Build from './commands/build.js';
+import Compare from './commands/compare.js';
 import Doctor from './commands/doctor.js';
 import Features from './commands/features.js';
 import Perf from './commands/perf.js';
@@ -14,7 +16,9 @@ export {execute, settings} from '@oclif/core';
 export {default as commandNotFound} from './hooks/command-not-found.js';
 
 export const COMMANDS = {
+  bench: Bench,
   build: Build,
+  compare: Compare,
   doctor: Doctor,
   features: Features,
   perf: Perf,

@@ -38,7 +38,7 @@ describe('buildVariant', () => {
       expect(first.variant).toMatch(/^dc1-dl1-ss0-wt1-s0-gcc-[0-9a-f]{12}$/);
       expect(first.dir).toBe(join(fixture.home, 'builds', first.variant));
       expect(existsSync(first.library)).toBe(true);
-      expect(first.benchmarks).toEqual({echo_bench: join(first.dir, 'bench', 'echo_bench')});
+      expect(first.benchmarks).toEqual({echo_bench: join(first.dir, 'bench', 'echo_bench'), fake_bench: join(first.dir, 'bench', 'fake_bench')});
 
       const builtAt = readManifest(first).builtAt;
       const second = await buildVariant({features: {superslab: false}});

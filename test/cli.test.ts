@@ -79,7 +79,10 @@ describe('hak build', () => {
       manifest: expect.stringMatching(/manifest\.json$/),
     });
     expect(existsSync(built.library as string)).toBe(true);
-    expect(built.benchmarks).toEqual({echo_bench: join(built.dir as string, 'bench', 'echo_bench')});
+    expect(built.benchmarks).toEqual({
+      echo_bench: join(built.dir as string, 'bench', 'echo_bench'),
+      fake_bench: join(built.dir as string, 'bench', 'fake_bench'),
+    });
     const manifest = JSON.parse(readFileSync(built.manifest as string, 'utf8')) as {features: unknown};
     expect(manifest.features).toEqual(built.features);
 

@@ -68,6 +68,12 @@ describe('shipped profiles', () => {
       [true, true, true],
     ]);
     expect(steps.every(({features}) => features.wrapTiny)).toBe(true);
+    expect(phases.variants.map((variant) => variant.expected)).toEqual([
+      null,
+      '+15-20% (roadmap phase 1)',
+      '+10-15% (roadmap phase 2)',
+      '+10-15% (battle plan MF2)',
+    ]);
   });
 
   it('runs larson-mid on four threads by default and lets --threads change the thread argument', async () => {
@@ -122,7 +128,7 @@ describe('loading a profile file', () => {
   it('reads JSON profiles with the same schema', async () => {
     const file = writeProfile('json-one', JSON.stringify({name: 'json-one', description: 'd', benchmark: {program: 'tiny_hot'}, hakmem: {stats: 2}}), '.json');
     const profile = await loadProfile(file);
-    expect(profile.variants).toEqual([{name: 'default', features: {stats: 2}}]);
+    expect(profile.variants).toEqual([{name: 'default', features: {stats: 2}, expected: null}]);
   });
 
   it('names the file, line, field and expectation of a bad value', async () => {
@@ -142,12 +148,22 @@ describe('loading a profile file', () => {
     expect(error.issues).toEqual(
       expect.arrayContaining([
         {field: 'hakmem[0].superslab', expected: 'expected true or false, got "maybe"', line: 9},
-        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, directCache, .*stats$/), line: 10},
+        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, expected, directCache, .*stats$/), line: 10},
         {field: 'allocators[1]', expected: 'expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc, got "ptmalloc"', line: 6},
         {field: 'perf.callGraph', expected: 'expected one of none, fp, dwarf, got "lbr"', line: 12},
       ]),
     );
     expect(error.issues).toHaveLength(4);
+  });
+
+  it('checks a sweep step\'s expected gain', async () => {
+    const error = await loadError(writeProfile('tiny', `${MINIMAL}hakmem:\n  - name: base\n  - name: next\n    expected: 15\n    superslab: false\n`));
+    expect(error.issues).toEqual([{field: 'hakmem[1].expected', expected: 'expected a non-empty string, got 15', line: 9}]);
+    const profile = await loadProfile(writeProfile('tiny', `${MINIMAL}hakmem:\n  - name: base\n  - name: next\n    expected: "+5%"\n`));
+    expect(profile.variants).toEqual([
+      {name: 'base', features: {}, expected: null},
+      {name: 'next', features: {}, expected: '+5%'},
+    ]);
   });
 
   it('points a missing field at its parent', async () => {

@@ -6,10 +6,12 @@
 #include "bench_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -329,10 +331,34 @@ double bench_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* VmHWM rather than getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a program
+   started by a large parent (node forks itself to spawn one) would report the parent's footprint
+   as its own floor. read(2) into a stack buffer: stdio would malloc from the allocator measured. */
+static long bench_vm_hwm_kb(void) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[8192];
+  size_t len = 0;
+  ssize_t got;
+  while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
+  close(fd);
+  buf[len] = '\0';
+  const char *field = strstr(buf, "VmHWM:");
+  long kb = -1;
+  if (field == NULL || sscanf(field, "VmHWM: %ld kB", &kb) != 1) return -1;
+  return kb;
+}
+
 long bench_peak_rss_kb(void) {
+  long hwm = bench_vm_hwm_kb();
+  if (hwm >= 0) return hwm;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
   return ru.ru_maxrss; /* kilobytes on Linux */
+}
+
+static long bench_result_peak_kb(const bench_result_t *r) {
+  return r->peak_rss_kb > 0 ? r->peak_rss_kb : bench_peak_rss_kb();
 }
 
 typedef struct bench_json_s {
@@ -388,7 +414,7 @@ size_t bench_format_result(char *buf, size_t cap, const bench_result_t *r) {
                  "},\"ops\":%" PRIu64 ",\"seconds\":%.9f,\"opsPerSec\":%.1f,\"peakRssKb\":%ld,"
                  "\"checksum\":\"%016" PRIx64 "\",\"verifiedBlocks\":%" PRIu64
                  ",\"allocatorHint\":",
-                 r->ops, r->seconds, bench_ops_per_sec(r), bench_peak_rss_kb(), r->checksum,
+                 r->ops, r->seconds, bench_ops_per_sec(r), bench_result_peak_kb(r), r->checksum,
                  r->verified);
   const char *preload = getenv("LD_PRELOAD");
   if (preload != NULL && preload[0] != '\0')
@@ -405,7 +431,7 @@ void bench_report(const bench_result_t *r) {
   bench_format_result(line, sizeof line, r);
   printf("%s: %" PRIu64 " ops in %.4f s, %.2f M ops/s, peak RSS %ld KiB, checksum %016" PRIx64
          "\n%s\n",
-         bench_program(), r->ops, r->seconds, bench_ops_per_sec(r) / 1e6, bench_peak_rss_kb(),
+         bench_program(), r->ops, r->seconds, bench_ops_per_sec(r) / 1e6, bench_result_peak_kb(r),
          r->checksum, line);
   fflush(stdout);
 }

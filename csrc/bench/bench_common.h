@@ -245,6 +245,7 @@ typedef struct bench_result_s {
   uint64_t checksum; /* finished digest */
   uint64_t verified; /* blocks verified whole (bench_verified_count) */
   const char *extra; /* more members, already JSON ("\"a\":1,\"b\":2"), or NULL */
+  long peak_rss_kb;  /* the peak RSS to report, when the program measured it itself; 0: read it now */
 } bench_result_t;
 
 double bench_ops_per_sec(const bench_result_t *r);

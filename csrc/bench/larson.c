@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
 
   args[ARG_GENERATIONS].value = (long long)done;
   bench_result_t r = {2 * (uint64_t)chunks * rounds * threads * done, t1 - t0, bench_digest_finish(h),
-                      bench_verified_count(), NULL};
+                      bench_verified_count(), NULL, 0};
   bench_report(&r);
   return 0;
 }

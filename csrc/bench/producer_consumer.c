@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
   free(queues);
   free(roles);
 
-  bench_result_t r = {2 * items, seconds, bench_digest_finish(h), bench_verified_count(), NULL};
+  bench_result_t r = {2 * items, seconds, bench_digest_finish(h), bench_verified_count(), NULL, 0};
   bench_report(&r);
   return 0;
 }

@@ -167,7 +167,7 @@ static bench_result_t run_pattern(int pattern, uint64_t cycles, uint64_t seed, u
   free(s.blocks);
 
   bench_result_t r = {pattern_ops(pattern, cycles, batch), t1 - t0, bench_digest_finish(h), 0,
-                      NULL};
+                      NULL, 0};
   return r;
 }
 
@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
   /* all: a line per pattern, then one that combines them and lists each in "patterns". */
   char patterns[4096];
   size_t len = 0;
-  bench_result_t total = {0, 0.0, BENCH_DIGEST_INIT, 0, patterns};
+  bench_result_t total = {0, 0.0, BENCH_DIGEST_INIT, 0, patterns, 0};
   len += (size_t)snprintf(patterns + len, sizeof patterns - len, "\"patterns\":[");
   for (int p = 0; p < ALL; p++) {
     uint64_t verified_before = bench_verified_count();

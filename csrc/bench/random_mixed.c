@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
   uint64_t checksum = bench_digest_finish(churn.digest);
 
   bench_result_t r = {(uint64_t)args[ARG_CYCLES].value, t1 - t0, checksum, bench_verified_count(),
-                      NULL};
+                      NULL, 0};
   bench_report(&r);
   return 0;
 }

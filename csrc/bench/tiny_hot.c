@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
   free(blocks);
 
   bench_result_t r = {2 * (uint64_t)batch * (uint64_t)args[ARG_CYCLES].value, t1 - t0,
-                      bench_digest_finish(h), bench_verified_count(), NULL};
+                      bench_digest_finish(h), bench_verified_count(), NULL, 0};
   bench_report(&r);
   return 0;
 }

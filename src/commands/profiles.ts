@@ -48,7 +48,10 @@ export default class Profiles extends HakCommand {
     this.log(`  run        ${profile.benchmark.program} ${benchmarkArgs(profile).join(' ')}`);
     const threads = profile.threads;
     this.log(`  threads    ${threads.count}${threads.overridable ? `, --threads changes argument ${threads.arg ?? '(none)'}` : ', fixed'}`);
-    for (const variant of profile.variants) this.log(`  hakmem     ${variant.name}: ${describeFeatures(resolveFeatures(variant.features))}`);
+    for (const variant of profile.variants) {
+      const expected = variant.expected ? `; expected ${variant.expected}` : '';
+      this.log(`  hakmem     ${variant.name}: ${describeFeatures(resolveFeatures(variant.features))}${expected}`);
+    }
     this.log(`  allocators ${profile.allocators.join(', ')}`);
     this.log(`  runs       ${profile.runs} (+${profile.warmup} warm-up), timeout ${profile.timeoutSeconds} s`);
     if (Object.keys(profile.env).length > 0) {

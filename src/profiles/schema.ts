@@ -15,6 +15,8 @@ export interface ProfileVariant {
   name: string;
   /** The toggles the profile sets; the rest take their defaults (or the command-line flags). */
   features: Partial<Features>;
+  /** What the design notes expected of this step of a sweep ("+15-20%"), shown beside the measured gain. */
+  expected: string | null;
 }
 
 export interface ThreadSetting {
@@ -212,8 +214,8 @@ function readFeatures(reader: FieldReader, value: Record<string, unknown>, path:
 }
 
 function readVariants(reader: FieldReader, value: unknown): ProfileVariant[] {
-  if (value === undefined) return [{name: 'default', features: {}}];
-  if (isRecord(value)) return [{name: 'default', features: readFeatures(reader, value, ['hakmem'])}];
+  if (value === undefined) return [{name: 'default', features: {}, expected: null}];
+  if (isRecord(value)) return [{name: 'default', features: readFeatures(reader, value, ['hakmem']), expected: null}];
   if (!Array.isArray(value) || value.length === 0) {
     reader.fail(['hakmem'], 'a mapping of toggles, or a non-empty list of named variants', value);
     return [];
@@ -229,8 +231,9 @@ function readVariants(reader: FieldReader, value: unknown): ProfileVariant[] {
 
     const name = reader.string(item.name, [...path, 'name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
     if (name && variants.some((variant) => variant.name === name)) reader.fail([...path, 'name'], 'a name not used by another variant', name);
-    const features = readFeatures(reader, item, path, ['name']);
-    if (name) variants.push({name, features});
+    const expected = item.expected === undefined ? null : (reader.string(item.expected, [...path, 'expected']) ?? null);
+    const features = readFeatures(reader, item, path, ['name', 'expected']);
+    if (name) variants.push({name, features, expected});
   }
 
   return variants;

@@ -1,0 +1,122 @@
+/**
+ * The text `hak bench` and `hak compare` print: cli-table3 tables of the analysed results and
+ * the notes under them (who served, what failed, outliers, how the intervals were made). An
+ * invalid or failed result shows INVALID or FAILED where its numbers would be.
+ */
+import {median, medianInterval} from '../statistics/describe.js';
+import {DEFAULT_RESAMPLES, type ComparisonVerdict} from '../statistics/ratio.js';
+import {renderTable} from '../ui/table.js';
+import type {BenchAnalysis, SweepStep, TargetResult} from './analysis.js';
+import type {RecordComparison} from './compare.js';
+import {servedShares} from './evidence.js';
+import {formatGain, formatPercent, formatRange, formatRate, formatRatio, formatRss} from './format.js';
+import type {BenchRecord} from './record.js';
+
+function ratioCells(comparison: ComparisonVerdict | null): string[] {
+  if (!comparison) return ['—', '', ''];
+  const interval = comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`;
+  return [formatRatio(comparison.ratio), interval, comparison.verdict];
+}
+
+/** "+16.7% faster" over its interval "[+10.6%, +22.1%]", on two lines. */
+function gainCell(comparison: ComparisonVerdict | null): string {
+  if (!comparison) return '';
+  const interval = comparison.low === null || comparison.high === null ? 'no interval (< 3 runs)' : `[${formatGain(comparison.low)}, ${formatGain(comparison.high)}]`;
+  return `${formatGain(comparison.ratio)} ${comparison.verdict}\n${interval}`;
+}
+
+function summaryCells(result: TargetResult): string[] {
+  if (result.status !== 'ok') return [result.status.toUpperCase(), '', '', ''];
+  return [
+    formatRate(result.median!),
+    formatRange(result.ci95![0], result.ci95![1]),
+    formatRange(result.min!, result.max!),
+    formatRss(result.peakRssKb!),
+  ];
+}
+
+/** One row per target: median, its interval, range, peak RSS, and the ratio to the baseline. */
+export async function benchTable(analysis: BenchAnalysis): Promise<string> {
+  const rows = analysis.results.map((result) => {
+    const ratio = result.label === analysis.baseline && result.status === 'ok' ? ['baseline', '', ''] : ratioCells(result.vsBaseline);
+    return [result.label, ...summaryCells(result), ...ratio];
+  });
+  return renderTable(['target', 'median ops/s', '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows);
+}
+
+/** A sweep's steps: each step's gain over the previous one and over the first, with the design notes' figure. */
+export async function sweepTable(steps: readonly SweepStep[]): Promise<string> {
+  const withGap = steps.some((step) => step.gapClosed !== null);
+  const rows = steps.map((step) => {
+    const cells = [step.variant, step.status === 'ok' ? formatRate(step.median!) : step.status.toUpperCase(), gainCell(step.step), gainCell(step.cumulative)];
+    if (withGap) cells.push(step.gapClosed === null ? '' : formatPercent(step.gapClosed));
+    cells.push(step.expected ?? '');
+    return cells;
+  });
+  const head = ['step', 'median ops/s', 'step gain, 95% CI', 'cumulative, 95% CI'];
+  if (withGap) head.push('mimalloc gap closed');
+  head.push('expected step gain');
+  return renderTable(head, rows, {wrap: [head.length - 1]});
+}
+
+function indent(text: string, prefix: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => `${prefix}${line}`);
+}
+
+/** Who served each target, what failed and why, and the outliers. */
+export function resultNotes(record: BenchRecord, analysis: BenchAnalysis): string[] {
+  const notes: string[] = [];
+  // Verified targets with the same evidence (a sweep's variants) share one line.
+  const verified = new Map<string, string[]>();
+  for (const result of analysis.results) {
+    const target = record.targets.find((candidate) => candidate.label === result.label)!;
+    if (result.status === 'failed' && result.failure) {
+      notes.push(`${result.label}: FAILED in ${result.cause}`);
+      notes.push(...indent(result.failure.stderrTail, '    | '));
+      if (result.failure.failure === 'timeout') notes.push("    raise the profile's timeout, or lower its arguments");
+      notes.push(`    reproduce: ${result.failure.command}`);
+    } else if (result.status === 'invalid') {
+      const kept = result.median === null ? '' : ' Its figures are kept in --json and the saved result, never compared.';
+      notes.push(`${result.label}: INVALID: ${result.cause}.${kept}`);
+    } else if (result.verified) {
+      const shares = servedShares(target.runs[0], record.profile.program);
+      const bound = target.binding?.mallocLibrary ? `malloc bound to ${target.binding.mallocLibrary.split('/').pop()}` : 'libhakmem.so loaded';
+      const exact = target.runs[0]?.counters?.exact ? '' : ' (stats 0: slow-path counters)';
+      const evidence = `verified in all ${result.runs.length} runs: ${bound}; hakmem served ${shares || 'every tier used'}${exact}`;
+      verified.set(evidence, [...(verified.get(evidence) ?? []), result.label]);
+    }
+  }
+
+  notes.unshift(...[...verified].map(([evidence, labels]) => `${labels.join(', ')}: ${evidence}`));
+  const footprint = analysis.results.flatMap((result) => {
+    const values = record.targets.find((target) => target.label === result.label)!.runs.map((run) => run.extra.rssOverLive);
+    return result.status === 'ok' && values.length > 0 && values.every((value) => typeof value === 'number') ? [`${result.label} ${median(values as number[]).toFixed(2)}`] : [];
+  });
+  if (footprint.length > 0) notes.push(`peak RSS / peak live bytes (median; 1.00 would be a perfect fit): ${footprint.join(', ')}`);
+  const outliers = analysis.results.flatMap((result) =>
+    result.status === 'ok' ? result.outliers.map((outlier) => `${result.label} run ${outlier.index + 1} ${formatRate(outlier.value)} (${outlier.side}, ${outlier.severity})`) : [],
+  );
+  if (outliers.length > 0) notes.push(`outliers (beyond Tukey's fences, kept in the statistics): ${outliers.join('; ')}`);
+  return notes;
+}
+
+/** How the figures were made, in two lines, with the real coverage of the median's interval. */
+export function methodNote(runs: number, warmup: number, noise: number): string[] {
+  const probe = medianInterval(Array.from({length: runs}, (_, index) => index));
+  const coverage =
+    probe.coverage >= 0.95
+      ? `x(${probe.low + 1})..x(${probe.high + 1}) of ${runs}, coverage ${formatPercent(probe.coverage)}`
+      : `with ${runs} runs the widest, min–max, covers only ${formatPercent(probe.coverage)}; more runs narrow it`;
+  return [
+    `Median of ${runs} runs after ${warmup} warm-up, interleaved round by round. 95% CI of the median: order statistics (${coverage}).`,
+    `Ratio intervals: bootstrap of the ratio of medians (${DEFAULT_RESAMPLES.toLocaleString('en-US')} resamples, fixed seed); faster or slower only when the whole interval clears ±${(noise * 100).toFixed(1)}%.`,
+  ];
+}
+
+/** A row per target in both results: A's and B's medians and intervals, B/A and the verdict. */
+export async function compareTable(comparison: RecordComparison): Promise<string> {
+  const side = (result: TargetResult): string[] =>
+    result.status === 'ok' ? [formatRate(result.median!), formatRange(result.ci95![0], result.ci95![1])] : [result.status.toUpperCase(), ''];
+  const rows = comparison.targets.map((target) => [target.label, ...side(target.a), ...side(target.b), ...ratioCells(target.change)]);
+  return renderTable(['target', 'A median', 'A 95% CI', 'B median', 'B 95% CI', 'B/A', '95% CI', 'verdict'], rows);
+}

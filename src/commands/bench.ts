@@ -1,0 +1,195 @@
+import {Args, Flags} from '@oclif/core';
+import {resolve} from 'node:path';
+
+import {type AllocatorName, ALLOCATOR_NAMES, parseAllocatorName} from '../allocators.js';
+import {writeFileAtomic} from '../atomic-file.js';
+import {formatError, HakCommand} from '../base-command.js';
+import {analyzeRecord, type BenchAnalysis, type SweepStep, type TargetResult} from '../bench/analysis.js';
+import {renderChart} from '../bench/chart.js';
+import {describeMachine} from '../bench/machine.js';
+import type {BenchRecord, MachineInfo} from '../bench/record.js';
+import {benchTable, methodNote, resultNotes, sweepTable} from '../bench/render.js';
+import {saveRecord} from '../bench/results.js';
+import {runBench} from '../bench/runner.js';
+import {RunError, UsageError, VerdictError} from '../errors.js';
+import {featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
+import {loadProfile} from '../profiles/index.js';
+
+/** `hak bench --json`. */
+export interface BenchJson {
+  profile: string;
+  /** The saved result's id and file; null under --no-save. */
+  id: string | null;
+  file: string | null;
+  chart: string | null;
+  /** False when a run failed. */
+  complete: boolean;
+  benchmark: {program: string; args: string[]; threads: number; runs: number; warmup: number};
+  baseline: string;
+  noise: number;
+  machine: MachineInfo;
+  results: TargetResult[];
+  /** A sweep's steps (phases); empty otherwise. */
+  steps: SweepStep[];
+  warnings: string[];
+  wallSeconds: number;
+}
+
+function parseAllocatorList(text: string): AllocatorName[] {
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (names.length === 0) throw new UsageError(`--allocators needs at least one of ${ALLOCATOR_NAMES.join(', ')}.`);
+  return [...new Set(names.map((name) => parseAllocatorName(name)))];
+}
+
+export default class Bench extends HakCommand {
+  static override summary = 'Benchmark hakmem against glibc, mimalloc, jemalloc and tcmalloc on a profile, with intervals and noise-aware verdicts.';
+
+  static override description = [
+    'Builds the hakmem variant(s) the profile names (reusing earlier builds), then runs the benchmark under every allocator, interleaved round by round after the warm-up rounds, so drift hits all alike. Each target gets its median operations per second with a 95% interval, its range, peak RSS and outliers, and its ratio to the baseline with a verdict: faster or slower only when the whole ratio interval lies beyond the noise band.',
+    'Every hakmem result carries the evidence of who served it (the loader\'s binding and hakmem\'s counters, judged as hak verify judges them); a result hakmem did not serve is INVALID and never compared. A run that crashes or times out fails its target; the others are still reported.',
+    'The result is saved under .hak/results/bench/ (HAK_HOME moves .hak) with the machine, kernel, compiler, toggles, commit and every raw sample; hak compare compares two saved results.',
+    'Exit codes: 0 all results valid; 1 a result is INVALID (not served by its allocator, or other work done); 5 a run failed.',
+  ].join('\n\n');
+
+  static override examples = [
+    {description: 'The tiny fast path under all five allocators.', command: '<%= config.bin %> <%= command.id %> tiny-hot'},
+    {description: 'The roadmap sweep: each step\'s gain and the cumulative gain.', command: '<%= config.bin %> <%= command.id %> phases --chart phases.svg'},
+    {description: 'Larson Mid on the two cores this machine has, against glibc and mimalloc only.', command: '<%= config.bin %> <%= command.id %> larson-mid --threads 2 --allocators hakmem,glibc,mimalloc'},
+    {description: 'The quick-wins trap: the tiny pool off behind malloc makes the hakmem result INVALID.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --allocators hakmem,glibc'},
+  ];
+
+  static override args = {
+    profile: Args.string({description: 'A profile name (hak profiles lists them) or the path of a profile file.', required: true}),
+  };
+
+  static override flags = {
+    ...variantFlags,
+    ...runFlags,
+    runs: Flags.integer({min: 1, max: 1000, helpValue: 'N', summary: 'Measured runs per target (default: the profile\'s, usually 5).'}),
+    warmup: Flags.integer({min: 0, max: 100, helpValue: 'N', summary: 'Warm-up rounds, discarded (default: the profile\'s).'}),
+    allocators: Flags.string({
+      helpValue: 'LIST',
+      summary: `Comma list of allocators to compare instead of the profile's: ${ALLOCATOR_NAMES.join(', ')}.`,
+    }),
+    baseline: Flags.string({
+      helpValue: 'TARGET',
+      summary: 'The target the others are compared with: an allocator, or a label such as hakmem:baseline (default mimalloc).',
+    }),
+    noise: noiseFlag,
+    save: Flags.boolean({allowNo: true, default: true, summary: 'Save the result under .hak/results/bench/ (--no-save: do not).'}),
+    chart: Flags.string({helpValue: 'FILE', summary: 'Write an SVG bar chart of the result (medians, 95% intervals) to FILE.'}),
+    'allow-missing': Flags.boolean({summary: 'Skip peer allocators whose library is not installed, with a warning, instead of failing.'}),
+  };
+
+  async run(): Promise<BenchJson> {
+    const {args, flags} = await this.parse(Bench);
+    const profile = await loadProfile(args.profile);
+    const spinner = await this.spinner(`${profile.name}: preparing`);
+    let record: BenchRecord;
+    try {
+      record = await runBench(profile, {
+        threads: flags.threads,
+        runs: flags.runs,
+        warmup: flags.warmup,
+        allocators: flags.allocators === undefined ? undefined : parseAllocatorList(flags.allocators),
+        allowMissing: flags['allow-missing'],
+        overrides: {features: featureOverrides(flags), toolchain: toolchainOverrides(flags)},
+        baseline: flags.baseline,
+        noise: flags.noise,
+        onProgress: (text) => spinner.update(text),
+      });
+      spinner.stop();
+    } catch (error) {
+      spinner.fail(`${profile.name}: stopped`);
+      throw error;
+    }
+
+    const file = flags.save ? saveRecord(record) : null;
+    const analysis = analyzeRecord(record);
+    const chart = flags.chart ? this.writeChart(flags.chart, record, analysis) : null;
+    const json: BenchJson = {
+      profile: record.profile.name,
+      id: file ? record.id : null,
+      file,
+      chart,
+      complete: record.complete,
+      benchmark: {
+        program: record.profile.program,
+        args: record.profile.args,
+        threads: record.profile.threads,
+        runs: record.profile.runs,
+        warmup: record.profile.warmup,
+      },
+      baseline: analysis.baseline,
+      noise: analysis.noise,
+      machine: record.machine,
+      results: analysis.results,
+      steps: analysis.steps,
+      warnings: analysis.warnings,
+      wallSeconds: record.wallSeconds,
+    };
+    if (!this.jsonEnabled()) await this.render(record, analysis, json);
+    const problem = outcomeError(analysis);
+    if (!problem) return json;
+    // The results stand even when some target failed: print them, then exit with the failure's code.
+    if (this.jsonEnabled()) this.logJson(json);
+    else process.stderr.write(formatError(problem));
+    this.exit(problem.exitCode);
+  }
+
+  private writeChart(path: string, record: BenchRecord, analysis: BenchAnalysis): string {
+    const file = resolve(path);
+    try {
+      writeFileAtomic(file, renderChart(record, analysis));
+    } catch (error) {
+      throw new UsageError(`cannot write the chart to ${path}: ${(error as Error).message}.`);
+    }
+
+    return file;
+  }
+
+  private async render(record: BenchRecord, analysis: BenchAnalysis, json: BenchJson): Promise<void> {
+    const {profile} = record;
+    const threads = `${profile.threads} thread${profile.threads === 1 ? '' : 's'}`;
+    this.log(`${profile.name}: ${[profile.program, ...profile.args].join(' ')} (${threads}) · ${describeMachine(record.machine)}`);
+    this.log(await benchTable(analysis));
+    if (analysis.steps.length > 0) {
+      this.log('');
+      this.log('Steps of the sweep: gain over the previous step, and cumulative gain over the first:');
+      this.log(await sweepTable(analysis.steps));
+    }
+
+    this.log('');
+    for (const line of [...resultNotes(record, analysis), ...methodNote(profile.runs, profile.warmup, analysis.noise)]) this.log(line);
+    for (const warning of analysis.warnings) process.stderr.write(`Warning: ${warning}\n`);
+    const where = json.file ? `Saved ${this.displayPath(json.file)}` : 'Not saved (--no-save)';
+    this.log(`${where}; ${record.wallSeconds.toFixed(1)} s.${json.chart ? ` Chart: ${this.displayPath(json.chart)}` : ''}`);
+  }
+}
+
+/** Failed runs come first (exit 5), then invalid results (exit 1); null when everything held. */
+function outcomeError(analysis: BenchAnalysis): RunError | VerdictError | null {
+  const failed = analysis.results.filter((result) => result.status === 'failed');
+  if (failed.length > 0) {
+    const first = failed[0]!.failure!;
+    return new RunError(
+      `${failed.length} of ${analysis.results.length} targets failed (${failed.map((result) => result.label).join(', ')}); the other results stand.`,
+      {failure: first.failure, program: '', allocator: failed[0]!.allocator, runIndex: first.runIndex, stderrTail: ''},
+      'Each failure is shown above with the end of its stderr and the command that reproduces it.',
+    );
+  }
+
+  const invalid = analysis.results.filter((result) => result.status === 'invalid');
+  if (invalid.length > 0) {
+    return new VerdictError(
+      `${invalid.map((result) => result.label).join(', ')}: INVALID, not a measurement of the allocator named (see above); not compared.`,
+      {invalid: invalid.map((result) => ({label: result.label, cause: result.cause}))},
+      'hak verify shows the evidence of who served each run.',
+    );
+  }
+
+  return null;
+}

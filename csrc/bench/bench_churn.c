@@ -4,8 +4,7 @@
 #include "bench_churn.h"
 
 void bench_churn_init(bench_churn_t *c, uint32_t ws, uint32_t min, uint32_t max, uint32_t rng) {
-  c->ptrs = bench_calloc(ws, sizeof *c->ptrs);
-  c->sizes = bench_calloc(ws, sizeof *c->sizes);
+  c->slots = bench_calloc(ws, sizeof *c->slots);
   c->ws = ws;
   c->min = min;
   c->span = (uint64_t)max - min + 1;
@@ -15,15 +14,13 @@ void bench_churn_init(bench_churn_t *c, uint32_t ws, uint32_t min, uint32_t max,
 
 void bench_churn_release(bench_churn_t *c, uint32_t sample_mask) {
   for (uint32_t i = 0; i < c->ws; i++) {
-    if (c->ptrs[i] != NULL) {
-      uint64_t head =
-          bench_free(c->ptrs[i], c->sizes[i], bench_tag(i, c->sizes[i]), i, (i & sample_mask) == 0);
+    bench_slot_t *const s = &c->slots[i];
+    if (s->block != NULL) {
+      uint64_t head = bench_free(s->block, bench_tag_size(s->tag), s->tag, i, (i & sample_mask) == 0);
       c->digest = bench_digest(c->digest, head);
-      c->ptrs[i] = NULL;
+      s->block = NULL;
     }
   }
-  free(c->ptrs);
-  free(c->sizes);
-  c->ptrs = NULL;
-  c->sizes = NULL;
+  free(c->slots);
+  c->slots = NULL;
 }

@@ -8,9 +8,15 @@
 
 #include "bench_common.h"
 
+/* A slot: its block (or NULL) and the block's tag, side by side so that one address
+ * reaches both. The tag's low half is the slot's index and its high half the size. */
+typedef struct bench_slot_s {
+  void *block;
+  uint64_t tag;
+} bench_slot_t;
+
 typedef struct bench_churn_s {
-  void **ptrs;     /* block of each slot, or NULL */
-  uint32_t *sizes; /* size of each slot's block (separate array: indexing needs no multiply) */
+  bench_slot_t *slots;
   uint64_t ws;     /* 64-bit so the loop can use them as memory operands */
   uint64_t min;
   uint64_t span; /* max - min + 1 */
@@ -32,23 +38,26 @@ void bench_churn_release(bench_churn_t *c, uint32_t sample_mask);
  * block freed (slot and size, as the memory held them). */
 BENCH_ALWAYS_INLINE void bench_churn_run(bench_churn_t *c, uint64_t cycles,
                                          const uint32_t sample_mask) {
-  void **const ptrs = c->ptrs;
-  uint32_t *const sizes = c->sizes;
+  bench_slot_t *const slots = c->slots;
   const uint64_t ws = c->ws, min = c->min, span = c->span;
   uint32_t rng = c->rng;
   uint64_t h = c->digest;
   for (; cycles > 0; cycles--) {
     uint64_t pick = (uint64_t)bench_rand(&rng) * ws;
     uint64_t i = pick >> 32;
-    void *p = ptrs[i];
-    if (p != NULL) {
-      uint32_t size = sizes[i];
-      h = bench_digest(h, bench_free(p, size, bench_tag(i, size), i, (i & sample_mask) == 0));
-      ptrs[i] = NULL;
+    bench_slot_t *const s = &slots[i];
+    /* Whether the slot is sampled is read from the tag, whose low half is i: after a call
+     * nothing but the slot and the tag has to survive in registers. */
+    if (s->block != NULL) {
+      const uint64_t tag = s->tag;
+      h = bench_digest(h, bench_free(s->block, bench_tag_size(tag), tag, (uint32_t)tag,
+                                     (tag & sample_mask) == 0));
+      s->block = NULL;
     } else {
-      uint32_t size = (uint32_t)(min + ((uint32_t)pick * span >> 32));
-      ptrs[i] = bench_alloc(size, bench_tag(i, size), (i & sample_mask) == 0);
-      sizes[i] = size;
+      const uint64_t size = min + ((uint32_t)pick * span >> 32);
+      const uint64_t tag = bench_tag(i, size);
+      s->block = bench_alloc(size, tag, (i & sample_mask) == 0);
+      s->tag = tag;
     }
   }
   c->rng = rng;

@@ -188,37 +188,40 @@ static BENCH_NORETURN void bench_fail_word(const void *p, size_t size, uint64_t 
   bench_die(BENCH_EXIT_CORRUPT);
 }
 
-void bench_fail_tags(const void *p, size_t size, uint64_t tag, uint64_t slot) {
-  uint64_t head = bench_load_word(p);
-  if (head != tag) bench_fail_word(p, size, slot, "start tag", 0, tag, head);
-  size_t end = bench_end_tag_offset(size);
-  bench_fail_word(p, size, slot, "end tag", end, tag, bench_load_word((const char *)p + end));
+void bench_fail_tag(const void *p, size_t size, uint64_t tag, uint64_t slot) {
+  bench_fail_word(p, size, slot, "start tag", 0, tag, bench_load_word(p));
 }
 
 /* Two words at a time through 16-byte vectors: a sampled block costs about one store per
  * 16 bytes to fill and three instructions per 16 bytes to verify. The vectors stop short of
- * the end tag (which may be unaligned), one more word closes most of the gap. */
+ * the last word (which may be unaligned), one more word closes most of the gap. */
 typedef uint64_t bench_v2 __attribute__((vector_size(16)));
 
+/* Where the block's last word goes: its last 8 bytes, or the start word itself in a block
+ * of less than 16 bytes, where the two would overlap. */
+static size_t bench_last_word_offset(size_t size) {
+  return size >= 2 * sizeof(uint64_t) ? size - sizeof(uint64_t) : 0;
+}
+
 static size_t bench_fill_span(size_t size) {
-  return (size - sizeof(uint64_t)) & ~(size_t)15;
+  return bench_last_word_offset(size) & ~(size_t)15;
 }
 
 static int bench_fill_has_word(size_t size, size_t span) {
   return span + 2 * sizeof(uint64_t) <= size;
 }
 
-void bench_fill(void *p, size_t size, uint64_t tag) {
+static void bench_fill(void *p, size_t size, uint64_t tag) {
   char *b = p;
   const bench_v2 v = {tag, tag};
   size_t span = bench_fill_span(size);
   memcpy(b, &tag, sizeof tag);
   for (size_t i = 0; i < span; i += 16) memcpy(b + i, &v, sizeof v);
   if (bench_fill_has_word(size, span)) memcpy(b + span, &tag, sizeof tag);
-  memcpy(b + bench_end_tag_offset(size), &tag, sizeof tag);
+  memcpy(b + bench_last_word_offset(size), &tag, sizeof tag);
 }
 
-void bench_verify_fill(const void *p, size_t size, uint64_t tag, uint64_t slot) {
+static void bench_verify_fill(const void *p, size_t size, uint64_t tag, uint64_t slot) {
   const char *b = p;
   const bench_v2 v = {tag, tag};
   bench_v2 diff = {0, 0};
@@ -233,6 +236,8 @@ void bench_verify_fill(const void *p, size_t size, uint64_t tag, uint64_t slot) 
     memcpy(&w, b + span, sizeof w);
     diff[0] |= w ^ tag;
   }
+  const size_t last = bench_last_word_offset(size);
+  diff[1] |= bench_load_word(b + last) ^ tag;
   if (bench_unlikely((diff[0] | diff[1]) != 0)) {
     size_t words_end = bench_fill_has_word(size, span) ? span + sizeof tag : span;
     for (size_t i = 0; i < words_end; i += sizeof tag) {
@@ -240,8 +245,23 @@ void bench_verify_fill(const void *p, size_t size, uint64_t tag, uint64_t slot) 
       memcpy(&w, b + i, sizeof w);
       if (w != tag) bench_fail_word(p, size, slot, "pattern word", i, tag, w);
     }
+    bench_fail_word(p, size, slot, "last word", last, tag, bench_load_word(b + last));
   }
   bench_thread_verified++;
+}
+
+void *bench_alloc_filled(size_t size, uint64_t tag) {
+  void *p = malloc(size);
+  if (bench_unlikely(p == NULL)) bench_fail_nomem(size);
+  bench_fill(p, size, tag);
+  return p;
+}
+
+uint64_t bench_free_verified(void *p, size_t size, uint64_t tag, uint64_t slot) {
+  if (bench_unlikely(bench_load_word(p) != tag)) bench_fail_tag(p, size, tag, slot);
+  bench_verify_fill(p, size, tag, slot);
+  free(p);
+  return tag;
 }
 
 /* ---------------------------------------------------------------- threads, bookkeeping */

@@ -65,10 +65,6 @@ static inline uint32_t band_size(const size_band_t *b, uint32_t *rng) {
   return size < b->min ? b->min : size > b->max ? b->max : size;
 }
 
-static inline uint64_t tag_size(uint64_t tag) {
-  return (tag >> 32) - BENCH_TAG_SIZE_BIAS;
-}
-
 /* The digest folds every allocation's tag and every tag verified at a free, in order. */
 BENCH_NOINLINE void bench_loop_fragment_stress(heap_t *heap, uint32_t phases, uint32_t blocks,
                                                const size_band_t bands[2]) {
@@ -89,7 +85,7 @@ BENCH_NOINLINE void bench_loop_fragment_stress(heap_t *heap, uint32_t phases, ui
     uint64_t to_free = heap->live * (50 + bench_below(bench_rand(&rng), 41)) / 100;
     for (uint64_t n = 0; n < to_free; n++) {
       uint64_t k = bench_below(bench_rand(&rng), (uint32_t)heap->live);
-      uint64_t tag = heap->tags[k], size = tag_size(tag);
+      uint64_t tag = heap->tags[k], size = bench_tag_size(tag);
       h = bench_digest(h, bench_free(heap->ptrs[k], size, tag, (uint32_t)tag,
                                      (tag & SAMPLE_MASK) == 0));
       heap->live_bytes -= size;
@@ -131,7 +127,7 @@ int main(int argc, char **argv) {
 
   for (uint64_t k = 0; k < heap.live; k++) {
     uint64_t tag = heap.tags[k];
-    heap.digest = bench_digest(heap.digest, bench_free(heap.ptrs[k], tag_size(tag), tag,
+    heap.digest = bench_digest(heap.digest, bench_free(heap.ptrs[k], bench_tag_size(tag), tag,
                                                        (uint32_t)tag, (tag & SAMPLE_MASK) == 0));
   }
   free(heap.ptrs);

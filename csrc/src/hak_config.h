@@ -70,8 +70,11 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
-/* Tiny pages are 64 KiB (64 per segment); mid pages 512 KiB (8 per segment). */
-#define HAK_TINY_PAGE_SHIFT  16
+/* Tiny pages are 128 KiB (32 per segment); mid pages 512 KiB (8 per segment). A tiny page
+ * holds over a hundred 1 KiB blocks, so a class with that many live blocks keeps one page
+ * instead of switching between two that take turns being full; pages are carved lazily
+ * (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
+#define HAK_TINY_PAGE_SHIFT  17
 #define HAK_MID_PAGE_SHIFT   19
 /* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
 #define HAK_TINY_MAX         1024

@@ -71,6 +71,7 @@ hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
 }
 
 hak_internal void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped);
+hak_internal void* _hak_malloc_refill(hak_heap_t* heap, hak_page_t* page, size_t size, bool wrapped);
 
 /* `wrapped`: the request came through the malloc override (where wrap-tiny applies). */
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
@@ -92,7 +93,7 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
     _hak_count_alloc(heap, page, size);
     return b;
   }
-  return _hak_malloc_generic(heap, size, wrapped);
+  return _hak_malloc_refill(heap, page, size, wrapped);
 }
 
 hak_inline void _hak_free_inline(void* p) {

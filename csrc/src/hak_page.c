@@ -151,6 +151,12 @@ void _hak_page_block_notify(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- allocation slow path */
 
+static void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
+  if (supplied == 0) return;
+  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
+  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
+}
+
 static hak_page_t* page_find(hak_heap_t* heap, int cls) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
@@ -176,10 +182,7 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls) {
     hak_assert(q->first == page);
   }
 found:
-  if (supplied != 0) {
-    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
-    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
-  }
+  count_refill(heap, tier, supplied);
   return q->first;
 }
 
@@ -192,6 +195,24 @@ void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
   hak_assert(b != NULL);
   _hak_count_alloc(heap, page, size);
   return b;
+}
+
+/* The fast path found its page's allocation list empty. Most often the page's own frees
+ * wait on local_free: swapping them in is all the refill there is, and the page search,
+ * notifications and direct-cache update of the full slow path are not needed. */
+void* _hak_malloc_refill(hak_heap_t* heap, hak_page_t* page, size_t size, bool wrapped) {
+#if HAK_DUAL_LISTS
+  hak_block_t* b = page->local_free;
+  if (hak_likely(b != NULL)) {
+    count_refill(heap, page->tier, page->capacity - page->used);
+    page->local_free = NULL;
+    page->free = b->next;
+    page->used++;
+    _hak_count_alloc(heap, page, size);
+    return b;
+  }
+#endif
+  return _hak_malloc_generic(heap, size, wrapped);
 }
 
 /* ---------------------------------------------------------------- empty pages */

@@ -181,7 +181,7 @@ hak_inline uintptr_t _hak_thread_id(void) { return (uintptr_t)__builtin_thread_p
 enum { HAK_SEG_TINY = 0, HAK_SEG_MID = 1, HAK_SEG_LARGE = 2 };
 
 typedef struct hak_segment_s {
-  uint8_t page_shift;                   /* read by the free fast path */
+  uint8_t page_shift;                   /* the segment map holds a copy for the free fast path */
   uint8_t kind;                         /* HAK_SEG_* */
   uint16_t page_count;
   uint16_t pages_used;
@@ -210,7 +210,9 @@ hak_internal extern hak_page_t _hak_page_empty;   /* no blocks, no owner */
 
 #if HAK_SUPERSLAB
 /* One byte per 4 MiB slot of the 47-bit user address space (32 MiB of bss, touched only
- * where hakmem has segments): non-zero where a hakmem segment starts. */
+ * where hakmem has segments): where a hakmem segment starts, its page shift (never 0);
+ * elsewhere 0. The free fast path gets the page index from the map it has to read anyway,
+ * without a dependent load from the segment header. */
 #define HAK_SEGMAP_ENTRIES ((size_t)1 << (47 - HAK_SEGMENT_SHIFT))
 hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 
@@ -218,9 +220,10 @@ hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 hak_inline hak_page_t* _hak_page_of(const void* p) {
   uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
   if (hak_unlikely(slot >= HAK_SEGMAP_ENTRIES)) return &_hak_page_empty;
-  if (hak_unlikely(atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed) == 0)) return &_hak_page_empty;
+  unsigned page_shift = atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
+  if (hak_unlikely(page_shift == 0)) return &_hak_page_empty;
   uintptr_t seg = (uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK;
-  size_t idx = ((uintptr_t)p & HAK_SEGMENT_MASK) >> ((hak_segment_t*)seg)->page_shift;
+  size_t idx = ((uintptr_t)p & HAK_SEGMENT_MASK) >> page_shift;
   return (hak_page_t*)(seg + offsetof(hak_segment_t, pages) + idx * sizeof(hak_page_t));
 }
 #else
@@ -356,7 +359,7 @@ hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);
 hak_internal void  _hak_segments_reset_lock(void);
-hak_internal void  _hak_segmap_set(hak_segment_t* seg, uint8_t v);
+hak_internal void  _hak_segmap_set(hak_segment_t* seg, bool mapped);
 
 /* large (hak_large.c) */
 hak_internal void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool zero);

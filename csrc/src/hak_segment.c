@@ -14,11 +14,12 @@ static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t* _abandoned[2];
 static _Atomic(size_t) _abandoned_count[2];
 
-void _hak_segmap_set(hak_segment_t* seg, uint8_t v) {
+void _hak_segmap_set(hak_segment_t* seg, bool mapped) {
 #if HAK_SUPERSLAB
-  atomic_store_explicit(&_hak_segmap[(uintptr_t)seg >> HAK_SEGMENT_SHIFT], v, memory_order_release);
+  atomic_store_explicit(&_hak_segmap[(uintptr_t)seg >> HAK_SEGMENT_SHIFT], mapped ? seg->page_shift : 0,
+                        memory_order_release);
 #else
-  (void)seg; (void)v;
+  (void)seg; (void)mapped;
 #endif
 }
 
@@ -70,7 +71,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
     atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
   }
 #if HAK_SUPERSLAB
-  _hak_segmap_set(seg, 1);
+  _hak_segmap_set(seg, true);
 #else
   if (!_hak_registry_add(seg)) {
     _hak_os_unmap(base, mapped);
@@ -83,7 +84,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
 
 void _hak_segment_unmap(hak_segment_t* seg) {
 #if HAK_SUPERSLAB
-  _hak_segmap_set(seg, 0);
+  _hak_segmap_set(seg, false);
 #else
   _hak_registry_remove(seg);
 #endif

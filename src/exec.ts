@@ -15,6 +15,10 @@ export interface ExecOptions {
   /** Output lines passed to this callback as they arrive (progress display). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   input?: string;
+  /** A file whose content is the program's standard input. */
+  inputFile?: string;
+  /** Called with the child's pid as soon as it is started (undefined when it could not be). */
+  onSpawn?: (pid: number | undefined) => void;
   /**
    * Run the program as the leader of its own process group, so that an interrupt stops it and
    * everything it started (make and its compilers), not just the program itself.
@@ -38,38 +42,63 @@ export interface ExecResult {
 export async function execProgram(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const {execa} = await import('execa');
   const started = performance.now();
+  // A process group is stopped whole on a timeout too: a shell's or make's children with it.
+  const groupTimeout = options.processGroup === true && options.timeoutMs !== undefined;
   const child = execa(file, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: options.env === undefined,
-    timeout: options.timeoutMs,
+    timeout: groupTimeout ? undefined : options.timeoutMs,
     forceKillAfterDelay: 2000,
     killSignal: 'SIGKILL',
     reject: false,
     stripFinalNewline: false,
     input: options.input,
-    stdin: options.input === undefined ? 'ignore' : undefined,
+    inputFile: options.inputFile,
+    stdin: options.input === undefined && options.inputFile === undefined ? 'ignore' : undefined,
     cleanup: true,
     detached: options.processGroup ?? false,
     maxBuffer: 256 * 1024 * 1024,
   });
   // Interrupted, hak stops the program before removing anything it may be writing.
-  const forget = onInterrupt('stop', () => {
-    if (options.processGroup && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    else child.kill('SIGKILL');
-  });
+  const stop = (): void => {
+    if (!options.processGroup || child.pid === undefined) {
+      child.kill('SIGKILL');
+      return;
+    }
+
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is already gone
+    }
+  };
+
+  const forget = onInterrupt('stop', stop);
+  options.onSpawn?.(child.pid);
+  let groupTimedOut = false;
+  const timer = groupTimeout
+    ? setTimeout(() => {
+        groupTimedOut = true;
+        stop();
+      }, options.timeoutMs)
+    : undefined;
   const {onLine} = options;
   if (onLine) {
     streamLines(child.stdout, (line) => onLine(line, 'stdout'));
     streamLines(child.stderr, (line) => onLine(line, 'stderr'));
   }
-  const result = await child.finally(forget);
-  const spawnFailed = result.exitCode === undefined && result.signal === undefined && !result.timedOut;
+  const result = await child.finally(() => {
+    clearTimeout(timer);
+    forget();
+  });
+  const timedOut = result.timedOut || groupTimedOut;
+  const spawnFailed = result.exitCode === undefined && result.signal === undefined && !timedOut;
   return {
     command: [file, ...args].join(' '),
     exitCode: result.exitCode,
     signal: result.signal,
-    timedOut: result.timedOut,
+    timedOut,
     spawnFailed,
     stdout: typeof result.stdout === 'string' ? result.stdout : '',
     stderr: typeof result.stderr === 'string' ? result.stderr : spawnFailed ? String(result.message) : '',

@@ -10,7 +10,8 @@ import {
 } from '../src/errors.js';
 import {peerLibraryPath, PEER_ALLOCATORS, resolveAllocator} from '../src/allocators.js';
 import {buildVariant} from '../src/build/index.js';
-import {benchmarkEnvironment, parseBenchmarkOutput, type RunRequest, runBenchmark} from '../src/run/index.js';
+import {benchmarkEnvironment, commandFigure, parseBenchmarkOutput, type RunRequest, runBenchmark, shellHakmemVariables, shellVariablesNote} from '../src/run/index.js';
+import {summarizeTimeline} from '../src/run/monitor.js';
 import {copyFixtureCsrc, tempDir, withEnv} from './helpers.js';
 
 const RESULT =
@@ -68,9 +69,11 @@ describe('runBenchmark', () => {
     });
   });
 
-  it('drops HAKMEM_* variables inherited from the shell but passes the profile\'s', async () => {
-    await withEnv({HAKMEM_WRAP_TINY: '0'}, async () => {
-      expect((await runBenchmark(request(printer()))).result.params.wrap).toBe('');
+  it('passes HAKMEM_* variables from the shell, under the profile\'s', async () => {
+    await withEnv({HAKMEM_WRAP_TINY: '0', HAKMEM_STATS: '/tmp/elsewhere.json'}, async () => {
+      expect(shellHakmemVariables()).toEqual({HAKMEM_WRAP_TINY: '0'});
+      expect(shellVariablesNote(shellHakmemVariables())).toBe('from your shell: HAKMEM_WRAP_TINY=0');
+      expect((await runBenchmark(request(printer()))).result.params.wrap).toBe('0');
       const withProfileEnv = await runBenchmark(request(printer(), {env: {HAKMEM_WRAP_TINY: '1'}}));
       expect(withProfileEnv.result.params.wrap).toBe('1');
     });
@@ -108,6 +111,51 @@ describe('runBenchmark', () => {
   it('reports a program that cannot start', async () => {
     const error = await runError(runBenchmark(request('/nonexistent/bench')));
     expect(error.facts.failure).toBe('spawn');
+  });
+});
+
+describe('memory and CPU of a run', () => {
+  it('samples the RSS of the whole tree until exit, and counts CPU time and faults of every process', async () => {
+    // A shell that starts a child holding 40 MiB for a while: both count, as one workload.
+    const script = 'python3 -c "import time; b = bytearray(40 << 20); time.sleep(0.3)"';
+    const run = await runBenchmark({
+      program: '/bin/sh',
+      args: ['-c', `${script}; echo done`],
+      allocator: {name: 'glibc', preload: null},
+      timeoutSeconds: 30,
+      runIndex: 0,
+      command: {figure: null},
+    });
+    const {memory, usage} = run;
+    expect(memory.rssTimeline.length).toBeGreaterThanOrEqual(5);
+    const times = memory.rssTimeline.map(([ms]) => ms);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(memory.peakRssKb).toBeGreaterThan(40 * 1024);
+    expect(memory.meanRssKb).toBeLessThanOrEqual(memory.peakRssKb);
+    expect(memory.processes.map((process) => process.program)).toEqual(expect.arrayContaining(['sh']));
+    expect(memory.processes.length).toBeGreaterThanOrEqual(2);
+    expect(memory.processes.some((process) => process.program === 'time')).toBe(false);
+    expect(usage?.minorFaults).toBeGreaterThan(10_000); // 40 MiB touched is 10,240 pages at least
+    expect(usage!.userSeconds + usage!.systemSeconds).toBeGreaterThan(0);
+    expect(run.result.figure).toBe(run.wallSeconds);
+    expect(run.result.checksum).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('summarizes a timeline: peak, and the mean weighted by time', () => {
+    expect(summarizeTimeline([[0, 100], [10, 300], [30, 100]])).toMatchObject({peakRssKb: 300, meanRssKb: Math.round((100 * 10 + 300 * 20) / 30)});
+    expect(summarizeTimeline([])).toMatchObject({peakRssKb: 0, meanRssKb: 0, rssTimeline: []});
+  });
+
+  it('reads a command\'s figure with its regex, or its wall time', () => {
+    const spec = {regex: 'took (\\d+\\.\\d+) ms', unit: 'ms', better: 'lower' as const};
+    expect(commandFigure('took 1.5 ms\ntook 2.25 ms\n', 9, spec)).toBe(2.25);
+    expect(commandFigure('nothing', 9, spec)).toBe('its output has no match for /took (\\d+\\.\\d+) ms/');
+    expect(commandFigure('anything', 1.25, null)).toBe(1.25);
+  });
+
+  it('stops a timed-out command together with its children', async () => {
+    const error = await runError(runBenchmark({program: '/bin/sh', args: ['-c', 'sleep 30 & wait'], allocator: {name: 'glibc', preload: null}, timeoutSeconds: 0.5, runIndex: 0, command: {figure: null}}));
+    expect(error.facts.failure).toBe('timeout');
   });
 });
 

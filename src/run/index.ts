@@ -10,14 +10,18 @@
  * RunError (exit 5) carrying the allocator, the run index, the signal or exit code and the end
  * of stderr.
  */
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {createHash} from 'node:crypto';
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {basename, join} from 'node:path';
 
 import type {AllocatorSetup} from '../allocators.js';
 import {type HakError, RunError, type RunErrorFacts} from '../errors.js';
 import {type ExecResult, execProgram, tailLines} from '../exec.js';
+import {gnuTimeArgs, readGnuTime, requireGnuTime, sampleTree, summarizeTimeline, type TreeMemory, type TreeSampler, type TreeUsage} from './monitor.js';
 import {type HakmemStats, parseHakmemStats} from './stats.js';
+
+export type {ObservedProcess, RssPoint, TreeMemory, TreeUsage} from './monitor.js';
 
 export type {ClassCounters, HakmemStats, TierCounters} from './stats.js';
 export {parseHakmemStats} from './stats.js';
@@ -42,6 +46,8 @@ export interface BenchmarkResult {
   verifiedBlocks: number | null;
   /** The LD_PRELOAD the program saw: what was asked to serve it, not proof of what did. */
   allocatorHint: string | null;
+  /** A command's figure (its wall time, or what its regex read); absent for a benchmark program. */
+  figure?: number;
   extra: Record<string, unknown>;
 }
 
@@ -61,6 +67,24 @@ export interface RunRequest {
   collectStats?: boolean;
   /** A tool that runs the benchmark (perf record, valgrind); absent: the program runs alone. */
   launcher?: Launcher;
+  /** Any program rather than a benchmark program: how to read its figure (absent: a benchmark's JSON line). */
+  command?: CommandOutput;
+  /** Where the program runs; hak's working directory when left out. */
+  cwd?: string;
+  /** A file fed to the program's standard input; none when left out. */
+  stdinFile?: string;
+}
+
+/** How to read a figure from a command's output: the first group of `regex`'s last match on stdout. */
+export interface FigureSpec {
+  regex: string;
+  unit: string;
+  better: 'lower' | 'higher';
+}
+
+export interface CommandOutput {
+  /** null: the figure is the run's wall time in seconds, lower is better. */
+  figure: FigureSpec | null;
 }
 
 /**
@@ -93,6 +117,18 @@ export interface RunRecord {
   wallSeconds: number;
   /** hakmem's stats when requested; null when requested but the library wrote none. */
   stats: HakmemStats | null;
+  /**
+   * With stats requested, one per process that loaded hakmem, by pid (HAKMEM_STATS with %p);
+   * `stats` is the started process's own, or the only one.
+   */
+  processStats: Map<number, HakmemStats>;
+  /** The pid of the program started (GNU time's child); null when it is not known. */
+  pid: number | null;
+  /** The process tree's resident memory over time, and the processes seen. */
+  memory: TreeMemory;
+  /** CPU seconds and page faults of the tree; null for a run under a launcher (perf, valgrind). */
+  usage: TreeUsage | null;
+  stdout: string;
   stderr: string;
 }
 
@@ -106,14 +142,15 @@ export const BENCHMARK_EXIT_CODES: Readonly<Record<number, string>> = {
 const STDERR_TAIL_LINES = 12;
 
 /**
- * The environment a benchmark runs in: ours without any LD_PRELOAD or HAKMEM_* variable a shell
- * may have left set (they would silently change what is measured), plus the profile's
- * variables, plus the allocator's preload.
+ * The environment a benchmark runs in: ours without LD_PRELOAD and HAKMEM_STATS (hak's own),
+ * plus the profile's variables, plus the allocator's preload. HAKMEM_* variables set in the
+ * user's shell pass through: every command reports them (shellHakmemVariables), so they never
+ * change what is measured unseen.
  */
 export function benchmarkEnvironment(request: Pick<RunRequest, 'allocator' | 'env'>, statsFile?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'LD_PRELOAD' || key.startsWith('HAKMEM_')) continue;
+    if (key === 'LD_PRELOAD' || key === 'HAKMEM_STATS') continue;
     env[key] = value;
   }
 
@@ -123,7 +160,22 @@ export function benchmarkEnvironment(request: Pick<RunRequest, 'allocator' | 'en
   return env;
 }
 
-function shellQuote(word: string): string {
+/** HAKMEM_* variables of the user's shell that reach the runs (HAKMEM_STATS is hak's own). */
+export function shellHakmemVariables(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([key, value]) => key.startsWith('HAKMEM_') && key !== 'HAKMEM_STATS' && value !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  ) as Record<string, string>;
+}
+
+/** "from your shell: HAKMEM_WRAP_TINY=1", or null when the shell sets none. */
+export function shellVariablesNote(variables: Record<string, string>): string | null {
+  const list = Object.entries(variables).map(([key, value]) => `${key}=${value}`);
+  return list.length > 0 ? `from your shell: ${list.join(' ')}` : null;
+}
+
+export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
@@ -138,11 +190,19 @@ export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allo
   return [...assignments, ...tool, ...(preload.length > 0 ? ['env', ...preload] : []), ...program].join(' ');
 }
 
-/** The program, arguments and environment that run the request, with its launcher if any. */
-function invocation(request: RunRequest, statsFile: string | undefined): {file: string; args: string[]; env: NodeJS.ProcessEnv} {
+/**
+ * The program, arguments and environment that run the request, with its launcher if any.
+ * Without one, GNU time starts the program (`timeReport` names its report file) and counts the
+ * CPU time and faults of the whole tree.
+ */
+function invocation(request: RunRequest, statsFile: string | undefined, timeReport: string | undefined): {file: string; args: string[]; env: NodeJS.ProcessEnv} {
   const env = benchmarkEnvironment(request, statsFile);
   const {launcher} = request;
-  if (!launcher) return {file: request.program, args: [...request.args], env};
+  if (!launcher) {
+    if (timeReport) return {file: requireGnuTime(), args: [...gnuTimeArgs(timeReport), request.program, ...request.args], env};
+    return {file: request.program, args: [...request.args], env};
+  }
+
   const [tool, ...toolArgs] = launcher.argv as [string, ...string[]];
   if (launcher.preload === 'tool' || !env.LD_PRELOAD) return {file: tool, args: [...toolArgs, request.program, ...request.args], env};
   const preload = env.LD_PRELOAD;
@@ -188,12 +248,66 @@ export function parseBenchmarkOutput(stdout: string): BenchmarkResult | string {
   };
 }
 
+/** The figure of a command's run: the regex's last match on stdout, or the wall time; a string when there is none. */
+export function commandFigure(stdout: string, wallSeconds: number, figure: FigureSpec | null): number | string {
+  if (!figure) return wallSeconds;
+  const pattern = new RegExp(figure.regex, 'gm');
+  const matches = [...stdout.matchAll(pattern)];
+  const last = matches.at(-1);
+  if (!last) return `its output has no match for /${figure.regex}/`;
+  const value = Number(last[1] ?? last[0]);
+  return Number.isFinite(value) ? value : `/${figure.regex}/ matched "${(last[1] ?? last[0]).slice(0, 60)}", not a number`;
+}
+
+/** A command's run as a result: the figure, and its stdout's hash as the checksum every allocator must match. */
+function commandResult(request: RunRequest, stdout: string, wallSeconds: number, memory: TreeMemory, usage: TreeUsage | null): BenchmarkResult | string {
+  const figure = commandFigure(stdout, wallSeconds, request.command!.figure);
+  if (typeof figure === 'string') return figure;
+  return {
+    bench: basename(request.program),
+    params: {},
+    ops: 0,
+    seconds: wallSeconds,
+    opsPerSec: 0,
+    figure,
+    peakRssKb: Math.max(memory.peakRssKb, usage?.maxProcessRssKb ?? 0),
+    checksum: createHash('sha256').update(stdout).digest('hex').slice(0, 16),
+    verifiedBlocks: null,
+    allocatorHint: null,
+    extra: {},
+  };
+}
+
 export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
-  const statsDir = request.collectStats ? mkdtempSync(join(tmpdir(), 'hak-stats-')) : undefined;
-  const statsFile = statsDir ? join(statsDir, 'stats.json') : undefined;
+  const workDir = mkdtempSync(join(tmpdir(), 'hak-run-'));
+  const statsDir = request.collectStats ? join(workDir, 'stats') : undefined;
+  const statsFile = statsDir ? join(statsDir, 'stats-%p.json') : undefined;
+  const timeReport = request.launcher ? undefined : join(workDir, 'usage.txt');
   try {
-    const {file, args, env} = invocation(request, statsFile);
-    const outcome = await execProgram(file, args, {env, cwd: request.launcher?.cwd, timeoutMs: Math.round(request.timeoutSeconds * 1000)});
+    if (statsDir) mkdirSync(statsDir);
+    const {file, args, env} = invocation(request, statsFile, timeReport);
+    let sampler: TreeSampler | undefined;
+    let toolPid: number | undefined;
+    const outcome = await execProgram(file, args, {
+      env,
+      cwd: request.cwd ?? request.launcher?.cwd,
+      timeoutMs: Math.round(request.timeoutSeconds * 1000),
+      inputFile: request.stdinFile,
+      processGroup: true,
+      onSpawn: (pid) => {
+        if (pid === undefined) return;
+        toolPid = timeReport ? pid : undefined;
+        sampler = sampleTree(pid, {skip: (candidate) => candidate === toolPid});
+      },
+    });
+    const memory = sampler?.stop(outcome.durationMs) ?? summarizeTimeline([]);
+    const report = timeReport ? readGnuTime(timeReport) : {usage: null, signal: undefined};
+    // GNU time exits with 128 + the signal that ended the program: report the signal itself.
+    if (report.signal && outcome.exitCode !== undefined && outcome.exitCode >= 128) {
+      outcome.signal = report.signal;
+      outcome.exitCode = undefined;
+    }
+
     const toolFailure = request.launcher?.failure?.(outcome);
     if (toolFailure) throw toolFailure;
     const name = basename(request.program);
@@ -214,7 +328,7 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       throw new RunError(
         `${where} did not finish within ${request.timeoutSeconds} s and was killed.`,
         {...facts, failure: 'timeout', timeoutSeconds: request.timeoutSeconds},
-        'Raise the profile\'s timeout or lower its arguments.',
+        request.command ? 'Raise the timeout (--timeout, or the profile\'s timeout).' : 'Raise the profile\'s timeout or lower its arguments.',
       );
     }
 
@@ -222,8 +336,12 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       throw new RunError(`${where} crashed: killed by ${outcome.signal}.`, {...facts, failure: 'signal', signal: outcome.signal}, reproduce);
     }
 
+    // GNU time could not start the program: it says so and exits with 127 (not found) or 126.
+    const cannotRun = timeReport && (outcome.exitCode === 127 || outcome.exitCode === 126) ? /time: cannot run (.+)$/m.exec(outcome.stderr) : null;
+    if (cannotRun) throw new RunError(`${where} could not start: ${cannotRun[1]}`, {...facts, failure: 'spawn'});
+
     if (outcome.exitCode !== 0) {
-      const meaning = BENCHMARK_EXIT_CODES[outcome.exitCode ?? -1];
+      const meaning = request.command ? undefined : BENCHMARK_EXIT_CODES[outcome.exitCode ?? -1];
       throw new RunError(
         `${where} exited with ${outcome.exitCode}${meaning ? ` (${meaning})` : ''}.`,
         {...facts, failure: 'exit', exitCode: outcome.exitCode},
@@ -231,23 +349,53 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       );
     }
 
-    const result = parseBenchmarkOutput(outcome.stdout);
+    const wallSeconds = outcome.durationMs / 1000;
+    const result = request.command ? commandResult(request, outcome.stdout, wallSeconds, memory, report.usage) : parseBenchmarkOutput(outcome.stdout);
     if (typeof result === 'string') {
       throw new RunError(`${where} printed no result: ${result}.`, {...facts, failure: 'no-result', exitCode: 0}, reproduce);
     }
 
+    const processStats = statsDir ? readStatsDir(statsDir, toolPid) : new Map<number, HakmemStats>();
+    const pid = memory.processes[0]?.pid ?? null;
     return {
       allocator: request.allocator.name,
       runIndex: request.runIndex,
       command: commandLine(request),
       result,
-      wallSeconds: outcome.durationMs / 1000,
-      stats: statsFile ? readStats(statsFile) : null,
+      wallSeconds,
+      stats: statsDir ? mainStats(processStats, pid) : null,
+      processStats,
+      pid,
+      memory,
+      usage: report.usage,
+      stdout: outcome.stdout,
       stderr: outcome.stderr,
     };
   } finally {
-    if (statsDir) rmSync(statsDir, {recursive: true, force: true});
+    rmSync(workDir, {recursive: true, force: true});
   }
+}
+
+/** Every stats file of the run by pid, leaving out the measuring tool's. */
+function readStatsDir(dir: string, skip: number | undefined): Map<number, HakmemStats> {
+  const stats = new Map<number, HakmemStats>();
+  for (const file of readdirSync(dir)) {
+    const match = /^stats-(\d+)\.json$/.exec(file);
+    if (!match || Number(match[1]) === skip) continue;
+    const parsed = readStats(join(dir, file));
+    if (parsed) stats.set(Number(match[1]), parsed);
+  }
+
+  return stats;
+}
+
+/** The started program's counters: its own pid's, else the only ones written, else the busiest process's. */
+function mainStats(processStats: Map<number, HakmemStats>, pid: number | null): HakmemStats | null {
+  if (pid !== null && processStats.has(pid)) return processStats.get(pid)!;
+  const all = [...processStats.values()];
+  if (all.length <= 1) return all[0] ?? null;
+  const requests = (stats: HakmemStats): number => Object.values(stats.always).reduce((sum, value) => sum + (typeof value === 'number' ? value : 0), 0);
+  return all.reduce((best, stats) => (requests(stats) > requests(best) ? stats : best));
 }
 
 function readStats(file: string): HakmemStats | null {

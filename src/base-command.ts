@@ -33,6 +33,16 @@ export abstract class HakCommand extends Command {
     }
   }
 
+  /**
+   * The command line after `--` (`hak bench [flags] -- CMD [ARGS...]`), split off before oclif
+   * parses hak's own flags; null when there is no `--`.
+   */
+  protected splitCommandLine(): {own: string[]; command: string[] | null} {
+    const index = this.argv.indexOf('--');
+    if (index < 0) return {own: this.argv, command: null};
+    return {own: this.argv.slice(0, index), command: this.argv.slice(index + 1)};
+  }
+
   /** A path as the user would type it: relative to the working directory when below it. */
   protected displayPath(path: string): string {
     const rel = relative(process.cwd(), path);

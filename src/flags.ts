@@ -9,6 +9,7 @@ import {Flags} from '@oclif/core';
 
 import {ALLOCATOR_NAMES, parseAllocatorName} from './allocators.js';
 import {UsageError} from './errors.js';
+import type {CommandProfileOptions, FigureSetting} from './profiles/index.js';
 import type {SingleRunOptions} from './run/index.js';
 import {
   BOOLEAN_TOGGLES,
@@ -168,4 +169,39 @@ export function singleRunOptions(flags: SingleRunFlagValues): Omit<SingleRunOpti
     env: envAssignments(flags.env),
     threads: flags.threads,
   };
+}
+
+/** Flags of the commands that run any command line after `--` (bench, verify, perf). */
+export const commandFlags = {
+  timeout: Flags.integer({min: 1, max: 86_400, helpValue: 'SECONDS', summary: 'With -- CMD: seconds one run may take before it is killed (default 600).'}),
+  figure: Flags.string({
+    helpValue: 'REGEX',
+    summary: 'With -- CMD: read the figure from stdout, the first group of REGEX\'s last match (default: wall time in seconds, lower is better).',
+  }),
+  unit: Flags.string({helpValue: 'UNIT', dependsOn: ['figure'], summary: 'The unit of --figure\'s number (default: none).'}),
+  better: Flags.string({options: ['lower', 'higher'], dependsOn: ['figure'], summary: 'Whether a lower or a higher --figure is better (default higher).'}),
+};
+
+type CommandFlagValues = {timeout?: number; figure?: string; unit?: string; better?: string};
+
+/** The profile-less run a command line after `--` asks for, or a UsageError for a profile and a command both, or neither. */
+export function commandOptions(flags: CommandFlagValues, command: string[] | null, profile: string | undefined): CommandProfileOptions | null {
+  if (command === null) {
+    if (flags.figure !== undefined || flags.timeout !== undefined) throw new UsageError('--figure and --timeout apply to a command given after --.');
+    return null;
+  }
+
+  if (profile !== undefined) throw new UsageError(`give a profile (${profile}) or a command after --, not both.`);
+  let figure: FigureSetting | null = null;
+  if (flags.figure !== undefined) {
+    try {
+      new RegExp(flags.figure); // eslint-disable-line no-new
+    } catch (error) {
+      throw new UsageError(`--figure ${flags.figure}: not a regular expression (${(error as Error).message}).`);
+    }
+
+    figure = {regex: flags.figure, unit: flags.unit ?? '', better: flags.better === 'lower' ? 'lower' : 'higher'};
+  }
+
+  return {figure, timeoutSeconds: flags.timeout};
 }

@@ -8,12 +8,17 @@
  * never compared: no ratio, no verdict, and tables print INVALID or FAILED instead of numbers.
  */
 import type {AllocatorName} from '../allocators.js';
-import {type Outlier, summarize} from '../statistics/describe.js';
-import {type ComparisonVerdict, compareSamples} from '../statistics/ratio.js';
+import {median as medianOf, type Outlier, summarize} from '../statistics/describe.js';
+import {type ComparisonVerdict, compareSamples, type RatioEstimate, ratioOfMedians, verdictOf} from '../statistics/ratio.js';
 import {servedStatus} from './evidence.js';
-import type {BenchRecord, FailureRecord, TargetRecord} from './record.js';
+import type {BenchRecord, FailureRecord, RunSample, TargetRecord} from './record.js';
 
 export type TargetStatus = 'ok' | 'invalid' | 'failed';
+
+/** Peak RSS against the baseline: the ratio of medians of per-run peaks, its interval and a verdict. */
+export interface MemoryVerdict extends RatioEstimate {
+  verdict: 'lower' | 'higher' | 'within noise';
+}
 
 export interface TargetResult {
   label: string;
@@ -27,7 +32,11 @@ export interface TargetResult {
   servedBy: string | null;
   /** Why the result is invalid or failed; null when it is ok. */
   cause: string | null;
-  /** Median operations per second, and the rest of the summary; null without samples. */
+  /** How to read median: `ops/s` (benchmarks) or a command's unit (`s` of wall time by default). */
+  unit: string;
+  /** Whether a higher or a lower median is better. */
+  better: 'higher' | 'lower';
+  /** Median of the figure (operations per second, or the command's), and the rest of the summary; null without samples. */
   median: number | null;
   ci95: [number, number] | null;
   /** The real coverage of ci95 (below 0.95 with fewer than 6 runs). */
@@ -36,14 +45,29 @@ export interface TargetResult {
   max: number | null;
   mean: number | null;
   stddev: number | null;
-  /** Operations per second of each measured run, in run order. */
+  /** The figure of each measured run, in run order. */
   runs: number[];
   outliers: Outlier[];
-  /** The largest peak RSS of the measured runs. */
+  /** The largest peak RSS of the measured runs (a command's: of its whole process tree). */
   peakRssKb: number | null;
+  /** Median over the runs of the time-weighted mean RSS of the process tree. */
+  meanRssKb: number | null;
+  /** The RSS of the process tree over the median run: [ms, kB], every 10 ms and at exit. */
+  rssTimeline: [number, number][];
+  /** Medians over the runs of the whole tree's user and system CPU seconds and minor page faults. */
+  userSeconds: number | null;
+  systemSeconds: number | null;
+  minorFaults: number | null;
   checksum: string | null;
-  /** Ratio to the baseline's median with its interval and verdict; null when not comparable. */
+  /** A command: its stdout equals the first target's in every run (null: not checked, --no-check-output). */
+  outputsMatch: boolean | null;
+  /**
+   * Ratio to the baseline's median with its interval and verdict; null when not comparable.
+   * Always "times better": for a lower-is-better figure, the baseline's median over this one.
+   */
   vsBaseline: ComparisonVerdict | null;
+  /** Peak RSS over the baseline's (per-run peaks), with its interval: lower, higher or within noise. */
+  rssVsBaseline: MemoryVerdict | null;
   failure: FailureRecord | null;
 }
 
@@ -102,11 +126,45 @@ function failureCause(failure: FailureRecord, warmup: number, runs: number): str
   return `${run}: ${failure.message.replace(/^\S+ under \S+ \(run \d+\) /, '')}`;
 }
 
+/** The figure of a run: a command's, or a benchmark's operations per second. */
+export function figureOf(run: RunSample): number {
+  return run.figure ?? run.opsPerSec;
+}
+
+/** How a record's figures read: older records are benchmarks, ops/s, higher is better. */
+export function recordUnits(record: BenchRecord): {unit: string; better: 'higher' | 'lower'} {
+  return {unit: record.profile.unit ?? 'ops/s', better: record.profile.better ?? 'higher'};
+}
+
+/** The measured run whose figure is the median (the lower middle for an even count). */
+function medianRun(runs: readonly RunSample[]): RunSample | undefined {
+  const sorted = [...runs].sort((a, b) => figureOf(a) - figureOf(b));
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+function medianOrNull(values: (number | null | undefined)[]): number | null {
+  const known = values.filter((value): value is number => typeof value === 'number');
+  return known.length > 0 ? medianOf(known) : null;
+}
+
+/** A command's stdout against the first target's: equal in every run, or not. */
+function outputProblem(target: TargetRecord, first: TargetRecord | undefined): string | null {
+  const reference = first?.runs[0]?.checksum ?? first?.warmups[0]?.checksum;
+  const own = [...target.warmups, ...target.runs].map((run) => run.checksum);
+  if (reference === undefined || own.length === 0) return null;
+  if (own.every((checksum) => checksum === reference)) return null;
+  if (target === first) return 'its stdout differed from run to run (use --no-check-output where output legitimately varies)';
+  return `its stdout differs from ${first!.label}'s (use --no-check-output where output legitimately varies)`;
+}
+
 function resultOf(record: BenchRecord, target: TargetRecord, reference: string | null): TargetResult {
-  const samples = target.runs.map((run) => run.opsPerSec);
+  const samples = target.runs.map(figureOf);
   const summary = samples.length > 0 ? summarize(samples) : null;
   const served = servedStatus(target);
-  const checksum = checksumProblem(target, reference);
+  const isCommand = record.profile.kind === 'command';
+  const checkOutput = isCommand && record.profile.checkOutput !== false;
+  const output = checkOutput ? outputProblem(target, record.targets.find((candidate) => !candidate.failure && candidate.runs.length > 0)) : null;
+  const checksum = isCommand ? output : checksumProblem(target, reference);
   let status: TargetStatus = 'ok';
   let cause: string | null = null;
   if (target.failure) {
@@ -125,6 +183,7 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
     allocator: target.allocator,
     variant: target.variant?.name ?? null,
     variantId: target.variant?.id ?? null,
+    ...recordUnits(record),
     status,
     verified: served.verified,
     servedBy: served.servedBy,
@@ -139,16 +198,42 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
     runs: samples,
     outliers: summary?.outliers ?? [],
     peakRssKb: target.runs.length > 0 ? Math.max(...target.runs.map((run) => run.peakRssKb)) : null,
+    meanRssKb: medianOrNull(target.runs.map((run) => run.meanRssKb)),
+    rssTimeline: medianRun(target.runs)?.rssTimeline ?? [],
+    userSeconds: medianOrNull(target.runs.map((run) => run.userSeconds)),
+    systemSeconds: medianOrNull(target.runs.map((run) => run.systemSeconds)),
+    minorFaults: medianOrNull(target.runs.map((run) => run.minorFaults)),
     checksum: target.runs[0]?.checksum ?? null,
+    outputsMatch: checkOutput && target.runs.length > 0 ? output === null : null,
     vsBaseline: null,
+    rssVsBaseline: null,
     failure: target.failure,
   };
 }
 
-/** Ratio of two ok results' medians with its interval and verdict; null unless both are ok. */
+/**
+ * Ratio of two ok results' medians with its interval and verdict; null unless both are ok. The
+ * ratio says how many times better the candidate is: for a lower-is-better figure (a command's
+ * wall time) it is the reference's median over the candidate's.
+ */
 export function compareResults(candidate: TargetResult | undefined, reference: TargetResult | undefined, noise: number): ComparisonVerdict | null {
   if (candidate?.status !== 'ok' || reference?.status !== 'ok') return null;
+  if (candidate.better === 'lower') return compareSamples(reference.runs, candidate.runs, noise);
   return compareSamples(candidate.runs, reference.runs, noise);
+}
+
+/** Per-run peak RSS of a target's measured runs. */
+function peaks(record: BenchRecord, label: string): number[] {
+  return record.targets.find((target) => target.label === label)?.runs.map((run) => run.peakRssKb) ?? [];
+}
+
+/** Peak RSS of two ok results: candidate over reference, its interval and lower, higher or within noise. */
+export function compareMemory(record: BenchRecord, candidate: TargetResult, reference: TargetResult | undefined, noise: number): MemoryVerdict | null {
+  if (candidate.status !== 'ok' || reference?.status !== 'ok') return null;
+  const estimate = ratioOfMedians(peaks(record, candidate.label), peaks(record, reference.label));
+  if (!estimate) return null;
+  const speed = verdictOf(estimate, noise);
+  return {...estimate, verdict: speed === 'faster' ? 'higher' : speed === 'slower' ? 'lower' : 'within noise'};
 }
 
 function sweepSteps(record: BenchRecord, results: TargetResult[], noise: number): SweepStep[] {
@@ -187,7 +272,13 @@ export function analyzeRecord(record: BenchRecord): BenchAnalysis {
   const base = results.find((result) => result.label === baseline);
   if (base && base.status !== 'ok') warnings.push(`the baseline ${baseline} is ${base.status.toUpperCase()}: no ratios can be given.`);
   for (const result of results) {
-    if (result.label !== baseline) result.vsBaseline = compareResults(result, base, noise);
+    if (result.label === baseline) continue;
+    result.vsBaseline = compareResults(result, base, noise);
+    result.rssVsBaseline = compareMemory(record, result, base, noise);
+  }
+
+  for (const result of results) {
+    if (result.status === 'invalid' && result.cause?.includes('stdout differ')) warnings.push(`OUTPUT MISMATCH: ${result.label}: ${result.cause}; not compared.`);
   }
 
   return {baseline, noise, results, steps: sweepSteps(record, results, noise), warnings};

@@ -7,7 +7,7 @@
 import type {AllocatorName} from '../allocators.js';
 import type {RunRecord} from '../run/index.js';
 import type {BindingWitness} from '../verify/binding.js';
-import {counterWitness, requestSizes, tiersForSizes} from '../verify/counters.js';
+import {type CounterWitness, counterWitness, requestSizes, type Tier, tiersForSizes} from '../verify/counters.js';
 import {judgeServed} from '../verify/judge.js';
 import type {RunSample, TargetRecord} from './record.js';
 
@@ -15,8 +15,16 @@ import type {RunSample, TargetRecord} from './record.js';
 export function judgeHakmemRun(run: RunRecord, binding: BindingWitness | null): Pick<RunSample, 'counters' | 'served'> {
   const counters = counterWitness(run.stats);
   const sizes = requestSizes(run.result.bench, run.result.params);
-  const tiers = sizes ? tiersForSizes(sizes.min, sizes.max) : [];
-  return {counters, served: judgeServed({counters, binding, samples: null, tiers, sizes})};
+  return {counters, served: judgeServed({counters, binding, samples: null, tiers: judgedTiers(counters, sizes), sizes})};
+}
+
+/**
+ * The tiers a run is judged on: those its request sizes fall into, or for a program that does
+ * not say (any command), every tier that received requests.
+ */
+export function judgedTiers(counters: CounterWitness, sizes: {min: number; max: number} | null): Tier[] {
+  if (sizes) return tiersForSizes(sizes.min, sizes.max);
+  return counters.tiers.filter((tier) => tier.served + tier.handedToLibc > 0).map((tier) => tier.tier);
 }
 
 export interface ServedStatus {

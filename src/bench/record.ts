@@ -42,6 +42,16 @@ export interface RunSample {
   ops: number;
   seconds: number;
   peakRssKb: number;
+  /** A command's figure (wall seconds, or what its regex read); absent for a benchmark program. */
+  figure?: number;
+  /** CPU seconds and minor page faults of the whole process tree (GNU time); null when not counted. */
+  userSeconds: number | null;
+  systemSeconds: number | null;
+  minorFaults: number | null;
+  /** Resident memory of the whole process tree, sampled every 10 ms and at exit: [ms, kB]. */
+  rssTimeline: [number, number][];
+  /** The time-weighted mean of rssTimeline. */
+  meanRssKb: number;
   checksum: string;
   /** Every argument's effective value, as the program reported it. */
   params: Record<string, unknown>;
@@ -125,6 +135,15 @@ export interface BenchRecord {
     name: string;
     file: string;
     description: string;
+    /** `benchmark` (a csrc/bench program) or `command` (any command line); benchmark in older records. */
+    kind?: 'benchmark' | 'command';
+    /** How to read the medians: `ops/s` and higher for benchmarks; a command's unit (default `s`, lower). */
+    unit?: string;
+    better?: 'lower' | 'higher';
+    /** A command: whether every allocator's stdout had to equal the first's. */
+    checkOutput?: boolean;
+    /** HAKMEM_* variables of the user's shell that reached the runs. */
+    shellEnv?: Record<string, string>;
     program: string;
     args: string[];
     threads: number;

@@ -41,7 +41,32 @@ export async function benchTable(analysis: BenchAnalysis): Promise<string> {
     const ratio = result.label === analysis.baseline && result.status === 'ok' ? ['baseline', '', ''] : ratioCells(result.vsBaseline);
     return [result.label, ...summaryCells(result), ...ratio];
   });
-  return renderTable(['target', 'median ops/s', '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows);
+  const unit = analysis.results[0]?.unit ?? 'ops/s';
+  return renderTable(['target', `median ${unit}`, '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows);
+}
+
+const count = (value: number | null): string => (value === null ? 'n/a' : Math.round(value).toLocaleString('en-US'));
+const seconds = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(2));
+
+/**
+ * Memory treated like speed: per target the peak and mean RSS, the peak's ratio to the
+ * baseline's with its interval and a verdict (lower, higher, within noise), and beside them the
+ * minor page faults and CPU seconds that the memory policy costs.
+ */
+export async function memoryTable(analysis: BenchAnalysis): Promise<string> {
+  const rows = analysis.results.map((result) => {
+    if (result.status !== 'ok') return [result.label, result.status.toUpperCase(), '', '', '', '', '', ''];
+    const comparison = result.rssVsBaseline;
+    const ratio =
+      result.label === analysis.baseline
+        ? ['baseline', '', '']
+        : comparison
+          ? [formatRatio(comparison.ratio), comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`, comparison.verdict]
+          : ['—', '', ''];
+    const cpu = result.userSeconds === null ? 'n/a' : `${seconds(result.userSeconds)} + ${seconds(result.systemSeconds)}`;
+    return [result.label, formatRss(result.peakRssKb!), result.meanRssKb === null ? 'n/a' : formatRss(result.meanRssKb), ...ratio, count(result.minorFaults), cpu];
+  });
+  return renderTable(['target', 'peak RSS', 'mean RSS', `peak vs ${analysis.baseline}`, '95% CI', 'memory', 'minor faults', 'CPU user + sys s'], rows);
 }
 
 /** A sweep's steps: each step's gain over the previous one and over the first, with the design notes' figure. */

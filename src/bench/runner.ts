@@ -18,7 +18,7 @@ import {gitState} from '../build/git.js';
 import {RunError, UsageError} from '../errors.js';
 import {PROJECT_ROOT} from '../paths.js';
 import {callgrindArgs, type Profile, type VariantOverrides, resolveThreads} from '../profiles/index.js';
-import {commandLine, type RunRecord, type RunTarget, resolveTargets, runBenchmark} from '../run/index.js';
+import {commandLine, type RunRecord, type RunTarget, resolveTargets, runBenchmark, shellHakmemVariables} from '../run/index.js';
 import {DEFAULT_NOISE} from '../statistics/ratio.js';
 import {type BindingWitness, traceMallocBinding} from '../verify/binding.js';
 import {judgeHakmemRun} from './evidence.js';
@@ -92,6 +92,11 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
       name: profile.name,
       file: profile.file,
       description: profile.description,
+      kind: profile.kind,
+      unit: profile.command ? (profile.command.figure?.unit ?? 's') : 'ops/s',
+      better: profile.command ? (profile.command.figure?.better ?? 'lower') : 'higher',
+      ...(profile.command ? {checkOutput: profile.command.checkOutput} : {}),
+      shellEnv: shellHakmemVariables(),
       program: profile.benchmark.program,
       args: first?.args ?? [],
       threads,
@@ -198,7 +203,7 @@ function variantInfo(profile: Profile, target: RunTarget): VariantInfo | null {
 }
 
 function sampleOf(run: RunRecord, slot: ScheduledRun, target: RunTarget, binding: BindingWitness | null): RunSample {
-  const {result} = run;
+  const {result, usage, memory} = run;
   const evidence = target.allocator.name === 'hakmem' ? judgeHakmemRun(run, binding) : {counters: null, served: null};
   return {
     round: slot.round,
@@ -207,6 +212,12 @@ function sampleOf(run: RunRecord, slot: ScheduledRun, target: RunTarget, binding
     ops: result.ops,
     seconds: result.seconds,
     peakRssKb: result.peakRssKb,
+    ...(result.figure === undefined ? {} : {figure: result.figure}),
+    userSeconds: usage?.userSeconds ?? null,
+    systemSeconds: usage?.systemSeconds ?? null,
+    minorFaults: usage?.minorFaults ?? null,
+    rssTimeline: memory.rssTimeline,
+    meanRssKb: memory.meanRssKb,
     checksum: result.checksum,
     params: result.params,
     wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,

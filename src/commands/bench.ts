@@ -4,16 +4,18 @@ import {resolve} from 'node:path';
 import {type AllocatorName, ALLOCATOR_NAMES, parseAllocatorName} from '../allocators.js';
 import {writeFileAtomic} from '../atomic-file.js';
 import {formatError, HakCommand} from '../base-command.js';
-import {analyzeRecord, type BenchAnalysis, type SweepStep, type TargetResult} from '../bench/analysis.js';
+import {analyzeRecord, type BenchAnalysis, recordUnits, type SweepStep, type TargetResult} from '../bench/analysis.js';
+import {bencherMetrics} from '../bench/export.js';
 import {renderChart} from '../bench/chart.js';
 import {describeMachine} from '../bench/machine.js';
 import type {BenchRecord, MachineInfo} from '../bench/record.js';
-import {benchTable, methodNote, resultNotes, sweepTable} from '../bench/render.js';
+import {benchTable, memoryTable, methodNote, resultNotes, sweepTable} from '../bench/render.js';
 import {saveRecord} from '../bench/results.js';
 import {runBench} from '../bench/runner.js';
 import {RunError, UsageError, VerdictError} from '../errors.js';
-import {featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
-import {loadProfile} from '../profiles/index.js';
+import {commandFlags, commandOptions, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
+import {commandProfile, loadProfile} from '../profiles/index.js';
+import {shellVariablesNote} from '../run/index.js';
 
 /** `hak bench --json`. */
 export interface BenchJson {
@@ -22,9 +24,17 @@ export interface BenchJson {
   id: string | null;
   file: string | null;
   chart: string | null;
+  /** The file --export wrote; null without it. */
+  export: string | null;
   /** False when a run failed. */
   complete: boolean;
   benchmark: {program: string; args: string[]; threads: number; runs: number; warmup: number};
+  /** `benchmark` or `command`; how to read each result's median. */
+  kind: 'benchmark' | 'command';
+  unit: string;
+  better: 'lower' | 'higher';
+  /** HAKMEM_* variables of your shell that reached the runs. */
+  shellEnv: Record<string, string>;
   baseline: string;
   noise: number;
   machine: MachineInfo;
@@ -58,11 +68,13 @@ export default class Bench extends HakCommand {
     {description: 'The tiny fast path under all five allocators.', command: '<%= config.bin %> <%= command.id %> tiny-hot'},
     {description: 'The roadmap sweep: each step\'s gain and the cumulative gain.', command: '<%= config.bin %> <%= command.id %> phases --chart phases.svg'},
     {description: 'Larson Mid on the two cores this machine has, against glibc and mimalloc only.', command: '<%= config.bin %> <%= command.id %> larson-mid --threads 2 --allocators hakmem,glibc,mimalloc'},
+    {description: 'Any program: python3 under three allocators, its stdout checked alike, RSS over time charted.', command: '<%= config.bin %> <%= command.id %> --runs 3 --allocators hakmem,glibc,mimalloc --chart py.svg -- python3 -c "print(len([str(i) for i in range(10**6)]))"'},
+    {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf --export-file bmf.json'},
     {description: 'The quick-wins trap: the tiny pool off behind malloc makes the hakmem result INVALID.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --allocators hakmem,glibc'},
   ];
 
   static override args = {
-    profile: Args.string({description: 'A profile name (hak profiles lists them) or the path of a profile file.', required: true}),
+    profile: Args.string({description: 'A profile name (hak profiles lists them) or the path of a profile file; or, after --, any command line.'}),
   };
 
   static override flags = {
@@ -82,11 +94,25 @@ export default class Bench extends HakCommand {
     save: Flags.boolean({allowNo: true, default: true, summary: 'Save the result under .hak/results/bench/ (--no-save: do not).'}),
     chart: Flags.string({helpValue: 'FILE', summary: 'Write an SVG bar chart of the result (medians, 95% intervals) to FILE.'}),
     'allow-missing': Flags.boolean({summary: 'Skip peer allocators whose library is not installed, with a warning, instead of failing.'}),
+    'check-output': Flags.boolean({
+      allowNo: true,
+      default: true,
+      summary: 'With -- CMD: every allocator\'s stdout must equal the first\'s, else the result is INVALID (--no-check-output where output legitimately varies).',
+    }),
+    export: Flags.string({
+      helpValue: 'bmf FILE',
+      summary: 'Also write the results to FILE for a continuous-benchmarking service: bmf is Bencher Metric Format.',
+    }),
+    ...commandFlags,
   };
 
   async run(): Promise<BenchJson> {
-    const {args, flags} = await this.parse(Bench);
-    const profile = await loadProfile(args.profile);
+    const {own, command} = this.splitCommandLine();
+    const {argv, exportFile} = takeExport(own);
+    const {args, flags} = await this.parse(Bench, argv);
+    const asCommand = commandOptions(flags, command, args.profile);
+    if (!asCommand && args.profile === undefined) throw new UsageError('give a profile, or a command after --.', {hint: 'hak bench tiny-hot, or hak bench -- python3 script.py (hak profiles lists the profiles).'});
+    const profile = asCommand ? commandProfile(command!, {...asCommand, checkOutput: flags['check-output']}) : await loadProfile(args.profile!);
     const spinner = await this.spinner(`${profile.name}: preparing`);
     let record: BenchRecord;
     try {
@@ -110,11 +136,13 @@ export default class Bench extends HakCommand {
     const file = flags.save ? saveRecord(record) : null;
     const analysis = analyzeRecord(record);
     const chart = flags.chart ? this.writeChart(flags.chart, record, analysis) : null;
+    const exported = exportFile ? this.writeExport(exportFile, record, analysis) : null;
     const json: BenchJson = {
       profile: record.profile.name,
       id: file ? record.id : null,
       file,
       chart,
+      export: exported,
       complete: record.complete,
       benchmark: {
         program: record.profile.program,
@@ -123,6 +151,9 @@ export default class Bench extends HakCommand {
         runs: record.profile.runs,
         warmup: record.profile.warmup,
       },
+      kind: record.profile.kind ?? 'benchmark',
+      ...recordUnits(record),
+      shellEnv: record.profile.shellEnv ?? {},
       baseline: analysis.baseline,
       noise: analysis.noise,
       machine: record.machine,
@@ -140,6 +171,17 @@ export default class Bench extends HakCommand {
     this.exit(problem.exitCode);
   }
 
+  private writeExport(path: string, record: BenchRecord, analysis: BenchAnalysis): string {
+    const file = resolve(path);
+    try {
+      writeFileAtomic(file, `${JSON.stringify(bencherMetrics(record, analysis), null, 2)}\n`);
+    } catch (error) {
+      throw new UsageError(`cannot write the export to ${path}: ${(error as Error).message}.`);
+    }
+
+    return file;
+  }
+
   private writeChart(path: string, record: BenchRecord, analysis: BenchAnalysis): string {
     const file = resolve(path);
     try {
@@ -154,8 +196,14 @@ export default class Bench extends HakCommand {
   private async render(record: BenchRecord, analysis: BenchAnalysis, json: BenchJson): Promise<void> {
     const {profile} = record;
     const threads = `${profile.threads} thread${profile.threads === 1 ? '' : 's'}`;
-    this.log(`${profile.name}: ${[profile.program, ...profile.args].join(' ')} (${threads}) · ${describeMachine(record.machine)}`);
+    const what = profile.kind === 'command' ? `${[profile.program, ...profile.args].join(' ')} (median ${json.unit}, ${json.better} is better)` : `${[profile.program, ...profile.args].join(' ')} (${threads})`;
+    this.log(`${profile.name}: ${what} · ${describeMachine(record.machine)}`);
+    const shell = shellVariablesNote(json.shellEnv);
+    if (shell) this.log(`  ${shell} (passed to every run)`);
     this.log(await benchTable(analysis));
+    this.log('');
+    this.log(`Memory of the ${profile.kind === 'command' ? 'whole process tree' : 'program'}; faults and CPU seconds of the whole tree (medians):`);
+    this.log(await memoryTable(analysis));
     if (analysis.steps.length > 0) {
       this.log('');
       this.log('Steps of the sweep: gain over the previous step, and cumulative gain over the first:');
@@ -166,8 +214,25 @@ export default class Bench extends HakCommand {
     for (const line of [...resultNotes(record, analysis), ...methodNote(profile.runs, profile.warmup, analysis.noise)]) this.log(line);
     for (const warning of analysis.warnings) process.stderr.write(`Warning: ${warning}\n`);
     const where = json.file ? `Saved ${this.displayPath(json.file)}` : 'Not saved (--no-save)';
-    this.log(`${where}; ${record.wallSeconds.toFixed(1)} s.${json.chart ? ` Chart: ${this.displayPath(json.chart)}` : ''}`);
+    const exported = json.export ? ` Exported: ${this.displayPath(json.export)}` : '';
+    this.log(`${where}; ${record.wallSeconds.toFixed(1)} s.${json.chart ? ` Chart: ${this.displayPath(json.chart)}` : ''}${exported}`);
   }
+}
+
+/**
+ * `--export bmf FILE` takes two words, which oclif's flags cannot: they are taken out here, and
+ * only the format is left for oclif (so --help lists the flag).
+ */
+function takeExport(argv: string[]): {argv: string[]; exportFile: string | null} {
+  const index = argv.findIndex((word) => word === '--export' || word.startsWith('--export='));
+  if (index < 0) return {argv, exportFile: null};
+  const inline = argv[index]!.startsWith('--export=') ? argv[index]!.slice('--export='.length) : null;
+  const format = inline ?? argv[index + 1];
+  const file = argv[index + (inline === null ? 2 : 1)];
+  if (format !== 'bmf') throw new UsageError(`--export ${format ?? ''}: the format must be bmf (Bencher Metric Format).`.replace('  ', ' '), {hint: 'hak bench PROFILE --export bmf results.json'});
+  if (file === undefined || file.startsWith('-')) throw new UsageError('--export bmf needs the file to write: --export bmf FILE.');
+  const rest = [...argv.slice(0, index), ...argv.slice(index + (inline === null ? 3 : 2))];
+  return {argv: [...rest, '--export', 'bmf'], exportFile: file};
 }
 
 /** Failed runs come first (exit 5), then invalid results (exit 1); null when everything held. */

@@ -8,15 +8,16 @@
  *   for (const variant of profile.variants) await buildVariant(variantRequest(variant, flags));
  */
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
-import {basename, extname, join, relative, resolve} from 'node:path';
+import {basename, dirname, extname, join, relative, resolve} from 'node:path';
 
 import type {VariantRequest} from '../build/index.js';
 import {ProfileError, UsageError} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
+import {findOnPath} from '../exec.js';
 import {profilesDir} from '../paths.js';
-import {type Profile, type ProfileVariant, validateProfile} from './schema.js';
+import {type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
 
-export type {CallGraphMode, PerfSetting, Profile, ProfileVariant, ThreadSetting} from './schema.js';
+export type {CallGraphMode, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ThreadSetting} from './schema.js';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -100,6 +101,7 @@ export async function loadProfile(reference: string): Promise<Profile> {
     file: shown,
     expectedName: basename(file, extname(file)),
     lineOf,
+    directory: dirname(file),
   });
   if (!profile) throw new ProfileError(shown, issues);
   return profile;
@@ -163,4 +165,53 @@ export function variantRequest(variant: ProfileVariant, overrides: VariantOverri
 /** Every variant a profile names (one, or a sweep such as phases), each with its request. */
 export function profileVariantRequests(profile: Profile, overrides: VariantOverrides = {}): {name: string; request: VariantRequest}[] {
   return profile.variants.map((variant) => ({name: variant.name, request: variantRequest(variant, overrides)}));
+}
+
+export interface CommandProfileOptions {
+  /** How to read the figure; null: wall time in seconds, lower is better. */
+  figure?: FigureSetting | null;
+  checkOutput?: boolean;
+  timeoutSeconds?: number;
+  runs?: number;
+  warmup?: number;
+}
+
+/** The profile `hak bench|verify|perf -- CMD [ARGS...]` runs: the command line as given, nothing else set. */
+export function commandProfile(argv: readonly string[], options: CommandProfileOptions = {}): Profile {
+  if (argv.length === 0 || argv[0] === '') throw new UsageError('no command after --.', {hint: 'Give the command to measure: hak bench -- python3 script.py'});
+  const [program, ...args] = argv as [string, ...string[]];
+  return {
+    name: 'command',
+    description: argv.join(' '),
+    file: '(command line)',
+    kind: 'command',
+    benchmark: {program, args},
+    command: {argv: [...argv], stdin: null, cwd: null, figure: options.figure ?? null, checkOutput: options.checkOutput ?? true},
+    threads: {count: 1, overridable: false, arg: null},
+    env: {},
+    variants: [{name: 'default', features: {}, expected: null}],
+    allocators: ['hakmem', 'glibc', 'mimalloc', 'jemalloc', 'tcmalloc'],
+    runs: options.runs ?? 5,
+    warmup: options.warmup ?? 1,
+    timeoutSeconds: options.timeoutSeconds ?? 600,
+    callgrind: {args},
+    perf: {event: 'auto', frequency: 999, callGraph: 'dwarf', args},
+  };
+}
+
+/**
+ * The program a command profile starts, as an absolute path: argv[0] looked up on PATH, or a
+ * path taken from the command's working directory. A UsageError says what is missing.
+ */
+export function commandProgram(profile: Profile): string {
+  const program = profile.benchmark.program;
+  if (program.includes('/')) {
+    const file = resolve(profile.command?.cwd ?? process.cwd(), program);
+    if (!existsSync(file)) throw new UsageError(`${program}: no such file.`, {hint: 'Give the path of the program to measure, or a name on PATH.'});
+    return file;
+  }
+
+  const found = findOnPath(program);
+  if (!found) throw new UsageError(`${program}: command not found on PATH.`, {hint: 'Install it, or give the path of the program to measure.'});
+  return found;
 }

@@ -3,6 +3,8 @@
  * Profile or a list of issues naming the field, the line and what was expected.
  * profiles/README.md documents the same fields for people writing profiles.
  */
+import {resolve as resolvePath} from 'node:path';
+
 import {type AllocatorName, ALLOCATOR_NAMES, isAllocatorName} from '../allocators.js';
 import type {ProfileIssue} from '../errors.js';
 import {type Features, STATS_LEVELS, type StatsLevel, TOGGLES} from '../features.js';
@@ -41,12 +43,40 @@ export interface PerfSetting {
   args: string[];
 }
 
+/** How to read a command's figure: the first group of the regex's last match on its stdout. */
+export interface FigureSetting {
+  regex: string;
+  unit: string;
+  better: 'lower' | 'higher';
+}
+
+/** What a profile of kind `command` runs: any program, not one of csrc/bench. */
+export interface CommandSetting {
+  /** The command line; argv[0] is looked up on PATH unless it has a slash. */
+  argv: string[];
+  /** Absolute path of a file fed to standard input; null: none. */
+  stdin: string | null;
+  /** Absolute working directory; null: hak's own. */
+  cwd: string | null;
+  /** null: the figure is wall time in seconds, lower is better. */
+  figure: FigureSetting | null;
+  /** Whether every allocator's stdout must equal the first's (default true). */
+  checkOutput: boolean;
+}
+
+export const PROFILE_KINDS = ['benchmark', 'command'] as const;
+export type ProfileKind = (typeof PROFILE_KINDS)[number];
+
 export interface Profile {
   name: string;
   description: string;
   /** The file it was loaded from. */
   file: string;
+  /** `benchmark`: a program of csrc/bench; `command`: any command line (`command`). */
+  kind: ProfileKind;
+  /** For a command, its program (argv[0]) and arguments. */
   benchmark: {program: string; args: string[]};
+  command: CommandSetting | null;
   threads: ThreadSetting;
   env: Record<string, string>;
   variants: ProfileVariant[];
@@ -64,6 +94,7 @@ export type LineOf = (path: readonly (string | number)[]) => number | undefined;
 
 const TOP_LEVEL_FIELDS = [
   'name',
+  'kind',
   'description',
   'benchmark',
   'threads',
@@ -76,6 +107,10 @@ const TOP_LEVEL_FIELDS = [
   'callgrind',
   'perf',
 ] as const;
+
+/** Fields a profile of kind command may have. */
+const COMMAND_FIELDS = ['name', 'kind', 'description', 'command', 'env', 'hakmem', 'allocators', 'runs', 'warmup', 'timeout', 'perf'] as const;
+const COMMAND_KEYS = ['argv', 'stdin', 'cwd', 'figure', 'checkOutput'] as const;
 
 type Path = (string | number)[];
 
@@ -316,9 +351,11 @@ function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]):
  */
 export function validateProfile(
   data: unknown,
-  context: {file: string; expectedName: string; lineOf: LineOf},
+  context: {file: string; expectedName: string; lineOf: LineOf; directory?: string},
 ): {profile?: Profile; issues: ProfileIssue[]} {
   const reader = new FieldReader(context.lineOf);
+  const kind = isRecord(data) && data.kind !== undefined ? reader.oneOf(data.kind, ['kind'], PROFILE_KINDS) : 'benchmark';
+  if (kind === 'command') return validateCommandProfile(reader, data as Record<string, unknown>, context);
   const top = reader.mapping(data, [], TOP_LEVEL_FIELDS);
   if (!top) return {issues: reader.issues};
 
@@ -366,7 +403,9 @@ export function validateProfile(
       name,
       description: description.trim(),
       file: context.file,
+      kind: 'benchmark',
       benchmark: {program, args},
+      command: null,
       threads,
       env,
       variants,
@@ -375,6 +414,89 @@ export function validateProfile(
       warmup,
       timeoutSeconds,
       callgrind: {args: callgrindArgs},
+      perf,
+    },
+  };
+}
+
+function readFigure(reader: FieldReader, value: unknown): FigureSetting | null {
+  const path: Path = ['command', 'figure'];
+  const map = reader.mapping(value, path, ['regex', 'unit', 'better']);
+  if (!map) return null;
+  const regex = reader.string(map.regex, [...path, 'regex']);
+  if (regex !== undefined) {
+    try {
+      new RegExp(regex); // eslint-disable-line no-new
+    } catch (error) {
+      reader.fail([...path, 'regex'], `a regular expression (${(error as Error).message})`, regex);
+    }
+  }
+
+  const unit = reader.string(map.unit, [...path, 'unit']);
+  const better = reader.oneOf(map.better, [...path, 'better'], ['lower', 'higher'] as const);
+  return regex && unit && better ? {regex, unit, better} : null;
+}
+
+/** A path in a profile: relative to the profile file's directory. */
+function profilePath(reader: FieldReader, value: unknown, path: Path, base: string): string | null {
+  const text = reader.string(value, path);
+  return text === undefined ? null : resolvePath(base, text);
+}
+
+/** A profile of kind command: any command line, measured and compared like a benchmark. */
+function validateCommandProfile(
+  reader: FieldReader,
+  top: Record<string, unknown>,
+  context: {file: string; expectedName: string; lineOf: LineOf; directory?: string},
+): {profile?: Profile; issues: ProfileIssue[]} {
+  reader.mapping(top, [], COMMAND_FIELDS);
+  const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
+  if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
+  const description = reader.string(top.description, ['description']);
+  const base = context.directory ?? '.';
+  let command: CommandSetting | undefined;
+  const map = reader.mapping(top.command, ['command'], COMMAND_KEYS);
+  if (map) {
+    const argv = reader.argumentList(map.argv, ['command', 'argv']);
+    if (argv && argv.length === 0) reader.fail(['command', 'argv'], 'a command line: the program, then its arguments', map.argv);
+    command = {
+      argv: argv ?? [],
+      stdin: map.stdin === undefined ? null : profilePath(reader, map.stdin, ['command', 'stdin'], base),
+      cwd: map.cwd === undefined ? null : profilePath(reader, map.cwd, ['command', 'cwd'], base),
+      figure: map.figure === undefined ? null : readFigure(reader, map.figure),
+      checkOutput: map.checkOutput === undefined ? true : (reader.boolean(map.checkOutput, ['command', 'checkOutput']) ?? true),
+    };
+  }
+
+  const [program = '', ...args] = command?.argv ?? [];
+  const perf = readPerf(reader, top.perf, args);
+  const env = readEnv(reader, top.env);
+  const variants = readVariants(reader, top.hakmem);
+  const allocators = readAllocators(reader, top.allocators);
+  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
+  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
+  const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
+  if (reader.issues.length > 0 || !name || !description || !command || runs === undefined || warmup === undefined || timeoutSeconds === undefined) {
+    return {issues: reader.issues};
+  }
+
+  return {
+    issues: [],
+    profile: {
+      name,
+      description: description.trim(),
+      file: context.file,
+      kind: 'command',
+      benchmark: {program, args},
+      command,
+      threads: {count: 1, overridable: false, arg: null},
+      env,
+      variants,
+      allocators,
+      runs,
+      warmup,
+      timeoutSeconds,
+      callgrind: {args},
       perf,
     },
   };

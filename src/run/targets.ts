@@ -8,7 +8,8 @@
 import {type AllocatorName, type AllocatorSetup, resolveAllocator} from '../allocators.js';
 import {type BuildOptions, type BuiltVariant, benchmarkPath, buildVariant} from '../build/index.js';
 import {UsageError} from '../errors.js';
-import {benchmarkArgs, type Profile, profileVariantRequests, type VariantOverrides} from '../profiles/index.js';
+import {benchmarkArgs, commandProgram, type Profile, profileVariantRequests, type VariantOverrides} from '../profiles/index.js';
+import type {CommandOutput} from './index.js';
 
 export interface RunTarget {
   /** `glibc`, `mimalloc`, ...; `hakmem`, or `hakmem:<variant name>` when a profile names several. */
@@ -20,6 +21,17 @@ export interface RunTarget {
   program: string;
   args: string[];
   env: Record<string, string>;
+  /** For a command profile: how to read its figure, where it runs and what it reads. */
+  command?: CommandOutput;
+  cwd?: string;
+  stdinFile?: string;
+}
+
+/** The runner's fields for a command profile; none for a benchmark profile. */
+export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile'> {
+  const {command} = profile;
+  if (!command) return {};
+  return {command: {figure: command.figure}, ...(command.cwd ? {cwd: command.cwd} : {}), ...(command.stdin ? {stdinFile: command.stdin} : {})};
 }
 
 export interface TargetOptions {
@@ -41,17 +53,19 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
   const allocators = selectAllocators(profile, options.only);
   const args = benchmarkArgs(profile, {threads: options.threads});
   const requests = profileVariantRequests(profile, options.overrides);
-  // Peers need a build too: the benchmark programs come out of the same csrc build.
+  const isCommand = profile.kind === 'command';
+  const commandPath = isCommand ? commandProgram(profile) : null;
+  // Peers need a build too: the benchmark programs come out of the same csrc build (a command needs only hakmem's).
   const builds: {name: string; built: BuiltVariant}[] = [];
-  for (const {name, request} of allocators.includes('hakmem') ? requests : requests.slice(0, 1)) {
+  for (const {name, request} of allocators.includes('hakmem') ? requests : isCommand ? [] : requests.slice(0, 1)) {
     builds.push({name, built: await buildVariant(request, options.build)});
   }
 
-  const program = benchmarkPath(builds[0]!.built, profile.benchmark.program);
+  const program = commandPath ?? benchmarkPath(builds[0]!.built, profile.benchmark.program);
   const targets: RunTarget[] = [];
   for (const name of allocators) {
     if (name !== 'hakmem') {
-      targets.push({label: name, allocator: resolveAllocator(name), variant: null, program, args, env: profile.env});
+      targets.push({label: name, allocator: resolveAllocator(name), variant: null, program, args, env: profile.env, ...commandFields(profile)});
       continue;
     }
 
@@ -64,6 +78,7 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
         program,
         args,
         env: profile.env,
+        ...commandFields(profile),
       });
     }
   }
@@ -134,9 +149,10 @@ export async function resolveTarget(profile: Profile, options: SingleTargetOptio
     label: name === 'hakmem' ? (several ? `hakmem:${chosen.name}` : 'hakmem') : name,
     allocator: peer ?? resolveAllocator('hakmem', {hakmemLibrary: built.library}),
     variant: name === 'hakmem' ? built : null,
-    program: benchmarkPath(built, profile.benchmark.program),
+    program: profile.kind === 'command' ? commandProgram(profile) : benchmarkPath(built, profile.benchmark.program),
     args: benchmarkArgs(profile, {threads: options.threads}),
     env: {...profile.env, ...options.env},
+    ...commandFields(profile),
     variantName: chosen.name,
     built,
   };

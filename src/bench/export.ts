@@ -1,0 +1,56 @@
+/**
+ * A bench result for a continuous-benchmarking service, in Bencher Metric Format (BMF):
+ *
+ *   {"<profile>/<target>": {"<measure>": {"value": v, "lower_value": lo, "upper_value": hi}}}
+ *
+ * One benchmark per profile and target (`tiny-hot/hakmem`, `command/mimalloc`), each with its
+ * speed and its memory:
+ * - `throughput`: the median operations per second (or a command's higher-is-better figure),
+ *   bounded by the median's 95% interval;
+ * - `latency`: a command's median wall time (or lower-is-better figure in seconds), in
+ *   nanoseconds as the service's built-in measure expects; a lower-is-better figure of another
+ *   unit goes under a measure named after the unit (`figure-ms`);
+ * - `peak-rss`: the median of the runs' peak RSS in bytes, bounded by its 95% interval.
+ * Results that are not valid measurements (INVALID, FAILED) are left out: a service would
+ * otherwise keep a figure no one should read.
+ */
+import {summarize} from '../statistics/describe.js';
+import type {BenchAnalysis, TargetResult} from './analysis.js';
+import type {BenchRecord} from './record.js';
+
+export interface BmfMetric {
+  value: number;
+  lower_value?: number;
+  upper_value?: number;
+}
+
+export type BencherMetrics = Record<string, Record<string, BmfMetric>>;
+
+function metric(value: number, interval: [number, number] | null, scale = 1): BmfMetric {
+  if (!interval) return {value: value * scale};
+  return {value: value * scale, lower_value: interval[0] * scale, upper_value: interval[1] * scale};
+}
+
+/** The speed measure's name and the factor that converts the figure to its unit. */
+function speedMeasure(result: TargetResult): {name: string; scale: number} {
+  if (result.better === 'higher') return {name: 'throughput', scale: 1};
+  if (result.unit === 's') return {name: 'latency', scale: 1e9};
+  const slug = result.unit.toLowerCase().replaceAll(/[^a-z0-9]+/g, '-').replaceAll(/^-|-$/g, '');
+  return {name: slug ? `figure-${slug}` : 'figure', scale: 1};
+}
+
+export function bencherMetrics(record: BenchRecord, analysis: BenchAnalysis): BencherMetrics {
+  const metrics: BencherMetrics = {};
+  for (const result of analysis.results) {
+    if (result.status !== 'ok' || result.median === null) continue;
+    const speed = speedMeasure(result);
+    const peaks = record.targets.find((target) => target.label === result.label)?.runs.map((run) => run.peakRssKb) ?? [];
+    const memory = peaks.length > 0 ? summarize(peaks) : null;
+    metrics[`${record.profile.name}/${result.label}`] = {
+      [speed.name]: metric(result.median, result.ci95, speed.scale),
+      ...(memory ? {'peak-rss': metric(memory.median, [memory.ci95.low, memory.ci95.high], 1024)} : {}),
+    };
+  }
+
+  return metrics;
+}

@@ -174,6 +174,10 @@ export function singleRunOptions(flags: SingleRunFlagValues): Omit<SingleRunOpti
 /** Flags of the commands that run any command line after `--` (bench, verify, perf). */
 export const commandFlags = {
   timeout: Flags.integer({min: 1, max: 86_400, helpValue: 'SECONDS', summary: 'With -- CMD: seconds one run may take before it is killed (default 600).'}),
+};
+
+/** How bench reads a command's figure. */
+export const figureFlags = {
   figure: Flags.string({
     helpValue: 'REGEX',
     summary: 'With -- CMD: read the figure from stdout, the first group of REGEX\'s last match (default: wall time in seconds, lower is better).',

@@ -13,7 +13,7 @@ import {benchTable, memoryTable, methodNote, resultNotes, sweepTable} from '../b
 import {saveRecord} from '../bench/results.js';
 import {runBench} from '../bench/runner.js';
 import {RunError, UsageError, VerdictError} from '../errors.js';
-import {commandFlags, commandOptions, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
+import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
 import {shellVariablesNote} from '../run/index.js';
 
@@ -104,6 +104,7 @@ export default class Bench extends HakCommand {
       summary: 'Also write the results to FILE for a continuous-benchmarking service: bmf is Bencher Metric Format.',
     }),
     ...commandFlags,
+    ...figureFlags,
   };
 
   async run(): Promise<BenchJson> {

@@ -3,10 +3,11 @@ import {Args, Flags} from '@oclif/core';
 import {HakCommand} from '../base-command.js';
 import {ExitCode} from '../errors.js';
 import {describeFeatures} from '../features.js';
-import {runFlags, singleRunFlags, singleRunOptions, variantFlags} from '../flags.js';
-import {loadProfile} from '../profiles/index.js';
+import {commandFlags, commandOptions, runFlags, singleRunFlags, singleRunOptions, variantFlags} from '../flags.js';
+import {commandProfile, loadProfile} from '../profiles/index.js';
+import {shellQuote, shellVariablesNote} from '../run/index.js';
 import {renderTable} from '../ui/table.js';
-import {type CounterEvidence, type SamplesEvidence, verifyProfile, type VerifyReport} from '../verify/index.js';
+import {type CounterEvidence, type ProcessVerdict, type SamplesEvidence, verifyProfile, type VerifyReport} from '../verify/index.js';
 import {witnessRows} from '../verify/render.js';
 
 export default class Verify extends HakCommand {
@@ -21,11 +22,12 @@ export default class Verify extends HakCommand {
     {description: 'The default profile (tiny-hot) and variant.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'The quick-wins trap: fails naming wrap-tiny.', command: '<%= config.bin %> <%= command.id %> --no-wrap-tiny'},
     {description: 'The same build with the tiny pool switched on at run time: passes.', command: '<%= config.bin %> <%= command.id %> --no-wrap-tiny --env HAKMEM_WRAP_TINY=1'},
+    {description: 'Any command: every process of its tree judged (here sh and python3).', command: '<%= config.bin %> <%= command.id %> -- sh -c "python3 -c \'print(sum(range(10**6)))\'"'},
     {description: 'Another allocator in place: fails naming it.', command: '<%= config.bin %> <%= command.id %> random-mixed --allocator mimalloc --json'},
   ];
 
   static override args = {
-    profile: Args.string({description: 'Profile name or file.', default: 'tiny-hot'}),
+    profile: Args.string({description: 'Profile name or file (default tiny-hot); or, after --, any command line.'}),
   };
 
   static override flags = {
@@ -38,11 +40,14 @@ export default class Verify extends HakCommand {
       summary: 'For a stats-0 variant, also count exactly with its stats-1 twin (--no-stats-twin: the slow-path counters alone).',
     }),
     samples: Flags.boolean({allowNo: true, default: true, summary: 'Take the perf sample witness (--no-samples skips it).'}),
+    ...commandFlags,
   };
 
   async run(): Promise<VerifyReport> {
-    const {args, flags} = await this.parse(Verify);
-    const profile = await loadProfile(args.profile);
+    const {own, command} = this.splitCommandLine();
+    const {args, flags} = await this.parse(Verify, own);
+    const asCommand = commandOptions(flags, command, args.profile);
+    const profile = asCommand ? commandProfile(command!, asCommand) : await loadProfile(args.profile ?? 'tiny-hot');
     const report = await this.withSpinner(`verifying ${profile.name}`, 'verify failed', (onProgress) =>
       verifyProfile({...singleRunOptions(flags), profile, statsTwin: flags['stats-twin'], samples: flags.samples, onProgress}),
     );
@@ -69,12 +74,39 @@ export default class Verify extends HakCommand {
     this.log(`             ${describeFeatures(report.features)}`);
     const env = Object.entries(report.env).map(([key, value]) => `${key}=${value}`);
     this.log(`  allocator  ${report.allocator}${env.length > 0 ? `, env ${env.join(' ')}` : ''}`);
+    const shell = shellVariablesNote(report.shellEnv);
+    if (shell) this.log(`  env        ${shell} (passed through to the runs)`);
+    if (report.command) this.log(`  command    ${report.command.map(shellQuote).join(' ')}`);
     if (report.sizes) this.log(`  requests   ${sizeText(report.sizes)} (${report.tiers.join(' and ')} tier)`);
     this.log('');
+    if (report.kind === 'command') this.log(`The started process, ${report.processes.find((process) => process.pid !== 0)?.program ?? report.command?.[0]}:`);
     this.log(await renderTable(['witness', 'says', 'figures'], witnessRows(report), {wrap: [0, 2]}));
     this.log('');
+    if (report.processes.length > 0) {
+      this.log(`Every process of the tree (${report.processes.length}):`);
+      this.log(await renderTable(['pid', 'program', 'loader binding', 'hakmem counters', 'samples', 'verdict'], processRows(report.processes)));
+      for (const process of report.processes) {
+        const said = process.cause ?? process.note;
+        if (said) this.log(`  ${process.pid} ${process.program}: ${said}`);
+      }
+
+      this.log('');
+    }
+
     this.log(`Verified in ${report.seconds.toFixed(1)} s.${countersNote(report.witnesses.counters, report.witnesses.variantCounters)}${samplesNote(report.witnesses.samples)}`);
   }
+}
+
+function processRows(processes: ProcessVerdict[]): string[][] {
+  return processes.map((process) => {
+    const bound = process.binding?.mallocLibrary?.split('/').pop() ?? (process.binding ? 'not logged' : process.counters.loaded ? "its parent's (fork)" : 'no loader log');
+    const counters = process.counters.loaded
+      ? process.counters.tiers.filter((tier) => tier.share !== null).map((tier) => `${tier.tier} ${Math.floor(tier.share! * 1000) / 10}%`).join(', ') || 'loaded, no requests'
+      : 'not loaded';
+    const samples = process.samples ? `${process.samples.samples} (glibc malloc ${(process.samples.glibcMallocShare * 100).toFixed(1)}%)` : '—';
+    const verdict = process.verdict === 'pass' ? (process.note ? 'pass (see below)' : 'pass') : 'FAIL (see below)';
+    return [String(process.pid), process.program, bound, counters, samples, verdict];
+  });
 }
 
 function sizeText(sizes: {min: number; max: number}): string {

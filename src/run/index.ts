@@ -11,7 +11,7 @@
  * of stderr.
  */
 import {createHash} from 'node:crypto';
-import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {basename, join} from 'node:path';
 
@@ -25,7 +25,7 @@ export type {ObservedProcess, RssPoint, TreeMemory, TreeUsage} from './monitor.j
 
 export type {ClassCounters, HakmemStats, TierCounters} from './stats.js';
 export {parseHakmemStats} from './stats.js';
-export {resolveTarget, resolveTargets, type RunTarget, type SingleRunOptions, type SingleTarget, type SingleTargetOptions, type TargetOptions} from './targets.js';
+export {commandFields, resolveTarget, resolveTargets, type RunTarget, type SingleRunOptions, type SingleTarget, type SingleTargetOptions, type TargetOptions} from './targets.js';
 
 /**
  * The JSON object a benchmark program prints as its last line (csrc/bench/README.md, "Output").
@@ -124,6 +124,8 @@ export interface RunRecord {
   processStats: Map<number, HakmemStats>;
   /** The pid of the program started (GNU time's child); null when it is not known. */
   pid: number | null;
+  /** The pid of GNU time, which started the program: not part of the workload. */
+  toolPid: number | null;
   /** The process tree's resident memory over time, and the processes seen. */
   memory: TreeMemory;
   /** CPU seconds and page faults of the tree; null for a run under a launcher (perf, valgrind). */
@@ -297,7 +299,7 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       onSpawn: (pid) => {
         if (pid === undefined) return;
         toolPid = timeReport ? pid : undefined;
-        sampler = sampleTree(pid, {skip: (candidate) => candidate === toolPid});
+        sampler = sampleTree(pid, {skip: (candidate) => candidate === toolPid, ...(timeReport ? {toolExe: realpathSync(file)} : {})});
       },
     });
     const memory = sampler?.stop(outcome.durationMs) ?? summarizeTimeline([]);
@@ -366,6 +368,7 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       stats: statsDir ? mainStats(processStats, pid) : null,
       processStats,
       pid,
+      toolPid: toolPid ?? null,
       memory,
       usage: report.usage,
       stdout: outcome.stdout,

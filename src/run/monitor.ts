@@ -11,7 +11,7 @@
  *   program and every descendant it waited for: exact, where sampling /proc would miss the last
  *   instants and every short-lived child.
  */
-import {readdirSync, readFileSync, rmSync} from 'node:fs';
+import {readdirSync, readFileSync, readlinkSync, rmSync} from 'node:fs';
 import {constants} from 'node:os';
 
 import {MissingToolError} from '../errors.js';
@@ -27,6 +27,8 @@ export interface ObservedProcess {
   pid: number;
   /** The process's name (comm) when last seen: the program after any exec. */
   program: string;
+  /** Its executable's path when last seen; null when it could not be read. */
+  exe: string | null;
 }
 
 export interface TreeMemory {
@@ -86,12 +88,30 @@ export interface TreeSampler {
 
 /**
  * Samples the tree under `root` from now until stop(). `skip` names processes that belong to
- * the measuring tools (GNU time itself), left out of both the sums and the process list.
+ * the measuring tools (GNU time itself), left out of both the sums and the process list;
+ * `toolExe` is the tool's executable, so that its child is named only once it is the program.
  */
-export function sampleTree(root: number, options: {skip?: (pid: number) => boolean} = {}): TreeSampler {
+export function sampleTree(root: number, options: {skip?: (pid: number) => boolean; toolExe?: string} = {}): TreeSampler {
   const started = performance.now();
   const timeline: RssPoint[] = [];
-  const processes = new Map<number, string>();
+  const processes = new Map<number, ObservedProcess>();
+  const sampleNames = (pid: number): void => {
+    const comm = readText(`/proc/${pid}/comm`)?.trim();
+    if (!comm) return;
+    const known = processes.get(pid);
+    if (known?.program === comm) return;
+    let exe: string | null = null;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      // gone, or not ours to read
+    }
+
+    // Forked by the tool but not yet the program: its name is not known yet.
+    if (exe !== null && exe === options.toolExe) return;
+    processes.set(pid, {pid, program: comm, exe});
+  };
+
   const sample = (): void => {
     let total = 0;
     let alive = false;
@@ -101,8 +121,7 @@ export function sampleTree(root: number, options: {skip?: (pid: number) => boole
       if (kb === null) continue;
       alive = true;
       total += kb;
-      const comm = readText(`/proc/${pid}/comm`)?.trim();
-      if (comm) processes.set(pid, comm);
+      sampleNames(pid);
     }
 
     if (alive) timeline.push([Math.round(performance.now() - started), total]);
@@ -118,7 +137,7 @@ export function sampleTree(root: number, options: {skip?: (pid: number) => boole
       // last resident total seen, at the moment the run ended.
       const last = timeline.at(-1);
       if (last && finalMs > last[0]) timeline.push([Math.round(finalMs), last[1]]);
-      return summarizeTimeline(timeline, [...processes].map(([pid, program]) => ({pid, program})));
+      return summarizeTimeline(timeline, [...processes.values()]);
     },
   };
 }

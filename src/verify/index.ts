@@ -29,11 +29,14 @@ import {recordSamples} from '../perf/record.js';
 import {reportSymbols} from '../perf/report.js';
 import {chooseEvent, probePerfEvents, requirePerf} from '../perf/tools.js';
 import {callgrindArgs, perfArgs, type Profile} from '../profiles/index.js';
-import {commandLine, type RunRecord, type RunRequest, type SingleRunOptions, resolveTarget, runBenchmark} from '../run/index.js';
+import {commandFields, commandLine, type RunRecord, type RunRequest, type SingleRunOptions, type SingleTarget, resolveTarget, runBenchmark, shellHakmemVariables} from '../run/index.js';
 import {type BindingWitness, traceMallocBinding} from './binding.js';
 import {type CounterWitness, counterWitness, requestSizes, type Tier, tiersForSizes} from './counters.js';
 import {judgeServed, type SamplesWitness, type ServedVerdict} from './judge.js';
 import {samplesWitness} from './samples.js';
+import {isStaticExecutable, type ProcessVerdict, verifyTree} from './tree.js';
+
+export type {ProcessVerdict} from './tree.js';
 
 /** Samples per second of verify's sampled run: a few thousand samples in a few tenths of a second. */
 export const VERIFY_FREQUENCY = 4999;
@@ -67,12 +70,18 @@ export type SamplesEvidence =
 
 export interface VerifyReport {
   profile: string;
+  /** `benchmark` (a csrc/bench program) or `command` (any command line, judged process by process). */
+  kind: 'benchmark' | 'command';
+  /** The command line, for a command. */
+  command: string[] | null;
   /** The profile's name for the variant, and its build. */
   variantName: string;
   variant: string;
   features: Features;
   allocator: AllocatorName;
   env: Record<string, string>;
+  /** HAKMEM_* variables of your shell that reached the runs (beside `env`, the profile's and --env's). */
+  shellEnv: Record<string, string>;
   verdict: ServedVerdict['verdict'];
   servedBy: ServedVerdict['servedBy'];
   cause: string | null;
@@ -86,6 +95,8 @@ export interface VerifyReport {
     binding: BindingEvidence;
     samples: SamplesEvidence;
   };
+  /** A command: every process of its tree with its own witnesses and verdict; empty for a benchmark. */
+  processes: ProcessVerdict[];
   seconds: number;
 }
 
@@ -179,6 +190,7 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
     threads: options.threads,
     build: {...options.build, onProgress: progress},
   });
+  if (profile.kind === 'command') return verifyCommand(options, target, started);
   const shortArgs = callgrindArgs(profile, {threads: options.threads});
   const timeoutSeconds = profile.timeoutSeconds;
   const base: RunRequest = {program: target.program, args: shortArgs, allocator: target.allocator, env: target.env, timeoutSeconds, runIndex: 0};
@@ -210,17 +222,69 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
 
   return {
     profile: profile.name,
+    kind: 'benchmark',
+    command: null,
     variantName: target.variantName,
     variant: target.built.variant,
     features: target.built.features,
     allocator: target.allocator.name,
     env: target.env,
+    shellEnv: shellHakmemVariables(),
     verdict: verdict.verdict,
     servedBy: verdict.servedBy,
     cause: verdict.cause,
     sizes,
     tiers,
     witnesses: {counters, variantCounters, binding: {...binding, command: commandLine(base)}, samples: sampled.samples},
+    processes: [],
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** A command's tree judged process by process; the started process's witnesses fill the report's table. */
+async function verifyCommand(options: VerifyOptions, target: SingleTarget, started: number): Promise<VerifyReport> {
+  const {profile} = options;
+  const request: RunRequest = {
+    program: target.program,
+    args: target.args,
+    allocator: target.allocator,
+    env: target.env,
+    timeoutSeconds: profile.timeoutSeconds,
+    runIndex: 0,
+    ...commandFields(profile),
+  };
+  const tree = await verifyTree(request, profile, {samples: options.samples !== false, onProgress: options.onProgress ?? (() => {})});
+  const root = tree.root!;
+  const isHakmem = target.allocator.name === 'hakmem';
+  const command = commandLine(request);
+  const counters: CounterEvidence = {
+    ...root.counters,
+    build: 'tested',
+    source: !root.counters.loaded ? 'none: no stats file was written' : root.counters.exact ? `exact per-tier counts (stats ${root.counters.statsLevel})` : 'slow-path counters (stats 0): hand-offs to glibc exact, served at most what refills supplied',
+    variant: isHakmem ? target.built.variant : null,
+    command,
+  };
+  const binding: BindingEvidence = {...(root.binding ?? {mallocLibrary: null, freeLibrary: null, allocator: null, noDynamicLoader: root.exe !== null && isStaticExecutable(root.exe)}), command};
+  const samples: SamplesEvidence = root.samples
+    ? {...root.samples, status: 'sampled', frequency: VERIFY_FREQUENCY, command: tree.samplesCommand ?? command}
+    : {status: 'skipped', reason: tree.samplesSkipped ?? `perf took no samples of ${root.program}`};
+  return {
+    profile: profile.name,
+    kind: 'command',
+    command: [profile.benchmark.program, ...profile.benchmark.args],
+    variantName: target.variantName,
+    variant: target.built.variant,
+    features: target.built.features,
+    allocator: target.allocator.name,
+    env: target.env,
+    shellEnv: shellHakmemVariables(),
+    verdict: tree.verdict,
+    servedBy: tree.servedBy,
+    cause: tree.cause,
+    sizes: null,
+    tiers: root.tiers,
+    witnesses: {counters, variantCounters: null, binding, samples},
+    processes: tree.processes,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -2,10 +2,11 @@ import {Args, Flags} from '@oclif/core';
 
 import {HakCommand} from '../base-command.js';
 import {describeFeatures} from '../features.js';
-import {runFlags, singleRunFlags, singleRunOptions, variantFlags} from '../flags.js';
+import {UsageError} from '../errors.js';
+import {commandFlags, commandOptions, runFlags, singleRunFlags, singleRunOptions, variantFlags} from '../flags.js';
 import {DEFAULT_TOP, type PerfResult, type PerfRun, profileRun} from '../perf/index.js';
 import type {Category} from '../perf/owners.js';
-import {loadProfile} from '../profiles/index.js';
+import {commandProfile, loadProfile} from '../profiles/index.js';
 import {renderTable} from '../ui/table.js';
 
 const number = (value: number): string => value.toLocaleString('en-US');
@@ -26,11 +27,12 @@ export default class Perf extends HakCommand {
     {description: 'Instructions per operation, exactly.', command: '<%= config.bin %> <%= command.id %> tiny-hot --instructions'},
     {description: 'The quick-wins trap, with a flame graph.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --flamegraph trap.svg'},
     {description: 'hakmem against mimalloc, side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --instructions --diff mimalloc'},
+    {description: 'Any command: where python3\'s time goes, by owner.', command: '<%= config.bin %> <%= command.id %> -- python3 -c "print(len({i: str(i) for i in range(10**6)}))"'},
     {description: 'Two variants side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --diff hakmem:no-direct-cache'},
   ];
 
   static override args = {
-    profile: Args.string({description: 'Profile name or file.', required: true}),
+    profile: Args.string({description: 'Profile name or file; or, after --, any command line.'}),
   };
 
   static override flags = {
@@ -47,11 +49,16 @@ export default class Perf extends HakCommand {
       helpValue: 'ALLOCATOR|hakmem:VARIANT|hakmem:TOGGLES',
       summary: 'Compare with a second run: another allocator, another variant of the profile, or toggles changed (hakmem:no-wrap-tiny,stats=1).',
     }),
+    ...commandFlags,
   };
 
   async run(): Promise<PerfResult> {
-    const {args, flags} = await this.parse(Perf);
-    const profile = await loadProfile(args.profile);
+    const {own, command} = this.splitCommandLine();
+    const {args, flags} = await this.parse(Perf, own);
+    const asCommand = commandOptions(flags, command, args.profile);
+    if (!asCommand && args.profile === undefined) throw new UsageError('give a profile, or a command after --.', {hint: 'hak perf tiny-hot, or hak perf -- python3 script.py (hak profiles lists the profiles).'});
+    if (asCommand && flags.instructions) throw new UsageError('--instructions counts the benchmark programs\' measured loop; a command has none.', {hint: 'Sample the command instead: hak perf -- CMD.'});
+    const profile = asCommand ? commandProfile(command!, asCommand) : await loadProfile(args.profile!);
     const result = await this.withSpinner(`profiling ${profile.name}`, 'profiling failed', (onProgress) =>
       profileRun({
         ...singleRunOptions(flags),
@@ -82,7 +89,7 @@ export default class Perf extends HakCommand {
     if (run.allocator === 'hakmem') this.log(`  toggles   ${describeFeatures(run.features)}`);
     this.log(`  run       ${run.command}`);
     if (run.mode === 'samples') {
-      this.log(`  measured  ${number(run.ops)} ops in ${run.seconds.toFixed(3)} s`);
+      this.log(run.ops > 0 ? `  measured  ${number(run.ops)} ops in ${run.seconds.toFixed(3)} s` : `  measured  ${run.seconds.toFixed(3)} s of wall time (a command: the whole run)`);
       const callGraph = run.callGraph === 'none' ? 'no call graphs' : `call graphs ${run.callGraph}`;
       this.log(`  event     ${run.eventDescription}, ${run.frequency} Hz, ${callGraph}: ${number(run.samples ?? 0)} samples`);
       if (run.hardware) {

@@ -163,6 +163,7 @@ function runRequest(target: SingleTarget, args: string[], timeoutSeconds: number
     timeoutSeconds,
     runIndex: 0,
     collectStats: target.allocator.name === 'hakmem',
+    ...(target.command ? {command: target.command, cwd: target.cwd, stdinFile: target.stdinFile} : {}),
   };
 }
 

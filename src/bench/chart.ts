@@ -5,8 +5,8 @@
  * allocator served it; FAILED: a run crashed or timed out) gets no bar at all, only a hatched
  * band saying so, so no one reads a length off it.
  */
-import type {BenchAnalysis, TargetResult} from './analysis.js';
-import {formatRate, formatRatio, formatTick} from './format.js';
+import {type BenchAnalysis, recordUnits, type TargetResult} from './analysis.js';
+import {formatRate, formatRatio, formatRss, formatTick} from './format.js';
 import {describeMachine} from './machine.js';
 import type {BenchRecord} from './record.js';
 
@@ -64,6 +64,66 @@ function barRow(result: TargetResult, y: number, scale: (value: number) => numbe
   return parts;
 }
 
+const RSS_WIDTH = 560;
+const RSS_LEFT = WIDTH + 60;
+const RSS_RIGHT = WIDTH + RSS_WIDTH - 24;
+const RSS_MIN_HEIGHT = 180;
+const PALETTE = ['#4e79a7', '#e15759', '#59a14f', '#f28e2b', '#b07aa1', '#76b7b2', '#edc948', '#9c755f'];
+
+/** "×0.986 within noise" for the memory legend, "baseline" for the baseline. */
+function memoryNote(result: TargetResult, baseline: string): string {
+  if (result.label === baseline) return 'baseline';
+  return result.rssVsBaseline ? `${formatRatio(result.rssVsBaseline.ratio)} ${result.rssVsBaseline.verdict}` : '';
+}
+
+/**
+ * RSS over time beside the bars: one line per valid target, the resident memory of its median
+ * run's process tree against seconds since its start, with its peak and the peak's verdict
+ * against the baseline in the legend.
+ */
+function rssPanel(results: readonly TargetResult[], baseline: string, top: number, bottom: number): string[] {
+  const drawn = results.filter((result) => result.status === 'ok' && result.rssTimeline.length > 0);
+  const parts = [text(RSS_LEFT, top - 10, 'Resident memory over time (median run, whole process tree)', 'font-weight="600"')];
+  if (drawn.length === 0) return [...parts, text(RSS_LEFT, top + 20, 'no RSS timeline recorded', 'fill="#555"')];
+  const legendTop = bottom - drawn.length * 16;
+  const plotBottom = legendTop - 40;
+  const maxMs = Math.max(1, ...drawn.flatMap((result) => result.rssTimeline.map(([ms]) => ms)));
+  const maxKb = Math.max(1, ...drawn.flatMap((result) => result.rssTimeline.map(([, kb]) => kb)));
+  const xStep = niceStep(maxMs / 1000);
+  const xMax = Math.max(xStep, Math.ceil(maxMs / 1000 / xStep) * xStep);
+  const yStep = niceStep(maxKb / 1024, 4);
+  const yMax = Math.max(yStep, Math.ceil(maxKb / 1024 / yStep) * yStep);
+  const x = (ms: number): number => RSS_LEFT + (ms / 1000 / xMax) * (RSS_RIGHT - RSS_LEFT);
+  const y = (kb: number): number => plotBottom - (kb / 1024 / yMax) * (plotBottom - top);
+  for (let tick = 0; tick <= yMax + yStep / 2; tick += yStep) {
+    parts.push(
+      `<line x1="${RSS_LEFT}" y1="${y(tick * 1024).toFixed(1)}" x2="${RSS_RIGHT}" y2="${y(tick * 1024).toFixed(1)}" stroke="#e3e3e3"/>`,
+      text(RSS_LEFT - 6, y(tick * 1024) + 4, `${formatTick(tick)}`, 'text-anchor="end" fill="#555"'),
+    );
+  }
+
+  for (let tick = 0; tick <= xMax + xStep / 2; tick += xStep) {
+    parts.push(text(x(tick * 1000), plotBottom + 16, formatTick(tick), 'text-anchor="middle" fill="#555"'));
+  }
+
+  parts.push(
+    `<line x1="${RSS_LEFT}" y1="${plotBottom}" x2="${RSS_RIGHT}" y2="${plotBottom}" stroke="#888"/>`,
+    text((RSS_LEFT + RSS_RIGHT) / 2, plotBottom + 32, 'seconds since start; MiB resident', 'text-anchor="middle" fill="#555"'),
+  );
+  for (const [index, result] of drawn.entries()) {
+    const colour = PALETTE[index % PALETTE.length]!;
+    const points = result.rssTimeline.map(([ms, kb]) => `${x(ms).toFixed(1)},${y(kb).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="1.8"><title>${escapeXml(`${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}`)}</title></polyline>`);
+    const row = legendTop + index * 16;
+    parts.push(
+      `<rect x="${RSS_LEFT}" y="${row - 9}" width="14" height="4" fill="${colour}"/>`,
+      text(RSS_LEFT + 20, row - 3, `${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}, mean ${formatRss(result.meanRssKb ?? 0)} ${memoryNote(result, baseline)}`.trim()),
+    );
+  }
+
+  return parts;
+}
+
 export function renderChart(record: BenchRecord, analysis: BenchAnalysis): string {
   const results = analysis.results;
   const plotted = results.filter((result) => result.status === 'ok' && result.ci95 !== null);
@@ -71,19 +131,22 @@ export function renderChart(record: BenchRecord, analysis: BenchAnalysis): strin
   const step = niceStep(max);
   const axisMax = Math.max(step, Math.ceil(max / step) * step);
   const scale = (value: number): number => PLOT_LEFT + (value / axisMax) * (PLOT_RIGHT - PLOT_LEFT);
-  const plotBottom = TOP + results.length * ROW;
+  const plotBottom = TOP + Math.max(results.length * ROW, RSS_MIN_HEIGHT + results.length * 16);
   const height = plotBottom + 78;
+  const width = WIDTH + RSS_WIDTH;
+  const {unit, better} = recordUnits(record);
+  const figure = unit === 'ops/s' ? 'Operations per second' : `${unit === 's' ? 'Wall time in seconds' : `The figure in ${unit || 'its unit'}`} (${better} is better)`;
 
   const title = `${record.profile.name}: ${[record.profile.program, ...record.profile.args].join(' ')}`;
   const subtitle = `${describeMachine(record.machine)} · ${record.createdAt.slice(0, 16).replace('T', ' ')} UTC`;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="12">`,
     `<title>${escapeXml(title)}</title>`,
     '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fbeaea"/><line x1="0" y1="0" x2="0" y2="8" stroke="#e6a6a0" stroke-width="3"/></pattern></defs>',
-    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     text(16, 26, title, 'font-size="16" font-weight="700"'),
     text(16, 46, subtitle, 'fill="#555"'),
-    text(16, 62, `Operations per second: median of ${record.profile.runs} runs after ${record.profile.warmup} warm-up, interleaved; whiskers: 95% interval of the median.`, 'fill="#555"'),
+    text(16, 62, `${figure}: median of ${record.profile.runs} runs after ${record.profile.warmup} warm-up, interleaved; whiskers: 95% interval of the median.`, 'fill="#555"'),
   ];
 
   for (let tick = 0; tick <= axisMax + step / 2; tick += step) {
@@ -96,8 +159,9 @@ export function renderChart(record: BenchRecord, analysis: BenchAnalysis): strin
 
   parts.push(`<line x1="${PLOT_LEFT}" y1="${plotBottom}" x2="${PLOT_RIGHT}" y2="${plotBottom}" stroke="#888"/>`);
   for (const [index, result] of results.entries()) parts.push(...barRow(result, TOP + index * ROW, scale, analysis.baseline));
+  parts.push(...rssPanel(results, analysis.baseline, TOP, plotBottom));
   parts.push(
-    text((PLOT_LEFT + PLOT_RIGHT) / 2, plotBottom + 34, 'operations per second', 'text-anchor="middle" fill="#555"'),
+    text((PLOT_LEFT + PLOT_RIGHT) / 2, plotBottom + 34, unit === 'ops/s' ? 'operations per second' : `median ${unit}`, 'text-anchor="middle" fill="#555"'),
     text(16, plotBottom + 60, `Red bar: the baseline (${analysis.baseline}). Hatched: not a valid measurement, no figure shown. Verdicts need the whole ratio interval beyond ±${(analysis.noise * 100).toFixed(1)}%.`, 'fill="#555"'),
     '</svg>',
   );

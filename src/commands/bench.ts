@@ -15,7 +15,7 @@ import {runBench} from '../bench/runner.js';
 import {RunError, UsageError, VerdictError} from '../errors.js';
 import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
-import {shellVariablesNote} from '../run/index.js';
+import {shellQuote, shellVariablesNote} from '../run/index.js';
 
 /** `hak bench --json`. */
 export interface BenchJson {
@@ -197,7 +197,7 @@ export default class Bench extends HakCommand {
   private async render(record: BenchRecord, analysis: BenchAnalysis, json: BenchJson): Promise<void> {
     const {profile} = record;
     const threads = `${profile.threads} thread${profile.threads === 1 ? '' : 's'}`;
-    const what = profile.kind === 'command' ? `${[profile.program, ...profile.args].join(' ')} (median ${json.unit}, ${json.better} is better)` : `${[profile.program, ...profile.args].join(' ')} (${threads})`;
+    const what = profile.kind === 'command' ? `${[profile.program, ...profile.args].map(shellQuote).join(' ')} (median ${json.unit}, ${json.better} is better)` : `${[profile.program, ...profile.args].join(' ')} (${threads})`;
     this.log(`${profile.name}: ${what} · ${describeMachine(record.machine)}`);
     const shell = shellVariablesNote(json.shellEnv);
     if (shell) this.log(`  ${shell} (passed to every run)`);

@@ -54,6 +54,8 @@ export function parseBindings(log: string, program: string): BindingWitness {
     if (!match) continue;
     const [, file, library, symbol] = match;
     if (!file || !library || (symbol !== 'malloc' && symbol !== 'free') || !samePath(file, program)) continue;
+    // A program that takes malloc's address has a canonical PLT entry bound to itself; its calls still go on to the allocator.
+    if (library === file) continue;
     if (symbol === 'malloc') mallocLibrary ??= library;
     else freeLibrary ??= library;
   }

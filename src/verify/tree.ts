@@ -84,7 +84,8 @@ export function parseProcessBindings(logs: Map<number, string>): Map<number, Bin
       const match = BINDING.exec(line);
       if (!match) continue;
       const [, file, library, symbol] = match as unknown as [string, string, string, string];
-      if (SHARED_OBJECT.test(basename(file))) continue;
+      // Its canonical PLT entry (malloc's address taken) binds to the program itself: not the allocator.
+      if (SHARED_OBJECT.test(basename(file)) || library === file) continue;
       if (symbol === 'malloc') mallocLibrary = library;
       else if (symbol === 'free') freeLibrary = library;
     }

@@ -4,6 +4,7 @@ import {ALLOCATOR_NAMES} from '../allocators.js';
 import {HakCommand} from '../base-command.js';
 import {describeFeatures, resolveFeatures} from '../features.js';
 import {benchmarkArgs, callgrindArgs, loadAllProfiles, loadProfile, perfArgs, type Profile} from '../profiles/index.js';
+import {shellQuote} from '../run/index.js';
 import {renderTable} from '../ui/table.js';
 
 export default class Profiles extends HakCommand {
@@ -31,7 +32,7 @@ export default class Profiles extends HakCommand {
     if (!this.jsonEnabled()) {
       const rows = profiles.map((profile) => [
         profile.name,
-        `${profile.benchmark.program} ${benchmarkArgs(profile).join(' ')}`.trim(),
+        commandText(profile, benchmarkArgs(profile)),
         `${profile.threads.count}${profile.threads.overridable ? ' (--threads)' : ''}`,
         profile.variants.map((variant) => variant.name).join(', '),
         profile.allocators.length === ALLOCATOR_NAMES.length ? 'all five' : profile.allocators.join(', '),
@@ -45,7 +46,13 @@ export default class Profiles extends HakCommand {
   private showProfile(profile: Profile): void {
     this.log(`${profile.name}  (${this.displayPath(profile.file)})`);
     this.log(`  ${profile.description}`);
-    this.log(`  run        ${profile.benchmark.program} ${benchmarkArgs(profile).join(' ')}`);
+    this.log(`  run        ${commandText(profile, benchmarkArgs(profile))}`);
+    if (profile.command) {
+      const {command} = profile;
+      const figure = command.figure ? `/${command.figure.regex}/ in ${command.figure.unit || 'its unit'}, ${command.figure.better} is better` : 'wall time in seconds, lower is better';
+      this.log(`  command    ${command.cwd ? `in ${this.displayPath(command.cwd)}, ` : ''}${command.stdin ? `stdin ${this.displayPath(command.stdin)}, ` : ''}figure: ${figure}; stdout ${command.checkOutput ? 'checked across allocators' : 'not checked'}`);
+    }
+
     const threads = profile.threads;
     this.log(`  threads    ${threads.count}${threads.overridable ? `, --threads changes argument ${threads.arg ?? '(none)'}` : ', fixed'}`);
     for (const variant of profile.variants) {
@@ -58,8 +65,14 @@ export default class Profiles extends HakCommand {
       this.log(`  env        ${Object.entries(profile.env).map(([key, value]) => `${key}=${value}`).join(' ')}`);
     }
 
-    this.log(`  callgrind  ${profile.benchmark.program} ${callgrindArgs(profile).join(' ')}`);
+    if (profile.kind === 'benchmark') this.log(`  callgrind  ${profile.benchmark.program} ${callgrindArgs(profile).join(' ')}`);
     const callGraph = profile.perf.callGraph === 'none' ? '' : ` --call-graph ${profile.perf.callGraph}`;
-    this.log(`  perf       -e ${profile.perf.event} -F ${profile.perf.frequency}${callGraph} -- ${profile.benchmark.program} ${perfArgs(profile).join(' ')}`);
+    this.log(`  perf       -e ${profile.perf.event} -F ${profile.perf.frequency}${callGraph} -- ${commandText(profile, perfArgs(profile))}`);
   }
+}
+
+/** The program and its arguments as a shell would take them. */
+function commandText(profile: Profile, args: string[]): string {
+  if (profile.kind === 'benchmark') return `${profile.benchmark.program} ${args.join(' ')}`.trim();
+  return [profile.benchmark.program, ...args].map(shellQuote).join(' ');
 }

@@ -5,7 +5,8 @@ import {analyzeRecord} from '../src/bench/analysis.js';
 import {renderChart} from '../src/bench/chart.js';
 import {compareRecords} from '../src/bench/compare.js';
 import type {BenchRecord, RunSample, TargetRecord} from '../src/bench/record.js';
-import {benchTable, resultNotes, sweepTable} from '../src/bench/render.js';
+import {bencherMetrics} from '../src/bench/export.js';
+import {benchTable, memoryTable, resultNotes, sweepTable} from '../src/bench/render.js';
 import {DEFAULT_FEATURES, DEFAULT_TOOLCHAIN} from '../src/features.js';
 
 const PASS = {verdict: 'pass' as const, servedBy: 'hakmem' as const, cause: null};
@@ -18,6 +19,11 @@ function samples(rates: number[], extra: Record<string, unknown> = {}, hakmem = 
     ops: 1000,
     seconds: 1000 / opsPerSec,
     peakRssKb: 4096 + index,
+    userSeconds: 0.25,
+    systemSeconds: 0.05,
+    minorFaults: 1000 + index,
+    rssTimeline: [[0, 1000], [10, 4096 + index], [20 + index, 2000]],
+    meanRssKb: 3000,
     checksum: '00000000000000aa',
     params: {min: 16, max: 1039},
     wallSeconds: 0.5,
@@ -149,5 +155,81 @@ describe('invalid and failed targets', () => {
     ]);
     expect(comparison.onlyInA).toEqual(['jemalloc']);
     expect(comparison.differences).toEqual(['commit: abc -> def (modified)']);
+  });
+});
+
+/** Runs with given peak RSS (kB) and figures, for the memory verdicts. */
+function withPeaks(label: string, figures: number[], peaks: number[], checksum = '00000000000000aa'): TargetRecord {
+  const base = target(label, figures);
+  return {...base, runs: base.runs.map((run, index) => ({...run, peakRssKb: peaks[index]!, checksum}))};
+}
+
+describe('memory treated like speed', () => {
+  const memory = record([withPeaks('hakmem', [100, 100, 100], [2000, 2000, 2000]), withPeaks('glibc', [100, 100, 100], [1010, 1000, 990]), withPeaks('mimalloc', [100, 100, 100], [1000, 1000, 1000])]);
+  const analysis = analyzeRecord(memory);
+
+  it('gives each target its peak RSS ratio to the baseline with an interval and a verdict', () => {
+    const [hakmem, glibc, mimalloc] = analysis.results;
+    expect(hakmem!.rssVsBaseline).toEqual({ratio: 2, low: 2, high: 2, verdict: 'higher'});
+    expect(glibc!.rssVsBaseline?.verdict).toBe('within noise');
+    expect(mimalloc!.rssVsBaseline).toBeNull();
+  });
+
+  it('keeps the median run\'s RSS timeline, the mean RSS, minor faults and CPU seconds', () => {
+    const [hakmem] = analysis.results;
+    expect(hakmem).toMatchObject({meanRssKb: 3000, minorFaults: 1001, userSeconds: 0.25, systemSeconds: 0.05});
+    expect(hakmem!.rssTimeline).toEqual([[0, 1000], [10, 4097], [21, 2000]]);
+  });
+
+  it('prints the memory table with the verdicts, faults and CPU', async () => {
+    const lines = (await memoryTable(analysis)).split('\n');
+    expect(lines[0]).toMatch(/^target\s+peak RSS\s+mean RSS\s+peak vs mimalloc\s+95% CI\s+memory\s+minor faults\s+CPU user \+ sys s$/);
+    expect(lines[2]).toMatch(/^hakmem\s+2\.0 MiB\s+2\.9 MiB\s+×2\.000\s+2\.000–2\.000\s+higher\s+1,001\s+0\.25 \+ 0\.05$/);
+    expect(lines[4]).toMatch(/^mimalloc\s+1000 KiB\s+2\.9 MiB\s+baseline/);
+  });
+
+  it('draws RSS over time per target beside the bars, with each peak\'s verdict', () => {
+    const svg = renderChart(memory, analysis);
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+    expect(svg).toContain('Resident memory over time (median run, whole process tree)');
+    expect(svg).toContain('hakmem: peak 2.0 MiB, mean 2.9 MiB ×2.000 higher');
+    expect(svg).toContain('mimalloc: peak 1000 KiB, mean 2.9 MiB baseline');
+  });
+
+  it('exports Bencher Metric Format: throughput and peak RSS in bytes per profile and target', () => {
+    const metrics = bencherMetrics(memory, analysis);
+    expect(Object.keys(metrics)).toEqual(['test/hakmem', 'test/glibc', 'test/mimalloc']);
+    expect(metrics['test/hakmem']).toEqual({
+      throughput: {value: 100, lower_value: 100, upper_value: 100},
+      'peak-rss': {value: 2000 * 1024, lower_value: 2000 * 1024, upper_value: 2000 * 1024},
+    });
+  });
+});
+
+describe('a command', () => {
+  const command = (targets: TargetRecord[], checkOutput = true): BenchRecord => {
+    const base = record(targets);
+    return {...base, profile: {...base.profile, kind: 'command', unit: 's', better: 'lower', checkOutput}};
+  };
+
+  it('reads a lower figure as better: the ratio is how many times faster', () => {
+    const analysis = analyzeRecord(command([target('hakmem', [1, 1, 1]), target('mimalloc', [2, 2, 2])]));
+    expect(analysis.results[0]).toMatchObject({unit: 's', better: 'lower', outputsMatch: true, status: 'ok'});
+    expect(analysis.results[0]!.vsBaseline).toEqual({ratio: 2, low: 2, high: 2, verdict: 'faster'});
+  });
+
+  it('marks a target whose stdout differs from the first target\'s INVALID, unless output is not checked', () => {
+    const targets = [withPeaks('hakmem', [1, 1, 1], [1, 1, 1], 'aaaa'), withPeaks('mimalloc', [1, 1, 1], [1, 1, 1], 'bbbb')];
+    const checked = analyzeRecord(command(targets));
+    expect(checked.results.map((result) => [result.status, result.outputsMatch])).toEqual([['ok', true], ['invalid', false]]);
+    expect(checked.results[1]!.cause).toBe("its stdout differs from hakmem's (use --no-check-output where output legitimately varies)");
+    expect(checked.warnings.some((warning) => warning.startsWith('OUTPUT MISMATCH: mimalloc'))).toBe(true);
+    const unchecked = analyzeRecord(command(targets, false));
+    expect(unchecked.results.map((result) => [result.status, result.outputsMatch])).toEqual([['ok', null], ['ok', null]]);
+  });
+
+  it('exports a wall time as latency in nanoseconds', () => {
+    const data = command([target('hakmem', [0.5, 0.5, 0.5]), target('mimalloc', [1, 1, 1])]);
+    expect(bencherMetrics(data, analyzeRecord(data))['test/hakmem']?.latency).toEqual({value: 5e8, lower_value: 5e8, upper_value: 5e8});
   });
 });

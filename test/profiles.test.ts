@@ -17,11 +17,14 @@ import {tempDir} from './helpers.js';
 
 const SEED_PROFILES = [
   'fragment-stress',
+  'gcc-compile',
   'larson-mid',
   'larson-tiny',
   'mid-large-mt',
+  'perl-words',
   'phases',
   'producer-consumer',
+  'python-containers',
   'quick-wins',
   'random-mixed',
   'tiny-hot',
@@ -104,6 +107,47 @@ describe('shipped profiles', () => {
       expect(profile.callgrind.args.length, profile.name).toBe(profile.benchmark.args.length);
       expect(profile.callgrind.args, profile.name).not.toEqual(profile.benchmark.args);
     }
+  });
+});
+
+describe('a profile of kind command', () => {
+  const COMMAND = 'name: cmd\nkind: command\ndescription: any program\n';
+
+  it('reads the command line, its directory and stdin relative to the file, and the figure', async () => {
+    const file = writeProfile('cmd', `${COMMAND}command:\n  argv: [python3, run.py, 3]\n  cwd: work\n  stdin: input.txt\n  figure: {regex: 'took (\\d+) ms', unit: ms, better: lower}\nruns: 3\n`);
+    const profile = await loadProfile(file);
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    expect(profile).toMatchObject({
+      kind: 'command',
+      benchmark: {program: 'python3', args: ['run.py', '3']},
+      command: {argv: ['python3', 'run.py', '3'], cwd: join(dir, 'work'), stdin: join(dir, 'input.txt'), figure: {regex: 'took (\\d+) ms', unit: 'ms', better: 'lower'}, checkOutput: true},
+      runs: 3,
+      timeoutSeconds: 120,
+    });
+  });
+
+  it('defaults to wall time, lower is better, with output checked', async () => {
+    const profile = await loadProfile(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\n`));
+    expect(profile.command).toEqual({argv: ['echo', 'hi'], cwd: null, stdin: null, figure: null, checkOutput: true});
+  });
+
+  it('names the file, line and field of each mistake', async () => {
+    const error = await loadError(writeProfile('cmd', `${COMMAND}command:\n  argv: []\n  figure: {regex: '(', unit: ms, better: less}\nbenchmark:\n  program: tiny_hot\n`));
+    expect(error.exitCode).toBe(ExitCode.Usage);
+    expect(error.issues.map((issue) => [issue.field, issue.line])).toEqual([
+      ['benchmark', 8],
+      ['command.argv', 5],
+      ['command.figure.regex', 6],
+      ['command.figure.better', 6],
+    ]);
+    expect(error.issues[0]!.expected).toMatch(/^expected no such field; allowed: name, kind, description, command/);
+    expect(error.issues[2]!.expected).toMatch(/^expected a regular expression \(Invalid regular expression/);
+    expect(error.issues[3]!.expected).toBe('expected one of lower, higher, got "less"');
+  });
+
+  it('rejects an unknown kind', async () => {
+    const error = await loadError(writeProfile('cmd', 'name: cmd\nkind: script\ndescription: d\nbenchmark:\n  program: tiny_hot\n'));
+    expect(error.issues[0]).toMatchObject({field: 'kind', line: 2, expected: 'expected one of benchmark, command, got "script"'});
   });
 });
 

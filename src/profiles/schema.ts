@@ -458,7 +458,7 @@ function validateCommandProfile(
   const map = reader.mapping(top.command, ['command'], COMMAND_KEYS);
   if (map) {
     const argv = reader.argumentList(map.argv, ['command', 'argv']);
-    if (argv && argv.length === 0) reader.fail(['command', 'argv'], 'a command line: the program, then its arguments', map.argv);
+    if (argv && Array.isArray(map.argv) && map.argv.length === 0) reader.fail(['command', 'argv'], 'a command line: the program, then its arguments', map.argv);
     command = {
       argv: argv ?? [],
       stdin: map.stdin === undefined ? null : profilePath(reader, map.stdin, ['command', 'stdin'], base),

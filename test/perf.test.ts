@@ -130,6 +130,17 @@ describe('hak perf', () => {
     expect(resultDirs()).toEqual(before);
   });
 
+  it('samples a run too short for its rate faster, so the count follows its length and not the machine\'s speed', async () => {
+    const dir = tempDir('hak-profiles-');
+    // 10 Hz gives fewer than 200 samples to any run shorter than 20 s: it is always recorded again.
+    writeFileSync(join(dir, 'slow-rate.yaml'), 'name: slow-rate\ndescription: sampled ten times a second\nbenchmark:\n  program: tiny_hot\n  args: [64, 100, 300000]\nperf:\n  frequency: 10\n  callGraph: none\n');
+    const {exitCode, result} = await perf([join(dir, 'slow-rate.yaml')]);
+    expect(exitCode).toBe(0);
+    expect(result.frequency).toBeGreaterThan(10);
+    expect(result.frequency).toBeLessThanOrEqual(20_000);
+    expect(result.samples).toBeGreaterThan(20);
+  });
+
   it('rejects a --diff it cannot read', async () => {
     const run = await runHak(['perf', 'tiny-hot', '--diff', 'hakmem:warp-tiny'], {env});
     expect(run.exitCode).toBe(2);

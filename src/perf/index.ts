@@ -213,7 +213,7 @@ async function measureSamples(perf: string, {options, side, target, staging, pro
   const request = runRequest(target, perfArgs(profile, {threads: options.threads}), profile.timeoutSeconds);
   progress(`${target.label}: recording ${profile.benchmark.program} with perf (${choice.event}, ${settings.frequency} Hz)`);
   const files: Record<string, string> = {perfData: 'perf.data', report: 'perf-report.txt', result: 'result.json'};
-  const sampled = await recordSamples(request, perf, settings, {dataFile: join(staging.path, 'perf.data'), reportFile: join(staging.path, 'perf-report.txt')});
+  const sampled = await recordSamples(request, perf, settings, {dataFile: join(staging.path, 'perf.data'), reportFile: join(staging.path, 'perf-report.txt')}, {minSamples: FEW_SAMPLES});
   const context = await attributionContext(target, sampled.run);
   const attribution = attribute(reportSymbols(sampled.report), context);
 
@@ -252,7 +252,7 @@ async function measureSamples(perf: string, {options, side, target, staging, pro
       mode: 'samples',
       event: choice.event,
       eventDescription: choice.description,
-      frequency: settings.frequency,
+      frequency: sampled.frequency,
       callGraph: settings.callGraph,
       samples: sampled.report.samples,
       lostSamples: sampled.report.lostSamples,

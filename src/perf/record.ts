@@ -2,7 +2,7 @@
  * One sampled run: the benchmark under `perf record`, then perf's flat report of it, parsed.
  * hak perf keeps perf.data and the report; hak verify reads the report as its sample witness.
  */
-import {writeFileSync} from 'node:fs';
+import {rmSync, writeFileSync} from 'node:fs';
 import {basename, dirname} from 'node:path';
 
 import {NoSamplesError, RunError} from '../errors.js';
@@ -24,6 +24,8 @@ export interface SampledRun {
   /** perf report's text, as perf printed it. */
   reportText: string;
   dataFile: string;
+  /** The rate the samples were taken at: the one asked for, or a higher one for a run too short for it. */
+  frequency: number;
 }
 
 export function recordLauncher(perf: string, settings: SamplingSettings, dataFile: string): Launcher {
@@ -53,16 +55,34 @@ export async function perfReport(perf: string, dataFile: string): Promise<string
   return result.stdout;
 }
 
+/** The highest rate a re-recorded run is sampled at: well under the kernel's usual limit. */
+export const MAX_FREQUENCY = 20_000;
+
 /**
  * Runs the request under perf record into `dataFile` and reads the samples back. A run too
  * short to be sampled raises NoSamplesError; the report text is written to `reportFile` when given.
+ *
+ * With `minSamples`, a run that finished too quickly for that many samples (a faster machine, a
+ * faster allocator: runs are sized by operations, not by time) is recorded again, sampled as
+ * much faster as it was short, so the count depends on the run's length, not on its speed.
  */
 export async function recordSamples(
   request: RunRequest,
   perf: string,
   settings: SamplingSettings,
   files: {dataFile: string; reportFile?: string},
+  options: {minSamples?: number} = {},
 ): Promise<SampledRun> {
+  const first = await recordOnce(request, perf, settings, files);
+  const wanted = options.minSamples ?? 0;
+  if (first.report.samples >= wanted || settings.frequency >= MAX_FREQUENCY) return first;
+  const frequency = Math.min(MAX_FREQUENCY, Math.ceil((settings.frequency * 2 * wanted) / Math.max(1, first.report.samples)));
+  // perf would keep the first recording as perf.data.old.
+  rmSync(files.dataFile, {force: true});
+  return recordOnce(request, perf, {...settings, frequency}, files);
+}
+
+async function recordOnce(request: RunRequest, perf: string, settings: SamplingSettings, files: {dataFile: string; reportFile?: string}): Promise<SampledRun> {
   const run = await runBenchmark({...request, launcher: recordLauncher(perf, settings, files.dataFile)});
   const reportText = await perfReport(perf, files.dataFile);
   if (files.reportFile) writeFileSync(files.reportFile, reportText);
@@ -75,5 +95,5 @@ export async function recordSamples(
     );
   }
 
-  return {run, report, reportText, dataFile: files.dataFile};
+  return {run, report, reportText, dataFile: files.dataFile, frequency: settings.frequency};
 }

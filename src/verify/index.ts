@@ -41,6 +41,8 @@ export type {ProcessVerdict} from './tree.js';
 /** Samples per second of verify's sampled run: a few thousand samples in a few tenths of a second. */
 export const VERIFY_FREQUENCY = 4999;
 const HOTSPOTS_SHOWN = 5;
+/** Fewer samples than this and a run is sampled again, faster: the count follows the run's length, not the machine's speed. */
+const MIN_SAMPLES = 400;
 
 export interface VerifyOptions extends SingleRunOptions {
   /** Build a stats-1 twin of a stats-0 variant for exact counts (default true). */
@@ -142,7 +144,7 @@ async function sampledRun(request: RunRequest, profile: Profile, options: Verify
       const sampledRequest = {...request, args: perfArgs(profile, {threads: options.threads})};
       const settings = {event: choice.event, frequency: VERIFY_FREQUENCY, callGraph: 'none' as const};
       options.onProgress?.(`sampling ${profile.benchmark.program} with perf (${choice.event})`);
-      const sampled = await recordSamples(sampledRequest, perf, settings, {dataFile: join(dir, 'perf.data')});
+      const sampled = await recordSamples(sampledRequest, perf, settings, {dataFile: join(dir, 'perf.data')}, {minSamples: MIN_SAMPLES});
       const witness = samplesWitness(sampled.report);
       const tiers = tiersOf(sampled.run);
       const files = request.allocator.name === 'hakmem' && request.allocator.preload ? await hakmemSymbolFiles(request.allocator.preload) : undefined;
@@ -151,7 +153,7 @@ async function sampledRun(request: RunRequest, profile: Profile, options: Verify
         samples: {
           ...witness,
           status: 'sampled',
-          frequency: VERIFY_FREQUENCY,
+          frequency: sampled.frequency,
           command: sampled.run.command,
           hotspots: attribution.hotspots.slice(0, HOTSPOTS_SHOWN),
           categories: attribution.categories,

@@ -165,7 +165,7 @@ async function sampleTree(request: RunRequest, profile: Profile, programs: strin
   try {
     const perf = requirePerf();
     const choice = chooseEvent(profile.perf.event, await probePerfEvents(perf));
-    const sampled = await recordSamples(request, perf, {event: choice.event, frequency: 4999, callGraph: 'none'}, {dataFile: join(dir, 'perf.data')});
+    const sampled = await recordSamples(request, perf, {event: choice.event, frequency: 4999, callGraph: 'none'}, {dataFile: join(dir, 'perf.data')}, {minSamples: 400});
     const files = request.allocator.name === 'hakmem' && request.allocator.preload ? await hakmemSymbolFiles(request.allocator.preload) : undefined;
     return {samples: await samplesByProgram(perf, sampled.dataFile, programs, files), skipped: null, command: sampled.run.command};
   } catch (error) {

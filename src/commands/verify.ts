@@ -87,7 +87,7 @@ export default class Verify extends HakCommand {
       this.log(await renderTable(['pid', 'program', 'loader binding', 'hakmem counters', 'samples', 'verdict'], processRows(report.processes)));
       for (const process of report.processes) {
         const said = process.cause ?? process.note;
-        if (said) this.log(`  ${process.pid} ${process.program}: ${said}`);
+        if (said) this.log(`  ${process.pid > 0 ? `${process.pid} ` : ''}${process.program}: ${said}`);
       }
 
       this.log('');
@@ -105,7 +105,7 @@ function processRows(processes: ProcessVerdict[]): string[][] {
       : 'not loaded';
     const samples = process.samples ? `${process.samples.samples} (glibc malloc ${(process.samples.glibcMallocShare * 100).toFixed(1)}%)` : '—';
     const verdict = process.verdict === 'pass' ? (process.note ? 'pass (see below)' : 'pass') : 'FAIL (see below)';
-    return [String(process.pid), process.program, bound, counters, samples, verdict];
+    return [process.pid > 0 ? String(process.pid) : 'unseen', process.program, bound, counters, samples, verdict];
   });
 }
 

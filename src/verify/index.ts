@@ -268,7 +268,7 @@ async function verifyCommand(options: VerifyOptions, target: SingleTarget, start
   };
   const binding: BindingEvidence = {...(root.binding ?? {mallocLibrary: null, freeLibrary: null, allocator: null, noDynamicLoader: root.exe !== null && isStaticExecutable(root.exe)}), command};
   const samples: SamplesEvidence = root.samples
-    ? {...root.samples, status: 'sampled', frequency: VERIFY_FREQUENCY, command: tree.samplesCommand ?? command}
+    ? {...root.samples, status: 'sampled', frequency: tree.samplesFrequency ?? VERIFY_FREQUENCY, command: tree.samplesCommand ?? command}
     : {status: 'skipped', reason: tree.samplesSkipped ?? `perf took no samples of ${root.program}`};
   return {
     profile: profile.name,

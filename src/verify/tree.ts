@@ -30,6 +30,7 @@ import {judgeServed, type SamplesWitness, type ServedVerdict} from './judge.js';
 import {samplesWitness} from './samples.js';
 
 export interface ProcessVerdict {
+  /** 0 for a command that ended before any of its processes was seen. */
   pid: number;
   /** The process's name (its program after any exec). */
   program: string;
@@ -65,6 +66,8 @@ export interface TreeVerdict {
   /** Why the samples were not taken, when they were not. */
   samplesSkipped: string | null;
   samplesCommand: string | null;
+  /** The rate the samples were taken at (raised for a run too short for the usual one). */
+  samplesFrequency: number | null;
 }
 
 const BINDING = /binding file (\S+) \[\d+\] to (\S+) \[\d+\]: normal symbol `(\w+)'/;
@@ -130,8 +133,8 @@ function isSetId(file: string): boolean {
 
 /** Why hakmem never ran in a process, in words, from what its executable is. */
 function unreachedCause(exe: string | null, binding: BindingWitness | null): string {
-  if (exe && isStaticExecutable(exe)) return `it is statically linked (${basename(exe)}): it has no dynamic loader, so malloc cannot be interposed by LD_PRELOAD`;
-  if (exe && isSetId(exe)) return `it is a set-uid or set-gid binary (${basename(exe)}): the loader ignores LD_PRELOAD for it`;
+  if (exe && isStaticExecutable(exe)) return `it is statically linked: it has no dynamic loader, so malloc cannot be interposed by LD_PRELOAD`;
+  if (exe && isSetId(exe)) return `it is a set-uid or set-gid binary: the loader ignores LD_PRELOAD for it`;
   if (binding?.allocator === 'glibc') return `libhakmem.so was not loaded and malloc is bound to ${basename(binding.mallocLibrary!)}: LD_PRELOAD did not reach it`;
   return 'libhakmem.so was not loaded: no hakmem counters were written (LD_PRELOAD dropped, or the process did not exit normally)';
 }
@@ -159,18 +162,23 @@ function skipReason(error: HakError): string {
 }
 
 /** The command under perf record; samples per process name, or why there are none. */
-async function sampleTree(request: RunRequest, profile: Profile, programs: string[], wanted: boolean): Promise<{samples: Map<string, ProgramSamples>; skipped: string | null; command: string | null}> {
-  if (!wanted) return {samples: new Map(), skipped: 'not asked for (--no-samples)', command: null};
+async function sampleTree(
+  request: RunRequest,
+  profile: Profile,
+  programs: string[],
+  wanted: boolean,
+): Promise<{samples: Map<string, ProgramSamples>; skipped: string | null; command: string | null; frequency: number | null}> {
+  if (!wanted) return {samples: new Map(), skipped: 'not asked for (--no-samples)', command: null, frequency: null};
   const dir = mkdtempSync(join(tmpdir(), 'hak-verify-'));
   try {
     const perf = requirePerf();
     const choice = chooseEvent(profile.perf.event, await probePerfEvents(perf));
     const sampled = await recordSamples(request, perf, {event: choice.event, frequency: 4999, callGraph: 'none'}, {dataFile: join(dir, 'perf.data')}, {minSamples: 400});
     const files = request.allocator.name === 'hakmem' && request.allocator.preload ? await hakmemSymbolFiles(request.allocator.preload) : undefined;
-    return {samples: await samplesByProgram(perf, sampled.dataFile, programs, files), skipped: null, command: sampled.run.command};
+    return {samples: await samplesByProgram(perf, sampled.dataFile, programs, files), skipped: null, command: sampled.run.command, frequency: sampled.frequency};
   } catch (error) {
     if (!(error instanceof MissingToolError || error instanceof NoSamplesError || error instanceof PerfNotPermittedError)) throw error;
-    return {samples: new Map(), skipped: skipReason(error), command: null};
+    return {samples: new Map(), skipped: skipReason(error), command: null, frequency: null};
   } finally {
     rmSync(dir, {recursive: true, force: true});
   }
@@ -281,6 +289,7 @@ export async function verifyTree(request: RunRequest, profile: Profile, options:
       root,
       samplesSkipped: sampled.skipped,
       samplesCommand: sampled.command,
+      samplesFrequency: sampled.frequency,
     };
   } finally {
     rmSync(dir, {recursive: true, force: true});

@@ -27,8 +27,10 @@ export interface BmfMetric {
 export type BencherMetrics = Record<string, Record<string, BmfMetric>>;
 
 function metric(value: number, interval: [number, number] | null, scale = 1): BmfMetric {
-  if (!interval) return {value: value * scale};
-  return {value: value * scale, lower_value: interval[0] * scale, upper_value: interval[1] * scale};
+  // Nanoseconds and bytes are whole numbers.
+  const convert = (x: number): number => (scale === 1 ? x : Math.round(x * scale));
+  if (!interval) return {value: convert(value)};
+  return {value: convert(value), lower_value: convert(interval[0]), upper_value: convert(interval[1])};
 }
 
 /** The speed measure's name and the factor that converts the figure to its unit. */

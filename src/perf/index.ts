@@ -244,7 +244,9 @@ async function measureSamples(perf: string, {options, side, target, staging, pro
 
   const hardwareNote = support.hardware
     ? null
-    : `hardware counters are not supported here, so there are no per-operation instruction, IPC or cache figures: hak perf ${profile.name} --instructions counts instructions per operation exactly with callgrind`;
+    : profile.kind === 'command'
+      ? 'hardware counters are not supported here, so there are no instruction, IPC or cache figures'
+      : `hardware counters are not supported here, so there are no per-operation instruction, IPC or cache figures: hak perf ${profile.name} --instructions counts instructions per operation exactly with callgrind`;
   return {
     run: sampled.run,
     context,

@@ -345,6 +345,23 @@ function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]):
   return perf;
 }
 
+type CommonFields = Pick<Profile, 'name' | 'description' | 'file' | 'env' | 'variants' | 'allocators' | 'runs' | 'warmup' | 'timeoutSeconds'>;
+
+/** The fields both kinds of profile have: its name and what it says, and how it runs; undefined when one is invalid. */
+function readCommonFields(reader: FieldReader, top: Record<string, unknown>, context: {file: string; expectedName: string}): CommonFields | undefined {
+  const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
+  if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
+  const description = reader.string(top.description, ['description']);
+  const env = readEnv(reader, top.env);
+  const variants = readVariants(reader, top.hakmem);
+  const allocators = readAllocators(reader, top.allocators);
+  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
+  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
+  const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
+  if (!name || !description || runs === undefined || warmup === undefined || timeoutSeconds === undefined) return undefined;
+  return {name, description: description.trim(), file: context.file, env, variants, allocators, runs, warmup, timeoutSeconds};
+}
+
 /**
  * Checks a parsed document and builds the Profile; `expectedName` is the file's base name,
  * which the profile's name must match so `hak bench NAME` finds what it says.
@@ -359,9 +376,6 @@ export function validateProfile(
   const top = reader.mapping(data, [], TOP_LEVEL_FIELDS);
   if (!top) return {issues: reader.issues};
 
-  const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
-  if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
-  const description = reader.string(top.description, ['description']);
 
   let program: string | undefined;
   let args: string[] = [];
@@ -386,33 +400,17 @@ export function validateProfile(
     ...(top.callgrind === undefined ? [] : [{path: ['callgrind', 'args'], args: callgrindArgs}]),
     ...(isRecord(top.perf) && top.perf.args !== undefined ? [{path: ['perf', 'args'], args: perf.args}] : []),
   ]);
-  const env = readEnv(reader, top.env);
-  const variants = readVariants(reader, top.hakmem);
-  const allocators = readAllocators(reader, top.allocators);
-  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
-  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
-  const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
-
-  if (reader.issues.length > 0 || !name || !description || !program || runs === undefined || warmup === undefined || timeoutSeconds === undefined) {
-    return {issues: reader.issues};
-  }
+  const common = readCommonFields(reader, top, context);
+  if (reader.issues.length > 0 || !program || !common) return {issues: reader.issues};
 
   return {
     issues: [],
     profile: {
-      name,
-      description: description.trim(),
-      file: context.file,
+      ...common,
       kind: 'benchmark',
       benchmark: {program, args},
       command: null,
       threads,
-      env,
-      variants,
-      allocators,
-      runs,
-      warmup,
-      timeoutSeconds,
       callgrind: {args: callgrindArgs},
       perf,
     },
@@ -450,9 +448,6 @@ function validateCommandProfile(
   context: {file: string; expectedName: string; lineOf: LineOf; directory?: string},
 ): {profile?: Profile; issues: ProfileIssue[]} {
   reader.mapping(top, [], COMMAND_FIELDS);
-  const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
-  if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
-  const description = reader.string(top.description, ['description']);
   const base = context.directory ?? '.';
   let command: CommandSetting | undefined;
   const map = reader.mapping(top.command, ['command'], COMMAND_KEYS);
@@ -470,32 +465,17 @@ function validateCommandProfile(
 
   const [program = '', ...args] = command?.argv ?? [];
   const perf = readPerf(reader, top.perf, args);
-  const env = readEnv(reader, top.env);
-  const variants = readVariants(reader, top.hakmem);
-  const allocators = readAllocators(reader, top.allocators);
-  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
-  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
-  const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
-  if (reader.issues.length > 0 || !name || !description || !command || runs === undefined || warmup === undefined || timeoutSeconds === undefined) {
-    return {issues: reader.issues};
-  }
+  const common = readCommonFields(reader, top, context);
+  if (reader.issues.length > 0 || !command || !common) return {issues: reader.issues};
 
   return {
     issues: [],
     profile: {
-      name,
-      description: description.trim(),
-      file: context.file,
+      ...common,
       kind: 'command',
       benchmark: {program, args},
       command,
       threads: {count: 1, overridable: false, arg: null},
-      env,
-      variants,
-      allocators,
-      runs,
-      warmup,
-      timeoutSeconds,
       callgrind: {args},
       perf,
     },

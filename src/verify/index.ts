@@ -223,15 +223,7 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
   if (verdict.verdict === 'pass' && variantCounters) verdict = judge(variantCounters);
 
   return {
-    profile: profile.name,
-    kind: 'benchmark',
-    command: null,
-    variantName: target.variantName,
-    variant: target.built.variant,
-    features: target.built.features,
-    allocator: target.allocator.name,
-    env: target.env,
-    shellEnv: shellHakmemVariables(),
+    ...reportHeader(profile, target),
     verdict: verdict.verdict,
     servedBy: verdict.servedBy,
     cause: verdict.cause,
@@ -240,6 +232,21 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
     witnesses: {counters, variantCounters, binding: {...binding, command: commandLine(base)}, samples: sampled.samples},
     processes: [],
     seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** What a report says of what ran: the profile or command, the build, the allocator and the environment. */
+function reportHeader(profile: Profile, target: SingleTarget): Pick<VerifyReport, 'profile' | 'kind' | 'command' | 'variantName' | 'variant' | 'features' | 'allocator' | 'env' | 'shellEnv'> {
+  return {
+    profile: profile.name,
+    kind: profile.kind,
+    command: profile.kind === 'command' ? [profile.benchmark.program, ...profile.benchmark.args] : null,
+    variantName: target.variantName,
+    variant: target.built.variant,
+    features: target.built.features,
+    allocator: target.allocator.name,
+    env: target.env,
+    shellEnv: shellHakmemVariables(),
   };
 }
 
@@ -271,15 +278,7 @@ async function verifyCommand(options: VerifyOptions, target: SingleTarget, start
     ? {...root.samples, status: 'sampled', frequency: tree.samplesFrequency ?? VERIFY_FREQUENCY, command: tree.samplesCommand ?? command}
     : {status: 'skipped', reason: tree.samplesSkipped ?? `perf took no samples of ${root.program}`};
   return {
-    profile: profile.name,
-    kind: 'command',
-    command: [profile.benchmark.program, ...profile.benchmark.args],
-    variantName: target.variantName,
-    variant: target.built.variant,
-    features: target.built.features,
-    allocator: target.allocator.name,
-    env: target.env,
-    shellEnv: shellHakmemVariables(),
+    ...reportHeader(profile, target),
     verdict: tree.verdict,
     servedBy: tree.servedBy,
     cause: tree.cause,

@@ -124,7 +124,7 @@ describe('hak perf', () => {
     expect(result.hardware?.branchMissesPerOp).toBeCloseTo(112_978_728 / 300_000, 6);
     expect(readdirSync(result.resultDir).sort()).toEqual(['callgrind-cache.out', 'perf-stat.txt', 'result.json']);
     const text = await runHak(['perf', 'tiny-hot', '--cache'], {env: {...env, PATH: `${fake}:${process.env.PATH}`}});
-    expect(text.stdout).toMatch(/^ {2}hardware {2}perf stat, whole process: 1407\.519 L1-dcache load misses, 376\.596 branch misses per op$/m);
+    expect(text.stdout).toMatch(/^ {2}hardware {2}perf stat, whole process: 1407\.520 L1-dcache load misses, 376\.596 branch misses per op$/m);
   });
 
   it('refuses --cache with --instructions or a flame graph', async () => {

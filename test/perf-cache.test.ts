@@ -76,8 +76,12 @@ describe('cache simulation output', () => {
     });
   });
 
-  it('finds a peer\'s own functions in its run', () => {
-    const split = attributeCache(tcmalloc, randomMixed, OPS);
+  it('finds a peer\'s own functions in its run, malloc and free included where valgrind cannot name their object', () => {
+    const split = attributeCache(tcmalloc, {...randomMixed, peer: 'tcmalloc'}, OPS);
+    expect(split.hotspots.find((hotspot) => hotspot.symbol === 'malloc')).toMatchObject({library: '???', category: 'tcmalloc'});
+    expect(split.categories.other?.instructions ?? 0).toBeLessThan(1);
+    // without knowing the peer, an unnamed object stays unowned
+    expect(attributeCache(tcmalloc, randomMixed, OPS).hotspots.find((hotspot) => hotspot.symbol === 'malloc')?.category).toBe('other');
     expect(split.categories.tcmalloc?.instructions).toBeGreaterThan(0);
     expect(split.hotspots.some((hotspot) => hotspot.category === 'tcmalloc' && hotspot.library.startsWith('libtcmalloc_minimal.so'))).toBe(true);
     expect(split.categories['hakmem pages']).toBeUndefined();

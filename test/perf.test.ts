@@ -127,10 +127,13 @@ describe('hak perf', () => {
     expect(text.stdout).toMatch(/^ {2}hardware {2}perf stat, whole process: 1407\.520 L1-dcache load misses, 376\.596 branch misses per op$/m);
   });
 
-  it('refuses --cache with --instructions or a flame graph', async () => {
+  it('refuses --cache with --instructions, and says how to install valgrind when it is missing', async () => {
     const run = await runHak(['perf', 'tiny-hot', '--cache', '--instructions'], {env});
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toMatch(/--instructions=true cannot also be provided when using --cache|--cache=true cannot also be provided when using --instructions/);
+    const noValgrind = await perf(['tiny-hot', '--cache'], {PATH: pathWithout(['valgrind'])});
+    expect(noValgrind.exitCode).toBe(3);
+    expect(noValgrind.result).toMatchObject({error: {code: 'missing-tool', details: {tool: 'valgrind'}}});
   });
 
   it('warns that glibc did the work of a --no-wrap-tiny run, and compares it side by side', async () => {

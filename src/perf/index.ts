@@ -156,6 +156,10 @@ function freeName(final: string): string {
   return name;
 }
 
+function isPeer(name: AllocatorName): name is 'mimalloc' | 'jemalloc' | 'tcmalloc' {
+  return name === 'mimalloc' || name === 'jemalloc' || name === 'tcmalloc';
+}
+
 async function attributionContext(target: SingleTarget, run: RunRecord): Promise<AttributionContext> {
   const sizes = requestSizes(run.result.bench, run.result.params);
   const hakmem = target.allocator.name === 'hakmem' ? target.allocator.preload : null;
@@ -163,6 +167,7 @@ async function attributionContext(target: SingleTarget, run: RunRecord): Promise
     program: basename(target.program),
     tiers: sizes ? tiersForSizes(sizes.min, sizes.max) : [],
     ...(hakmem ? {hakmemFiles: await hakmemSymbolFiles(hakmem)} : {}),
+    ...(isPeer(target.allocator.name) ? {peer: target.allocator.name} : {}),
   };
 }
 

@@ -127,6 +127,30 @@ describe('hak perf', () => {
     expect(text.stdout).toMatch(/^ {2}hardware {2}perf stat, whole process: 1407\.520 L1-dcache load misses, 376\.596 branch misses per op$/m);
   });
 
+  it('runs each step of the phases sweep under the simulator, each against the one before', async () => {
+    const {exitCode, result} = await perf(['phases', '--cache', '--steps', '--top', '3']);
+    expect(exitCode).toBe(0);
+    expect(result.steps?.map((step) => step.name)).toEqual(['baseline', 'direct-cache', 'dual-lists', 'superslab']);
+    expect(result.steps?.[1]?.expected).toBe('+15-20% (roadmap phase 1)');
+    const runs = result.steps!.map((step) => step.run);
+    expect(runs.map((run) => run.label)).toEqual(['hakmem:baseline', 'hakmem:direct-cache', 'hakmem:dual-lists', 'hakmem:superslab']);
+    expect(result.cachePerOp).toEqual(runs[0]!.cachePerOp);
+    for (const run of runs) expect(run).toMatchObject({mode: 'cache', cachePerOp: {d1Misses: expect.any(Number)}});
+    // every step of the roadmap saves instructions: the baseline runs the most, the full build the fewest
+    expect(runs[0]!.cachePerOp!.instructions).toBeGreaterThan(runs[3]!.cachePerOp!.instructions);
+    expect(new Set(runs.map((run) => run.resultDir)).size).toBe(4);
+
+    const text = await runHak(['perf', 'phases', '--cache', '--steps'], {env});
+    expect(text.stdout).toMatch(/^hak perf phases: 4 steps\n/);
+    expect(text.stdout).toMatch(/^direct-cache\s+\d+\.\d\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+[+-]\d\.\d{3}\s+-\d+\.\d\s+\+15-20% \(roadmap phase 1\)$/m);
+    const plain = await runHak(['perf', 'phases', '--steps'], {env});
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/^Error: --steps compares exact figures: add --cache or --instructions\.\n/);
+    const single = await runHak(['perf', 'tiny-hot', '--cache', '--steps'], {env});
+    expect(single.exitCode).toBe(2);
+    expect(single.stderr).toMatch(/^Error: --steps: profile tiny-hot names one hakmem variant; a sweep profile \(phases\) names several\.\n/);
+  });
+
   it('refuses --cache with --instructions, and says how to install valgrind when it is missing', async () => {
     const run = await runHak(['perf', 'tiny-hot', '--cache', '--instructions'], {env});
     expect(run.exitCode).toBe(2);

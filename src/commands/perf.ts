@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core';
 import {HakCommand} from '../base-command.js';
 import {describeFeatures} from '../features.js';
 import {runFlags, singleRunFlags, singleRunOptions, variantFlags} from '../flags.js';
-import {DEFAULT_TOP, type PerfResult, type PerfRun, profileRun} from '../perf/index.js';
+import {DEFAULT_TOP, type PerfResult, type PerfRun, type PerfStep, profileRun} from '../perf/index.js';
 import type {CachePerOp} from '../perf/cache.js';
 import type {Category} from '../perf/owners.js';
 import {loadProfile} from '../profiles/index.js';
@@ -57,6 +57,10 @@ export default class Perf extends HakCommand {
       exclusive: ['flamegraph', 'instructions'],
     }),
     flamegraph: Flags.string({helpValue: 'FILE', summary: 'Write an SVG flame graph of the samples to FILE.'}),
+    steps: Flags.boolean({
+      summary: 'With --cache or --instructions: every hakmem variant of a sweep profile (phases) in turn, each step against the one before.',
+      exclusive: ['diff', 'variant', 'flamegraph'],
+    }),
     diff: Flags.string({
       helpValue: 'ALLOCATOR|hakmem:VARIANT|hakmem:TOGGLES',
       summary: 'Compare with a second run: another allocator, another variant of the profile, or toggles changed (hakmem:no-wrap-tiny,stats=1).',
@@ -75,16 +79,18 @@ export default class Perf extends HakCommand {
         cache: flags.cache,
         flamegraph: flags.flamegraph,
         diff: flags.diff,
+        steps: flags.steps,
         onProgress,
       }),
     );
 
     if (!this.jsonEnabled()) {
-      if (result.diff) await this.renderDiff(result, result.diff.against);
+      if (result.steps) await this.renderSteps(result, result.steps);
+      else if (result.diff) await this.renderDiff(result, result.diff.against);
       else await this.renderOne(result);
-      const runs = result.diff ? [result, result.diff.against] : [result];
+      const runs = result.steps ? result.steps.map((step) => step.run) : result.diff ? [result, result.diff.against] : [result];
       for (const run of runs) {
-        for (const warning of run.warnings) this.logToStderr(`Warning${result.diff ? ` (${run.label})` : ''}: ${warning}`);
+        for (const warning of run.warnings) this.logToStderr(`Warning${runs.length > 1 ? ` (${run.label})` : ''}: ${warning}`);
       }
     }
 
@@ -161,6 +167,28 @@ export default class Perf extends HakCommand {
     this.log(await renderTable(['category', ...(instructions ? ['instr/op'] : []), 'share'], categoryRows));
     this.log('');
     this.log(run.attribution);
+  }
+
+  private async renderSteps(first: PerfRun, steps: PerfStep[]): Promise<void> {
+    this.log(`hak perf ${first.profile}: ${steps.length} steps`);
+    for (const step of steps) this.header(step.run);
+    this.log('');
+    const cache = first.mode === 'cache';
+    const change = (value: number, before: number | undefined, format: (x: number) => string): string =>
+      before === undefined ? '' : `${value - before >= 0 ? '+' : ''}${format(value - before)}`;
+    const rows = steps.map((step, index) => {
+      const figures = step.run.cachePerOp;
+      const before = index > 0 ? steps[index - 1]!.run : undefined;
+      const instructions = step.run.instructionsPerOp ?? 0;
+      const cells = cache
+        ? [...cacheCells(figures ?? undefined), change(figures?.d1Misses ?? 0, before?.cachePerOp?.d1Misses, misses)]
+        : [perOp(instructions)];
+      return [step.name, ...cells, change(instructions, before?.instructionsPerOp ?? undefined, perOp), step.expected ?? ''];
+    });
+    const head = cache ? [...CACHE_HEAD, 'D1 change'] : ['instr/op'];
+    this.log(await renderTable(['step', ...head, 'instr change', 'expected'], rows));
+    this.log('');
+    this.log(`Figures per operation; each change is against the step before.${cache ? ' Simulated figures, not hardware counts.' : ''}`);
   }
 
   private async renderCache(run: PerfRun): Promise<void> {

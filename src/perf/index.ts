@@ -49,6 +49,8 @@ export interface PerfOptions extends SingleRunOptions {
   flamegraph?: string;
   /** A second run to compare with (parseDiffTarget's syntax). */
   diff?: string;
+  /** With cache or instructions: every hakmem variant of the profile in turn (a sweep such as phases). */
+  steps?: boolean;
 }
 
 export interface PerfHotspot extends Hotspot {
@@ -106,6 +108,16 @@ export interface PerfRun {
 
 export interface PerfResult extends PerfRun {
   diff?: {against: PerfRun; categories: CategoryComparison[]};
+  /** With `steps`: one run per variant of the profile, in its order (the first is this run). */
+  steps?: PerfStep[];
+}
+
+export interface PerfStep {
+  /** The profile's name for the variant. */
+  name: string;
+  /** What the design notes expected of the step, where the profile says. */
+  expected: string | null;
+  run: PerfRun;
 }
 
 const NO_CACHE = {cachePerOp: null, categoryCachePerOp: null, cacheGeometry: null} as const;
@@ -475,6 +487,26 @@ function diffSide(target: DiffTarget, options: PerfOptions): Side {
   }
 }
 
+/** Each variant of a sweep profile in turn, so that each step's effect on the exact figures shows. */
+async function profileSteps(options: PerfOptions, time: Date, measure: Measure): Promise<PerfResult> {
+  const {profile} = options;
+  if (!options.cache && !options.instructions) {
+    throw new UsageError('--steps compares exact figures: add --cache or --instructions.');
+  }
+
+  if (profile.variants.length < 2) {
+    throw new UsageError(`--steps: profile ${profile.name} names one hakmem variant; a sweep profile (phases) names several.`);
+  }
+
+  const steps: PerfStep[] = [];
+  for (const variant of profile.variants) {
+    const side: Side = {suffix: variant.name, label: `hakmem:${variant.name}`, allocator: 'hakmem', variant: variant.name};
+    steps.push({name: variant.name, expected: variant.expected, run: await runSide(options, side, time, measure)});
+  }
+
+  return {...steps[0]!.run, steps};
+}
+
 /** Profiles the run the options describe (and, with `diff`, a second one to compare with). */
 export async function profileRun(options: PerfOptions): Promise<PerfResult> {
   const time = new Date();
@@ -496,6 +528,7 @@ export async function profileRun(options: PerfOptions): Promise<PerfResult> {
     measure = (run) => measureSamples(perf, run);
   }
 
+  if (options.steps) return profileSteps(options, time, measure);
   const primary = await runSide(options, {suffix: null}, time, measure);
   if (!diffTarget) return primary;
   const against = await runSide(options, diffSide(diffTarget, options), time, measure);

@@ -1,4 +1,4 @@
-/** hak perf on real runs: samples, exact instruction counts, flame graphs, the glibc warning and the bad cases. */
+/** hak perf on real runs: samples, exact instruction counts, simulated cache misses, flame graphs, the glibc warning and the bad cases. */
 import {chmodSync, existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';

@@ -21,12 +21,12 @@ const cacheCells = (figures: CachePerOp | undefined): string[] =>
     : ['', '', '', '', ''];
 
 export default class Perf extends HakCommand {
-  static override summary = 'Where a profile\'s run spends its time: hotspots by owner, exact instruction counts, flame graphs.';
+  static override summary = 'Where a profile\'s run spends its time: hotspots by owner, exact instruction counts, simulated cache misses, flame graphs.';
 
   static override description = [
     'Runs the profile\'s benchmark under perf record (its perf event, frequency and call graphs; the event "auto" samples cycles where hardware counters exist and cpu-clock elsewhere) and reports the top symbols with their share of samples, library and owner category (hakmem tiny, mid, large or other; glibc malloc; a peer allocator; benchmark; kernel; other), with a summary per category. Where hardware counters exist it adds perf stat figures per operation.',
     '--instructions counts instructions with callgrind instead, over the measured region of the profile\'s short arguments: exact and repeatable, the figure to compare variants by on a noisy machine.',
-    '--cache simulates the caches and the branch predictor over the same region (valgrind\'s simulator, cachegrind\'s, run through callgrind with --cache-sim=yes --branch-sim=yes) and reports per operation instructions, L1 data cache misses (reads and writes), last-level misses and branch mispredicts, per function and owner, for the cache geometry it names. Where hardware counters exist, perf stat\'s L1 load misses and branch misses go beside them.',
+    '--cache simulates the caches and the branch predictor over the same region (valgrind\'s simulator, cachegrind\'s, run through callgrind with --cache-sim=yes --branch-sim=yes) and reports per operation instructions, L1 data cache misses (reads and writes), last-level misses and branch mispredicts, per function and owner, for the cache geometry it names. Where hardware counters exist, perf stat\'s L1 load misses and branch misses go beside them. --steps runs every hakmem variant of a sweep profile (phases) in turn, each step against the one before.',
     'A hakmem run in which glibc\'s malloc internals take more than 5% draws a warning: glibc\'s allocator did the work. Every run is saved with its raw data under .hak/results/perf/ (HAK_HOME moves .hak).',
   ].join('\n\n');
 
@@ -35,6 +35,7 @@ export default class Perf extends HakCommand {
     {description: 'Instructions per operation, exactly.', command: '<%= config.bin %> <%= command.id %> tiny-hot --instructions'},
     {description: 'The quick-wins trap, with a flame graph.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --flamegraph trap.svg'},
     {description: 'Simulated cache misses per operation, against tcmalloc.', command: '<%= config.bin %> <%= command.id %> random-mixed --cache --diff tcmalloc'},
+    {description: 'What each roadmap step does to simulated misses.', command: '<%= config.bin %> <%= command.id %> phases --cache --steps'},
     {description: 'hakmem against mimalloc, side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --instructions --diff mimalloc'},
     {description: 'Two variants side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --diff hakmem:no-direct-cache'},
   ];

@@ -137,6 +137,26 @@ describe('commands', () => {
     expect(Object.values(result.categories).reduce((sum, share) => sum + (share ?? 0), 0)).toBeCloseTo(1, 3);
   });
 
+  it('simulates a command\'s caches over its whole run, and compares it with a peer', async () => {
+    const script = 'my %h; $h{$_} = $_ x 3 for 1..3000; print scalar(keys %h), "\\n"';
+    const run = await hak(['perf', '--json', '--cache', '--diff', 'glibc', '--', 'perl', '-e', script]);
+    expect(run.exitCode).toBe(0);
+    const result = JSON.parse(run.stdout) as PerfResult;
+    expect(result).toMatchObject({profile: 'command', mode: 'cache', ops: 0});
+    expect(result.eventDescription).toContain('whole started process');
+    for (const side of [result, result.diff!.against]) {
+      const figures = side.cachePerOp!;
+      // counts of a whole perl run: millions of instructions, some misses of each kind
+      expect(figures.instructions).toBeGreaterThan(1e6);
+      expect(figures.d1Misses).toBeGreaterThan(0);
+      expect(figures.d1ReadMisses).toBeLessThanOrEqual(figures.d1Misses);
+      expect(figures.branchMispredicts).toBeGreaterThan(0);
+    }
+
+    expect(result.diff!.against.allocator).toBe('glibc');
+    expect(Object.keys(result.categories).some((category) => category.startsWith('hakmem'))).toBe(true);
+  });
+
   it.each(['gcc-compile', 'python-containers', 'perl-words'])('runs the real-program profile %s: every allocator\'s output the same, hakmem verified', async (name) => {
     const {exitCode, json} = await bench([name, '--runs', '1', '--warmup', '0', '--allocators', 'hakmem,glibc,mimalloc']);
     expect(exitCode).toBe(0);

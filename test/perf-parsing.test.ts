@@ -169,9 +169,9 @@ describe('callgrind', () => {
     ].join('\n');
     const profile = parseCallgrind(text);
     expect(profile.functions).toEqual([
-      {name: '_int_malloc', object: '/lib/libc.so.6', file: 'malloc.c', self: 100},
-      {name: 'bench_loop_tiny_hot', object: '/b/tiny_hot', file: 'tiny_hot.c', self: 10},
-      {name: '_int_malloc', object: '/b/tiny_hot', file: 'tiny_hot.c', self: 1},
+      {name: '_int_malloc', object: '/lib/libc.so.6', file: 'malloc.c', self: 100, costs: [100]},
+      {name: 'bench_loop_tiny_hot', object: '/b/tiny_hot', file: 'tiny_hot.c', self: 10, costs: [10]},
+      {name: '_int_malloc', object: '/b/tiny_hot', file: 'tiny_hot.c', self: 1, costs: [1]},
     ]);
     expect(profile.instructions).toBe(111);
   });

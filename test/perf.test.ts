@@ -1,11 +1,11 @@
-/** hak perf on real runs: samples, exact instruction counts, flame graphs, the glibc warning and the bad cases. */
+/** hak perf on real runs: samples, exact instruction counts, simulated cache misses, flame graphs, the glibc warning and the bad cases. */
 import {chmodSync, existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 
 import {buildVariant} from '../src/build/index.js';
 import type {PerfResult} from '../src/perf/index.js';
-import {pathWithout, runHak, tempDir, withEnv} from './helpers.js';
+import {pathWithout, ROOT, runHak, tempDir, withEnv} from './helpers.js';
 
 describe('hak perf', () => {
   const home = tempDir('hak-home-');
@@ -74,6 +74,90 @@ describe('hak perf', () => {
     // the same count on every run
     const again = await perf(['tiny-hot', '--instructions']);
     expect(again.result.instructions).toBe(result.instructions);
+  });
+
+  it('simulates caches and branches per operation, split by owner, and compares with a peer', async () => {
+    const {exitCode, result} = await perf(['random-mixed', '--cache', '--diff', 'tcmalloc', '--top', '5']);
+    expect(exitCode).toBe(0);
+    expect(result).toMatchObject({mode: 'cache', ops: 300_000, samples: null, cacheGeometry: {levels: expect.arrayContaining([expect.objectContaining({name: 'D1'})])}});
+    expect(result.command).toMatch(/valgrind --tool=callgrind '--toggle-collect=bench_loop\*' --cache-sim=yes --branch-sim=yes /);
+    expect(result.eventDescription).toMatch(/^simulated by valgrind's cache and branch simulator \(D1 \d+ KiB \d+-way, LL .*\) in bench_loop\*/);
+    const total = result.cachePerOp!;
+    expect(total.instructions).toBeCloseTo(result.instructionsPerOp!, 9);
+    // every operation touches a block of a working set larger than L1: misses there must be
+    expect(total.d1Misses).toBeGreaterThan(0.1);
+    expect(total.d1ReadMisses).toBeLessThanOrEqual(total.d1Misses);
+    expect(total.branchMispredicts).toBeGreaterThan(0);
+    const categories = Object.values(result.categoryCachePerOp ?? {});
+    expect(categories.reduce((sum, figures) => sum + figures.d1Misses, 0)).toBeCloseTo(total.d1Misses, 9);
+    expect(result.hotspots).toHaveLength(5);
+    expect(result.hotspots.find((hotspot) => hotspot.symbol === 'malloc' && hotspot.library === 'libhakmem.so')?.category).toBe('hakmem pages');
+    expect(result.hardware === null ? result.hardwareNote : 'counted').toBeTruthy();
+    expect(readdirSync(result.resultDir)).toContain('callgrind-cache.out');
+    const peer = result.diff!.against;
+    expect(peer).toMatchObject({label: 'tcmalloc', mode: 'cache'});
+    expect(peer.categoryCachePerOp?.tcmalloc?.instructions).toBeGreaterThan(0);
+    // the simulator is deterministic: a second run gives the same counts
+    const again = await perf(['random-mixed', '--cache']);
+    expect(again.result.cachePerOp).toEqual(total);
+
+    const text = await runHak(['perf', 'random-mixed', '--cache', '--top', '3'], {env});
+    expect(text.stdout).toMatch(/^ {2}simulated simulated by valgrind's cache and branch simulator \(D1 .*: simulated figures, not hardware counts$/m);
+    expect(text.stdout).toMatch(/^ {2}per op {4}\d+\.\d instructions, \d\.\d{3} D1 misses \(\d\.\d{3} reads\), \d\.\d{3} LL misses, \d\.\d{3} branch mispredicts \(300,000 ops\)$/m);
+    expect(text.stdout).toMatch(/^total\s+\d+\.\d\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+100\.0%$/m);
+  });
+
+  it('puts perf stat\'s hardware misses beside the simulated ones where the machine counts them', async () => {
+    // perf as it behaves on a machine with hardware counters: it counts, and writes the recorded counts
+    const fake = tempDir('hak-fake-perf-');
+    const counts = join(ROOT, 'test', 'fixtures', 'perf', 'stat-hardware.txt');
+    writeFileSync(
+      join(fake, 'perf'),
+      `#!/bin/sh\n[ "$1" = stat ] || exit 1\nshift\nout=\nwhile [ "$1" != -- ]; do\n  case "$1" in -o) out=$2; shift;; -e) event=$2; shift;; esac\n  shift\ndone\nshift\n` +
+        `if [ -z "$out" ]; then echo "1000,,$event:u,1000,100.00,," >&2; else cp ${counts} "$out"; fi\nexec "$@"\n`,
+    );
+    chmodSync(join(fake, 'perf'), 0o755);
+    const {exitCode, result} = await perf(['tiny-hot', '--cache'], {PATH: `${fake}:${process.env.PATH}`});
+    expect(exitCode).toBe(0);
+    expect(result.hardwareNote).toBeNull();
+    expect(result.hardware?.l1MissesPerOp).toBeCloseTo(422_255_997 / 300_000, 6);
+    expect(result.hardware?.branchMissesPerOp).toBeCloseTo(112_978_728 / 300_000, 6);
+    expect(readdirSync(result.resultDir).sort()).toEqual(['callgrind-cache.out', 'perf-stat.txt', 'result.json']);
+    const text = await runHak(['perf', 'tiny-hot', '--cache'], {env: {...env, PATH: `${fake}:${process.env.PATH}`}});
+    expect(text.stdout).toMatch(/^ {2}hardware {2}perf stat, whole process: 1407\.520 L1-dcache load misses, 376\.596 branch misses per op$/m);
+  });
+
+  it('runs each step of the phases sweep under the simulator, each against the one before', async () => {
+    const {exitCode, result} = await perf(['phases', '--cache', '--steps', '--top', '3']);
+    expect(exitCode).toBe(0);
+    expect(result.steps?.map((step) => step.name)).toEqual(['baseline', 'direct-cache', 'dual-lists', 'superslab']);
+    expect(result.steps?.[1]?.expected).toBe('+15-20% (roadmap phase 1)');
+    const runs = result.steps!.map((step) => step.run);
+    expect(runs.map((run) => run.label)).toEqual(['hakmem:baseline', 'hakmem:direct-cache', 'hakmem:dual-lists', 'hakmem:superslab']);
+    expect(result.cachePerOp).toEqual(runs[0]!.cachePerOp);
+    for (const run of runs) expect(run).toMatchObject({mode: 'cache', cachePerOp: {d1Misses: expect.any(Number)}});
+    // every step of the roadmap saves instructions: the baseline runs the most, the full build the fewest
+    expect(runs[0]!.cachePerOp!.instructions).toBeGreaterThan(runs[3]!.cachePerOp!.instructions);
+    expect(new Set(runs.map((run) => run.resultDir)).size).toBe(4);
+
+    const text = await runHak(['perf', 'phases', '--cache', '--steps'], {env});
+    expect(text.stdout).toMatch(/^hak perf phases: 4 steps\n/);
+    expect(text.stdout).toMatch(/^direct-cache\s+\d+\.\d\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+[+-]\d\.\d{3}\s+-\d+\.\d\s+\+15-20% \(roadmap phase 1\)$/m);
+    const plain = await runHak(['perf', 'phases', '--steps'], {env});
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/^Error: --steps compares exact figures: add --cache or --instructions\.\n/);
+    const single = await runHak(['perf', 'tiny-hot', '--cache', '--steps'], {env});
+    expect(single.exitCode).toBe(2);
+    expect(single.stderr).toMatch(/^Error: --steps: profile tiny-hot names one hakmem variant; a sweep profile \(phases\) names several\.\n/);
+  });
+
+  it('refuses --cache with --instructions, and says how to install valgrind when it is missing', async () => {
+    const run = await runHak(['perf', 'tiny-hot', '--cache', '--instructions'], {env});
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--instructions=true cannot also be provided when using --cache|--cache=true cannot also be provided when using --instructions/);
+    const noValgrind = await perf(['tiny-hot', '--cache'], {PATH: pathWithout(['valgrind'])});
+    expect(noValgrind.exitCode).toBe(3);
+    expect(noValgrind.result).toMatchObject({error: {code: 'missing-tool', details: {tool: 'valgrind'}}});
   });
 
   it('warns that glibc did the work of a --no-wrap-tiny run, and compares it side by side', async () => {

@@ -16,10 +16,10 @@
 #endif
 
 /* HAK_DUAL_LISTS (default 1) -- seed 1 "Dual Free Lists", seed 4 Phase 2.
- *   1: a page keeps three lists: free (allocation), local_free (frees by the owning
- *      thread, no atomics) and thread_free (frees by other threads, atomic push). The
- *      owner migrates local_free to free by swapping pointers when free runs dry, and
- *      collects thread_free with one atomic exchange per batch.
+ *   1: a page keeps two lists: free (the owner pops and pushes it, no atomics; a block
+ *      the owner frees is the next one it hands out, while its line is still in L1) and
+ *      thread_free (frees by other threads, atomic push), which the owner collects with
+ *      one atomic exchange per batch when free runs dry.
  *   0: one free list per page; every malloc and free updates it and the page's use
  *      count with atomic operations (lock cmpxchg / lock xadd), whichever thread frees. */
 #ifndef HAK_DUAL_LISTS
@@ -70,11 +70,13 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
-/* Tiny pages are 128 KiB (32 per segment); mid pages 512 KiB (8 per segment). A tiny page
- * holds over a hundred 1 KiB blocks, so a class with that many live blocks keeps one page
- * instead of switching between two that take turns being full; pages are carved lazily
+/* Tiny and mid pages are 512 KiB (8 per segment). A tiny page holds 512 blocks of 1 KiB, so
+ * a class with that many live blocks keeps one page: its frees land on the page malloc pops
+ * from, and are reused while hot, instead of on pages that wait to become current (a
+ * 16-1039 B mix over 8192 blocks: 0.37 fewer simulated D1 misses per operation than with
+ * 128 KiB pages and a separate list for the owner's frees). Pages are carved lazily
  * (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
-#define HAK_TINY_PAGE_SHIFT  17
+#define HAK_TINY_PAGE_SHIFT  19
 #define HAK_MID_PAGE_SHIFT   19
 /* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
 #define HAK_TINY_MAX         1024

@@ -53,12 +53,14 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 #endif
 }
 
-/* Frees a block into a page the calling thread owns. */
+/* Frees a block into a page the calling thread owns. With dual lists it goes on top of the
+ * allocation list, so the page's next malloc of the class reuses it while its line is still
+ * in L1 (the caller has usually just touched it). */
 hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
   hak_block_t* b = (hak_block_t*)p;
 #if HAK_DUAL_LISTS
-  b->next = page->local_free;
-  page->local_free = b;
+  b->next = page->free;
+  page->free = b;
   if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
 #else
   uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
@@ -71,7 +73,6 @@ hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
 }
 
 hak_internal void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped);
-hak_internal void* _hak_malloc_refill(hak_heap_t* heap, hak_page_t* page, size_t size, bool wrapped);
 
 /* `wrapped`: the request came through the malloc override (where wrap-tiny applies). */
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
@@ -93,7 +94,7 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
     _hak_count_alloc(heap, page, size);
     return b;
   }
-  return _hak_malloc_refill(heap, page, size, wrapped);
+  return _hak_malloc_generic(heap, size, wrapped);
 }
 
 hak_inline void _hak_free_inline(void* p) {

@@ -111,12 +111,10 @@ hak_inline hak_block_t* _hak_word_block(uintptr_t w) { return (hak_block_t*)(w &
  * on every malloc and free, the second what other threads write. */
 typedef struct hak_page_s {
 #if HAK_DUAL_LISTS
-  hak_block_t* free;                    /* allocation list (owner only) */
-  hak_block_t* local_free;              /* frees by the owner (owner only) */
+  hak_block_t* free;                    /* allocation list, and the owner's frees (owner only) */
   uint32_t used;                        /* blocks handed out, remote frees not yet collected included */
 #else
   _Atomic(uintptr_t) free;              /* the one list: owner pops, everyone pushes */
-  uintptr_t unused_slot;
   _Atomic(uint32_t) used;
 #endif
   uint32_t block_size;

@@ -1,5 +1,5 @@
-/* Pages of the tiny and mid tiers: refilling the allocation list (local frees, remote
- * frees, fresh blocks), the full list and its remote-free notifications, retiring empty
+/* Pages of the tiny and mid tiers: refilling the allocation list (remote frees, fresh
+ * blocks), the full list and its remote-free notifications, retiring empty
  * pages, and the free paths that the inline fast path hands over. */
 #include "hak_fastpath.h"
 
@@ -56,19 +56,13 @@ static uint32_t page_extend(hak_page_t* page) {
   return n;
 }
 
-/* Makes the allocation list non-empty if the page has any block to give: owner frees
- * first (a pointer swap), then remote frees, then fresh blocks. Returns false when the
+/* Makes the allocation list non-empty if the page has any block to give: remote frees
+ * first, then fresh blocks (the owner's frees are already on the list). Returns false when the
  * page is full. *supplied: blocks made available. */
 static bool page_refill(hak_page_t* page, uint32_t* supplied) {
   *supplied = 0;
 #if HAK_DUAL_LISTS
   if (page->free != NULL) return true;
-  if (page->local_free != NULL) {
-    page->free = page->local_free;
-    page->local_free = NULL;
-    *supplied = page->capacity - page->used;
-    return true;
-  }
   if ((*supplied = page_collect_remote(page)) != 0) return true;
 #else
   if (_hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL) return true;
@@ -197,23 +191,6 @@ void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
   return b;
 }
 
-/* The fast path found its page's allocation list empty. Most often the page's own frees
- * wait on local_free: swapping them in is all the refill there is, and the page search,
- * notifications and direct-cache update of the full slow path are not needed. */
-void* _hak_malloc_refill(hak_heap_t* heap, hak_page_t* page, size_t size, bool wrapped) {
-#if HAK_DUAL_LISTS
-  hak_block_t* b = page->local_free;
-  if (hak_likely(b != NULL)) {
-    count_refill(heap, page->tier, page->capacity - page->used);
-    page->local_free = NULL;
-    page->free = b->next;
-    page->used++;
-    _hak_count_alloc(heap, page, size);
-    return b;
-  }
-#endif
-  return _hak_malloc_generic(heap, size, wrapped);
-}
 
 /* ---------------------------------------------------------------- empty pages */
 

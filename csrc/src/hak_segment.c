@@ -147,7 +147,6 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   if (page->is_dirty) heap->dirty_bytes = heap->dirty_bytes > area ? heap->dirty_bytes - area : 0;
 #if HAK_DUAL_LISTS
   page->free = NULL;
-  page->local_free = NULL;
   page->used = 0;
   atomic_store_explicit(&page->thread_free, HAK_NOTIFY_NONE, memory_order_relaxed);
 #else

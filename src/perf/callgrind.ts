@@ -26,18 +26,31 @@ export interface CallgrindFunction {
   file: string | null;
   /** Instructions executed in the function itself, callees excluded. */
   self: number;
+  /** Every event's self cost, in the order of the profile's `events`. */
+  costs: number[];
 }
 
 export interface CallgrindProfile {
   /** Instructions collected (the file's summary or totals line). */
   instructions: number;
   functions: CallgrindFunction[];
+  /** The events the file counts (`Ir`, and with cache simulation `D1mr`, `Bcm`, ...). */
+  events: string[];
+  /** Each event's total, in the order of `events`. */
+  totals: number[];
+  /** The file's `desc:` lines by key: `I1 cache`, `D1 cache`, `LL cache`, `Trigger`, ... */
+  desc: Record<string, string>;
 }
 
-/** The launcher that runs a benchmark under callgrind, writing its profile to `outFile`. */
-export function callgrindLauncher(valgrind: string, outFile: string): Launcher {
+/**
+ * The launcher that runs a benchmark under callgrind, writing its profile to `outFile`; `options` go before the output file.
+ * `region` 'measured' counts only the benchmark's measured loop; 'whole' counts the whole process (a command has no such loop).
+ */
+export function callgrindLauncher(valgrind: string, outFile: string, options: readonly string[] = [], region: 'measured' | 'whole' = 'measured'): Launcher {
+  // a command may run in its own working directory: then only an absolute output path lands in the result
+  const out = region === 'measured' ? basename(outFile) : outFile;
   return {
-    argv: [valgrind, '--tool=callgrind', `--toggle-collect=${MEASURED_FUNCTIONS}`, `--callgrind-out-file=${basename(outFile)}`],
+    argv: [valgrind, '--tool=callgrind', ...(region === 'measured' ? [`--toggle-collect=${MEASURED_FUNCTIONS}`] : []), ...options, `--callgrind-out-file=${out}`],
     preload: 'tool',
     failure: valgrindFailure,
     cwd: dirname(outFile),
@@ -63,9 +76,11 @@ export function parseCallgrind(text: string): CallgrindProfile {
 
   const functions = new Map<string, CallgrindFunction>();
   let positions = 1;
+  let events = ['Ir'];
   let eventIndex = 0;
-  let summary = 0;
-  let totals = 0;
+  let summary: number[] | null = null;
+  let totals: number[] | null = null;
+  const desc: Record<string, string> = {};
   let object = '';
   let file: string | null = null;
   let current: CallgrindFunction | null = null;
@@ -88,37 +103,53 @@ export function parseCallgrind(text: string): CallgrindProfile {
       else if (key === 'fl') file = name;
       else if (key === 'fn') {
         const id = `${object}\u0000${name}`;
-        current = functions.get(id) ?? {name, object, file, self: 0};
+        current = functions.get(id) ?? {name, object, file, self: 0, costs: events.map(() => 0)};
         functions.set(id, current);
       }
 
       continue;
     }
 
-    const header = /^(positions|events|summary|totals):\s*(.*)$/.exec(line);
-    if (header) {
-      const [, key, value] = header as unknown as [string, string, string];
-      if (key === 'positions') positions = value.trim().split(/\s+/).length;
-      else if (key === 'events') eventIndex = Math.max(0, value.trim().split(/\s+/).indexOf('Ir'));
-      else if (key === 'summary') summary = Number(value.trim().split(/\s+/)[eventIndex] ?? 0);
-      else totals = Number(value.trim().split(/\s+/)[eventIndex] ?? 0);
+    const description = /^desc:\s*([^:]+):\s*(.*)$/.exec(line);
+    if (description) {
+      desc[description[1]!.trim()] = description[2]!.trim();
       continue;
     }
 
-    // A cost line: positions (absolute, +n, -n or *), then one number per event.
+    const header = /^(positions|events|summary|totals):\s*(.*)$/.exec(line);
+    if (header) {
+      const [, key, value] = header as unknown as [string, string, string];
+      const numbers = (): number[] => events.map((_, index) => Number(value.trim().split(/\s+/)[index] ?? 0));
+      if (key === 'positions') positions = value.trim().split(/\s+/).length;
+      else if (key === 'events') {
+        events = value.trim().split(/\s+/);
+        eventIndex = Math.max(0, events.indexOf('Ir'));
+      } else if (key === 'summary') summary = numbers();
+      else totals = numbers();
+      continue;
+    }
+
+    // A cost line: positions (absolute, +n, -n or *), then one number per event (trailing zeros may be left out).
     if (!/^[+\-*\d]/.test(line)) continue;
-    const cost = Number(line.trim().split(/\s+/)[positions + eventIndex] ?? 0);
     if (nextIsCallCost) {
       nextIsCallCost = false; // inclusive cost of a call: the callee's, not this function's
       continue;
     }
 
-    if (current && Number.isFinite(cost)) current.self += cost;
+    if (!current) continue;
+    const fields = line.trim().split(/\s+/);
+    for (let index = 0; index < events.length; index++) {
+      const cost = Number(fields[positions + index] ?? 0);
+      if (Number.isFinite(cost)) current.costs[index]! += cost;
+    }
   }
 
-  const list = [...functions.values()].filter((fn) => fn.self > 0).sort((a, b) => b.self - a.self);
-  const instructions = summary || totals || list.reduce((sum, fn) => sum + fn.self, 0);
-  return {instructions, functions: list};
+  const list = [...functions.values()];
+  for (const fn of list) fn.self = fn.costs[eventIndex] ?? 0;
+  const counted = list.filter((fn) => fn.costs.some((cost) => cost > 0)).sort((a, b) => b.self - a.self);
+  const sums = events.map((_, index) => counted.reduce((sum, fn) => sum + (fn.costs[index] ?? 0), 0));
+  const overall = summary ?? totals ?? sums;
+  return {instructions: overall[eventIndex] ?? 0, functions: counted.filter((fn) => fn.self > 0), events, totals: overall, desc};
 }
 
 /** The functions as weighted symbols for attribution. */

@@ -23,7 +23,9 @@ import type {Features} from '../features.js';
 import {resultsDir} from '../paths.js';
 import {callgrindArgs, perfArgs, type VariantOverrides} from '../profiles/index.js';
 import {type RunRecord, type RunRequest, type SingleRunOptions, type SingleTarget, resolveTarget, runBenchmark} from '../run/index.js';
+import {isRoot} from '../system.js';
 import {requestSizes, tiersForSizes} from '../verify/counters.js';
+import {attributeCache, CACHE_OUT_FILE, type CacheGeometry, type CachePerOp, simulateCache} from './cache.js';
 import {callgrindLauncher, callgrindSymbols, MEASURED_FUNCTIONS, parseCallgrind} from './callgrind.js';
 import {compareCategories, type CategoryComparison, type DiffTarget, parseDiffTarget} from './diff.js';
 import {buildFlameTree, foldedStacks, parsePerfScript, renderFlameGraph, SCRIPT_ARGS} from './flamegraph.js';
@@ -31,7 +33,7 @@ import {type AttributionContext, attribute, attributionNote, type Category, glib
 import {recordSamples} from './record.js';
 import {reportSymbols} from './report.js';
 import {hardwareFigures, type HardwareFigures, hasHardwareCounts, parsePerfStat, statLauncher} from './stat.js';
-import {chooseEvent, probePerfEvents, requirePerf, requireValgrind} from './tools.js';
+import {chooseEvent, perfParanoid, probePerfEvents, requirePerf, requireValgrind} from './tools.js';
 
 export const DEFAULT_TOP = 15;
 /** Fewer samples than this make shares rough; the report says so. */
@@ -41,15 +43,21 @@ export interface PerfOptions extends SingleRunOptions {
   top?: number;
   /** Count instructions with callgrind (the profile's short arguments) instead of sampling. */
   instructions?: boolean;
+  /** Simulate the caches and branch predictor (the profile's short arguments) instead of sampling. */
+  cache?: boolean;
   /** Write a flame graph of the samples to this file. */
   flamegraph?: string;
   /** A second run to compare with (parseDiffTarget's syntax). */
   diff?: string;
+  /** With cache or instructions: every hakmem variant of the profile in turn (a sweep such as phases). */
+  steps?: boolean;
 }
 
 export interface PerfHotspot extends Hotspot {
   /** With --instructions: instructions per operation in this function itself. */
   instructionsPerOp?: number;
+  /** With --cache: the function's own simulated figures per operation. */
+  cachePerOp?: CachePerOp;
 }
 
 export interface PerfRun {
@@ -60,7 +68,7 @@ export interface PerfRun {
   /** The hakmem build (the build whose benchmark programs ran, for another allocator). */
   variant: string;
   features: Features;
-  mode: 'samples' | 'instructions';
+  mode: 'samples' | 'instructions' | 'cache';
   command: string;
   ops: number;
   /** Length of the measured region. */
@@ -79,8 +87,12 @@ export interface PerfRun {
   /** Per category: share, and with --instructions instructions per operation. */
   categories: Partial<Record<Category, number>>;
   categoryInstructionsPerOp: Partial<Record<Category, number>> | null;
+  /** With --cache: simulated figures per operation of the measured region, per category, and the simulated geometry. */
+  cachePerOp: CachePerOp | null;
+  categoryCachePerOp: Partial<Record<Category, CachePerOp>> | null;
+  cacheGeometry: CacheGeometry | null;
   hotspots: PerfHotspot[];
-  /** perf stat figures per operation where hardware counters exist; null elsewhere. */
+  /** perf stat figures per operation where hardware counters exist (beside the simulated ones with --cache); null elsewhere. */
   hardware: HardwareFigures | null;
   /** Why there are no hardware figures, and what to use instead. */
   hardwareNote: string | null;
@@ -96,7 +108,19 @@ export interface PerfRun {
 
 export interface PerfResult extends PerfRun {
   diff?: {against: PerfRun; categories: CategoryComparison[]};
+  /** With `steps`: one run per variant of the profile, in its order (the first is this run). */
+  steps?: PerfStep[];
 }
+
+export interface PerfStep {
+  /** The profile's name for the variant. */
+  name: string;
+  /** What the design notes expected of the step, where the profile says. */
+  expected: string | null;
+  run: PerfRun;
+}
+
+const NO_CACHE = {cachePerOp: null, categoryCachePerOp: null, cacheGeometry: null} as const;
 
 /** One of the runs: the one asked for, or the other side of --diff. */
 interface Side {
@@ -144,6 +168,10 @@ function freeName(final: string): string {
   return name;
 }
 
+function isPeer(name: AllocatorName): name is 'mimalloc' | 'jemalloc' | 'tcmalloc' {
+  return name === 'mimalloc' || name === 'jemalloc' || name === 'tcmalloc';
+}
+
 async function attributionContext(target: SingleTarget, run: RunRecord): Promise<AttributionContext> {
   const sizes = requestSizes(run.result.bench, run.result.params);
   const hakmem = target.allocator.name === 'hakmem' ? target.allocator.preload : null;
@@ -151,6 +179,7 @@ async function attributionContext(target: SingleTarget, run: RunRecord): Promise
     program: basename(target.program),
     tiers: sizes ? tiersForSizes(sizes.min, sizes.max) : [],
     ...(hakmem ? {hakmemFiles: await hakmemSymbolFiles(hakmem)} : {}),
+    ...(isPeer(target.allocator.name) ? {peer: target.allocator.name} : {}),
   };
 }
 
@@ -262,6 +291,7 @@ async function measureSamples(perf: string, {options, side, target, staging, pro
       instructionsPerOp: null,
       categories: attribution.categories,
       categoryInstructionsPerOp: null,
+      ...NO_CACHE,
       hotspots: attribution.hotspots.slice(0, options.top ?? DEFAULT_TOP),
       hardware,
       hardwareNote,
@@ -327,9 +357,78 @@ async function measureInstructions(valgrind: string, {options, target, staging, 
       instructionsPerOp: perOp(counted.instructions),
       categories: attribution.categories,
       categoryInstructionsPerOp,
+      ...NO_CACHE,
       hotspots: attribution.hotspots.slice(0, options.top ?? DEFAULT_TOP).map((hotspot) => ({...hotspot, instructionsPerOp: perOp(hotspot.weight)})),
       hardware: null,
       hardwareNote: null,
+      warnings,
+      files,
+      flamegraph: null,
+    },
+  };
+}
+
+/** Whether perf can count hardware events here; never an error, since --cache only adds them where it can. */
+async function hardwareSupport(): Promise<{perf: string; hardware: boolean} | {perf: null; why: string}> {
+  const perf = findOnPath('perf');
+  if (!perf) return {perf: null, why: 'perf is not installed'};
+  const paranoid = perfParanoid();
+  if (!isRoot() && paranoid !== null && paranoid > 2) return {perf: null, why: `perf_event_paranoid is ${paranoid}`};
+  return {perf, hardware: (await probePerfEvents(perf)).hardware};
+}
+
+async function measureCache(valgrind: string, {options, target, staging, progress}: SideRun): Promise<Measured> {
+  const {profile} = options;
+  // the simulator runs the short arguments a hundred times slower than they run natively
+  const request = runRequest(target, callgrindArgs(profile, {threads: options.threads}), profile.timeoutSeconds * 10);
+  progress(`${target.label}: simulating caches and branches with valgrind`);
+  const files: Record<string, string> = {callgrind: CACHE_OUT_FILE, result: 'result.json'};
+  const simulation = await simulateCache(valgrind, request, staging.path);
+  const {run, profile: counted} = simulation;
+  const context = await attributionContext(target, run);
+  // a command's figures are counts for its whole run: one "operation"
+  const ops = target.command ? 1 : run.result.ops;
+  const split = attributeCache(counted, context, ops);
+  const warnings: string[] = [];
+  const glibc = target.allocator.name === 'hakmem' ? glibcWarning(attribute(callgrindSymbols(counted), context), 'instructions', run.stats) : null;
+  if (glibc) warnings.push(glibc);
+
+  let hardware: HardwareFigures | null = null;
+  let hardwareNote: string | null = null;
+  const support = await hardwareSupport();
+  if (support.perf !== null && support.hardware) {
+    progress(`${target.label}: counting hardware cache and branch misses with perf stat`);
+    hardware = await hardwareRun(support.perf, request, staging);
+    files.stat = 'perf-stat.txt';
+  } else {
+    const why = support.perf === null ? support.why : 'hardware counters are not supported here';
+    hardwareNote = `${why}: no perf stat figures beside the simulated ones`;
+  }
+
+  const geometry = simulation.geometry?.description ?? 'geometry not stated in the output';
+  return {
+    run,
+    context,
+    measurement: {
+      mode: 'cache',
+      event: 'cache simulation',
+      eventDescription: target.command
+        ? `simulated by valgrind's cache and branch simulator (${geometry}) over the whole started process, counts per run (its child processes are not simulated)`
+        : `simulated by valgrind's cache and branch simulator (${geometry}) in ${MEASURED_FUNCTIONS}, the measured region`,
+      frequency: null,
+      callGraph: null,
+      samples: null,
+      lostSamples: null,
+      instructions: counted.instructions,
+      instructionsPerOp: simulation.perOp.instructions,
+      categories: split.shares,
+      categoryInstructionsPerOp: null,
+      cachePerOp: simulation.perOp,
+      categoryCachePerOp: split.categories,
+      cacheGeometry: simulation.geometry,
+      hotspots: split.hotspots.slice(0, options.top ?? DEFAULT_TOP),
+      hardware,
+      hardwareNote,
       warnings,
       files,
       flamegraph: null,
@@ -395,6 +494,26 @@ function diffSide(target: DiffTarget, options: PerfOptions): Side {
   }
 }
 
+/** Each variant of a sweep profile in turn, so that each step's effect on the exact figures shows. */
+async function profileSteps(options: PerfOptions, time: Date, measure: Measure): Promise<PerfResult> {
+  const {profile} = options;
+  if (!options.cache && !options.instructions) {
+    throw new UsageError('--steps compares exact figures: add --cache or --instructions.');
+  }
+
+  if (profile.variants.length < 2) {
+    throw new UsageError(`--steps: profile ${profile.name} names one hakmem variant; a sweep profile (phases) names several.`);
+  }
+
+  const steps: PerfStep[] = [];
+  for (const variant of profile.variants) {
+    const side: Side = {suffix: variant.name, label: `hakmem:${variant.name}`, allocator: 'hakmem', variant: variant.name};
+    steps.push({name: variant.name, expected: variant.expected, run: await runSide(options, side, time, measure)});
+  }
+
+  return {...steps[0]!.run, steps};
+}
+
 /** Profiles the run the options describe (and, with `diff`, a second one to compare with). */
 export async function profileRun(options: PerfOptions): Promise<PerfResult> {
   const time = new Date();
@@ -405,7 +524,10 @@ export async function profileRun(options: PerfOptions): Promise<PerfResult> {
 
   // The tools are checked before anything is built.
   let measure: Measure;
-  if (options.instructions) {
+  if (options.cache) {
+    const valgrind = requireValgrind();
+    measure = (run) => measureCache(valgrind, run);
+  } else if (options.instructions) {
     const valgrind = requireValgrind();
     measure = (run) => measureInstructions(valgrind, run);
   } else {
@@ -413,6 +535,7 @@ export async function profileRun(options: PerfOptions): Promise<PerfResult> {
     measure = (run) => measureSamples(perf, run);
   }
 
+  if (options.steps) return profileSteps(options, time, measure);
   const primary = await runSide(options, {suffix: null}, time, measure);
   if (!diffTarget) return primary;
   const against = await runSide(options, diffSide(diffTarget, options), time, measure);

@@ -62,6 +62,8 @@ export interface AttributionContext {
   tiers: Tier[];
   /** hakmem's symbols to their source file's base name (nm -l); perf does not give files. */
   hakmemFiles?: ReadonlyMap<string, string>;
+  /** The peer allocator the run preloaded, which owns malloc and free when valgrind cannot name their object. */
+  peer?: 'mimalloc' | 'jemalloc' | 'tcmalloc';
 }
 
 /** glibc's malloc implementation: entry points and internals (malloc/malloc.c, arena.c). */
@@ -88,6 +90,9 @@ export function isGlibcMallocSymbol(symbol: string, library: string): boolean {
 }
 
 const KERNEL_LIBRARIES = new Set(['[kernel.kallsyms]', '[kernel.vmlinux]', '[guest.kernel.kallsyms]']);
+/** What valgrind calls an object it cannot name (tcmalloc's malloc and free, for one). */
+const UNKNOWN_OBJECT = '???';
+const ENTRY_POINTS = /^(malloc|free|cfree|calloc|realloc|reallocarray|memalign|posix_memalign|aligned_alloc|valloc|pvalloc|malloc_usable_size)$/;
 
 /** hakmem source files that hold the page machinery shared by the tiny and mid tiers. */
 const PAGE_FILES = new Set(['hak_page.c', 'hak_segment.c', 'hak_registry.c', 'hak_classes.c']);
@@ -121,6 +126,7 @@ export function categorize(item: Pick<WeightedSymbol, 'symbol' | 'library' | 'fi
   if (item.kernel || KERNEL_LIBRARIES.has(item.library)) return 'kernel';
   const library = basename(item.library);
   if (library === context.program) return 'benchmark';
+  if (library === UNKNOWN_OBJECT && context.peer && ENTRY_POINTS.test(baseSymbol(item.symbol))) return context.peer;
   const allocator = allocatorOfLibrary(library);
   if (allocator === 'hakmem') return hakmemCategory(item.symbol, context, item.file);
   if (allocator === 'glibc') return isGlibcMallocSymbol(item.symbol, library) ? 'glibc malloc' : 'other';

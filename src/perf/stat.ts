@@ -22,6 +22,9 @@ export interface HardwareFigures {
   ipc: number | null;
   l1MissRate: number | null;
   branchMissRate: number | null;
+  /** L1 data cache load misses and branch misses per operation (beside the simulated figures of --cache). */
+  l1MissesPerOp: number | null;
+  branchMissesPerOp: number | null;
   counts: StatCounts;
 }
 
@@ -57,6 +60,8 @@ export function hardwareFigures(counts: StatCounts, ops: number): HardwareFigure
     ipc: ratio(instructions, cycles),
     l1MissRate: ratio(value('L1-dcache-load-misses'), value('L1-dcache-loads')),
     branchMissRate: ratio(value('branch-misses'), value('branches')),
+    l1MissesPerOp: ratio(value('L1-dcache-load-misses'), ops),
+    branchMissesPerOp: ratio(value('branch-misses'), ops),
     counts,
   };
 }

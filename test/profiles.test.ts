@@ -16,7 +16,9 @@ import {
 import {tempDir} from './helpers.js';
 
 const SEED_PROFILES = [
+  'cross-thread',
   'fragment-stress',
+  'large-churn',
   'larson-mid',
   'larson-tiny',
   'mid-large-mt',
@@ -24,6 +26,8 @@ const SEED_PROFILES = [
   'producer-consumer',
   'quick-wins',
   'random-mixed',
+  'short-threads',
+  'thread-churn',
   'tiny-hot',
 ];
 

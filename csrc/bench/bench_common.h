@@ -236,6 +236,8 @@ void *bench_calloc(size_t n, size_t size);
 
 double bench_now(void); /* seconds, CLOCK_MONOTONIC */
 long bench_peak_rss_kb(void);
+/* Resident set size now (VmRSS), or -1 when /proc cannot be read. */
+long bench_rss_kb(void);
 
 typedef struct bench_result_s {
   uint64_t ops;      /* malloc calls plus free calls in the measured region */

@@ -89,12 +89,25 @@
 #define HAK_PURGE_LIMIT_DEFAULT (8u << 20)
 
 /* Large tier cache: freed large blocks of at most HAK_LARGE_CACHE_MAX_BLOCK bytes are
- * kept (up to HAK_LARGE_CACHE_SLOTS blocks and HAK_LARGE_CACHE_MAX_BYTES in all) for
- * reuse by a later request of a similar size; beyond those bounds, or when evicted
- * (oldest first), they are unmapped. */
+ * kept, resident, for reuse (up to HAK_LARGE_CACHE_SLOTS blocks). The bytes it may hold
+ * follow recent use: the highest figure of resident bytes in large blocks in use during
+ * the current or the previous HAK_LARGE_DECAY_MS period, and at least
+ * HAK_LARGE_CACHE_MIN_BYTES. A request takes the cached block that costs least: fewest
+ * pages to fault in, or fewest left idle (never more idle than the request itself). On a
+ * large free at most once per period, the budget decays, and blocks cached for two whole
+ * periods or beyond the budget are unmapped, oldest first (no background thread: a process
+ * that stops using large blocks keeps its cache until its next large free).
+ * Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve HAK_LARGE_CACHE_MAX_BLOCK of address
+ * space (not memory), so a cached block can grow into any later request. */
 #define HAK_LARGE_CACHE_SLOTS     32
 #define HAK_LARGE_CACHE_MAX_BLOCK (32u << 20)
-#define HAK_LARGE_CACHE_MAX_BYTES (64u << 20)
+#define HAK_LARGE_CACHE_MIN_BYTES (64u << 20)
+#define HAK_LARGE_DECAY_MS        1000
+#define HAK_LARGE_RESERVE_MIN     (1u << 20)
+/* A cached block reused for a smaller request keeps its resident tail for the next large
+ * request unless the tail exceeds this many times the request (plus 1 MiB): then the tail is
+ * purged (MADV_DONTNEED). */
+#define HAK_LARGE_IDLE_RATIO      4
 
 /* Alignments above this are handed to glibc (__libc_memalign): a large block's header
  * sits at the 4 MiB boundary below its first byte. */

@@ -193,8 +193,10 @@ typedef struct hak_segment_s {
   uint8_t* mapped_base;
   uint8_t* first_area;                  /* first block of page 0 (after this header) */
   size_t large_size;                    /* large: usable bytes from the user pointer */
+  size_t resident;                      /* large: bytes from the header on that may be resident */
   uint8_t in_full_list;                 /* every page carved */
-  uint8_t pad[7];
+  uint8_t abandoned;                    /* on the global abandoned list (under its lock) */
+  uint8_t pad[6];
   hak_page_t pages[] __attribute__((aligned(128)));
 } hak_segment_t;
 
@@ -247,7 +249,7 @@ enum {
   HAK_STAT_SEGMENTS_MAPPED, HAK_STAT_SEGMENTS_UNMAPPED, HAK_STAT_PAGES_PURGED,
   HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
-  HAK_STAT_SEGMENTS_ADOPTED,
+  HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -355,6 +357,7 @@ hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls);
 hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
 hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
+hak_internal bool  _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg);
 hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);

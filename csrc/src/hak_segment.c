@@ -213,6 +213,7 @@ void _hak_segments_abandon(hak_heap_t* heap) {
         seg->in_full_list = 0;
         atomic_store_explicit(&seg->owner, NULL, memory_order_relaxed);
         pthread_mutex_lock(&_abandoned_lock);
+        seg->abandoned = 1;
         seg_push(&_abandoned[kind], seg);
         atomic_fetch_add_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
         pthread_mutex_unlock(&_abandoned_lock);
@@ -221,17 +222,18 @@ void _hak_segments_abandon(hak_heap_t* heap) {
   }
 }
 
-bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
-  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
-  pthread_mutex_lock(&_abandoned_lock);
-  hak_segment_t* seg = _abandoned[kind];
-  if (seg != NULL) {
-    seg_remove(&_abandoned[kind], seg);
-    atomic_fetch_sub_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&_abandoned_lock);
-  if (seg == NULL) return false;
+/* Takes an abandoned segment off the global list; false if it is not (or no longer) there.
+ * Hold the lock. */
+static bool abandoned_take(hak_segment_t* seg) {
+  if (!seg->abandoned) return false;
+  seg->abandoned = 0;
+  seg_remove(&_abandoned[seg->kind], seg);
+  atomic_fetch_sub_explicit(&_abandoned_count[seg->kind], 1, memory_order_relaxed);
+  return true;
+}
 
+static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
+  int kind = seg->kind;
   atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
   if (seg->pages_used == seg->page_count) {
     seg_push(&heap->filled[kind], seg);
@@ -247,7 +249,31 @@ bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
     live--;
     _hak_page_adopt(heap, &seg->pages[i]);
   }
+}
+
+bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
+  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
+  pthread_mutex_lock(&_abandoned_lock);
+  hak_segment_t* seg = _abandoned[kind];
+  if (seg != NULL) abandoned_take(seg);
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (seg == NULL) return false;
+  segment_adopt(heap, seg);
   return true;
+}
+
+/* Reclaim on free: a thread that allocates frees into a page whose owner exited, so the
+ * exited thread's segment becomes its own at once, instead of waiting on the global list
+ * for a refill that may come much later (or never, when the running threads have enough
+ * pages of their own) while its empty pages stay resident. Threads that only free (no
+ * segments of their own) leave it to the allocating ones. */
+bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
+  if (heap->avail[0] == NULL && heap->avail[1] == NULL && heap->filled[0] == NULL && heap->filled[1] == NULL) return false;
+  pthread_mutex_lock(&_abandoned_lock);
+  bool taken = abandoned_take(seg);
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (taken) segment_adopt(heap, seg);
+  return taken;
 }
 
 /* ---------------------------------------------------------------- fork */

@@ -70,12 +70,15 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
-/* Tiny pages are 128 KiB (32 per segment); mid pages 512 KiB (8 per segment). A tiny page
+/* Tiny pages are 128 KiB (32 per segment); mid pages 256 KiB (16 per segment). A tiny page
  * holds over a hundred 1 KiB blocks, so a class with that many live blocks keeps one page
  * instead of switching between two that take turns being full; pages are carved lazily
- * (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
+ * (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. Mid
+ * pages are no larger than 4 blocks of the largest class need: with 24 mid classes per
+ * heap, a larger page strands more of its touched memory when a class is sparsely used
+ * (blocks freed at random keep most of a page's carved part resident). */
 #define HAK_TINY_PAGE_SHIFT  17
-#define HAK_MID_PAGE_SHIFT   19
+#define HAK_MID_PAGE_SHIFT   18
 /* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
 #define HAK_TINY_MAX         1024
 #define HAK_MID_MAX          65536
@@ -84,9 +87,22 @@
  * that serves a few blocks never touches all of its memory. */
 #define HAK_EXTEND_BYTES     4096
 
-/* Empty pages a thread keeps committed before it returns them to the OS with
- * madvise(MADV_DONTNEED). Run-time override: HAKMEM_PURGE_LIMIT=<bytes>. */
+/* Purging (decay). A page emptied by its heap stays committed, so the next alloc/free cycle
+ * does not fault it in again; a heap returns all its empty written pages to the OS
+ * (madvise(MADV_DONTNEED)) in one batch once the oldest has waited HAK_PURGE_DELAY_MS, or
+ * at once when they exceed HAK_PURGE_LIMIT. Checked when pages are carved or emptied, never
+ * on the fast paths. Run-time overrides: HAKMEM_PURGE_DELAY_MS=<ms> (0: at the next
+ * check), HAKMEM_PURGE_LIMIT=<bytes>. */
+#define HAK_PURGE_DELAY_MS_DEFAULT 10
 #define HAK_PURGE_LIMIT_DEFAULT (8u << 20)
+
+/* Global cache of empty segments: a heap keeps one empty segment per kind; further empty
+ * segments (and an exited thread's spares) go to a process-wide cache, from which any
+ * thread's next segment comes, of either kind, before a fresh one is mapped. A cached
+ * segment is purged once it has waited the purge delay (checked when segments are released
+ * and when a heap purges) and the oldest is unmapped when more than HAK_SEGMENT_CACHE_MAX
+ * are cached. */
+#define HAK_SEGMENT_CACHE_MAX 16
 
 /* Large tier cache: freed large blocks of at most HAK_LARGE_CACHE_MAX_BLOCK bytes are
  * kept, resident, for reuse (up to HAK_LARGE_CACHE_SLOTS blocks). The bytes it may hold

@@ -196,7 +196,9 @@ typedef struct hak_segment_s {
   size_t resident;                      /* large: bytes from the header on that may be resident */
   uint8_t in_full_list;                 /* every page carved */
   uint8_t abandoned;                    /* on the global abandoned list (under its lock) */
-  uint8_t pad[6];
+  uint8_t purged;                       /* cached and given back to the OS */
+  uint8_t pad[5];
+  uint64_t cached_at;                   /* when it entered the global cache (ms) */
   hak_page_t pages[] __attribute__((aligned(128)));
 } hak_segment_t;
 
@@ -249,7 +251,8 @@ enum {
   HAK_STAT_SEGMENTS_MAPPED, HAK_STAT_SEGMENTS_UNMAPPED, HAK_STAT_PAGES_PURGED,
   HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
-  HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED,
+  HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED, HAK_STAT_SEGMENTS_REUSED,
+  HAK_STAT_SEGMENTS_PURGED,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -296,6 +299,7 @@ typedef struct hak_heap_s {
   hak_segment_t* spare[2];                  /* one empty segment kept per kind */
   uintptr_t tid;                            /* the owning thread's _hak_thread_id() */
   size_t dirty_bytes;                       /* empty pages written since the last purge */
+  uint64_t purge_at;                        /* when they are purged (ms); 0: none waiting */
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;
@@ -313,6 +317,7 @@ hak_inline hak_heap_t* _hak_heap(void) { return _hak_tls_heap; }
 typedef struct hak_options_s {
   int wrap_tiny;
   size_t purge_limit;
+  uint64_t purge_delay_ms;
   int verbose;
   const char* stats_path;
 } hak_options_t;

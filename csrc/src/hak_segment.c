@@ -8,6 +8,7 @@
 #include "hak_internal.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #if HAK_SUPERSLAB
@@ -79,8 +80,9 @@ static hak_segment_t* cache_pop(void) {
   return seg;
 }
 
-/* Lays out an empty segment for `kind`. A cached segment of the other kind gets its header
- * rebuilt; its pages keep only whether they may be resident. */
+/* Lays out an empty segment for `kind`. Page descriptors are rebuilt from scratch: after a
+ * change of kind, some lie where the other layout had blocks. A page keeps only whether it
+ * may be resident. */
 static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
   bool resident = !seg->purged;
   bool same = seg->page_count != 0 && seg->kind == kind;
@@ -95,7 +97,9 @@ static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
   seg->first_area = (uint8_t*)seg + _hak_segment_header_size(seg->page_count);
   for (size_t i = 0; i < seg->page_count; i++) {
     hak_page_t* page = &seg->pages[i];
-    if (!same || !resident) page->is_dirty = resident;
+    uint8_t dirty = same ? (uint8_t)(page->is_dirty && resident) : (uint8_t)resident;
+    memset(page, 0, sizeof(*page));
+    page->is_dirty = dirty;
     page->segment = seg;
     page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
     atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);

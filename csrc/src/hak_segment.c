@@ -109,8 +109,14 @@ static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
 static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
   hak_segment_t* seg = cache_pop();
   if (seg != NULL) {
+    int old_kind = seg->kind;
     segment_layout(seg, heap, kind);
-    _hak_segmap_set(seg, true);         /* the page shift may have changed */
+    if (old_kind != kind) {
+      /* the page shift changed: the segment map's copy, or the registry's page of each
+       * chunk (whose keys exist already, so this cannot fail) */
+      _hak_segmap_set(seg, true);
+      (void)_hak_registry_add(seg);
+    }
     count(heap, HAK_STAT_SEGMENTS_REUSED);
     return seg;
   }

@@ -128,6 +128,11 @@ void bench_require_order(const bench_cli_t *cli, size_t lo, size_t hi) {
   }
 }
 
+void bench_require_power_of_two(const bench_cli_t *cli, size_t index) {
+  const long long v = cli->args[index].value;
+  if ((v & (v - 1)) != 0) bench_arg_error(cli, index, "must be a power of two, got %lld", v);
+}
+
 /* ---------------------------------------------------------------- random numbers, digest */
 
 static uint64_t bench_mix64(uint64_t x) {

@@ -121,12 +121,11 @@ static void *worker_main(void *p) {
 
 int main(int argc, char **argv) {
   bench_parse_args(&cli, argc, argv);
-  bench_require_order(&cli, ARG_MIN, ARG_MAX);
-  const uint64_t depth = (uint64_t)args[ARG_DEPTH].value;
-  if ((depth & (depth - 1)) != 0)
-    bench_arg_error(&cli, ARG_DEPTH, "must be a power of two, got %llu", (unsigned long long)depth);
   const uint32_t threads = (uint32_t)args[ARG_THREADS].value;
   const uint64_t items = (uint64_t)args[ARG_ITEMS].value;
+  bench_require_order(&cli, ARG_MIN, ARG_MAX);
+  bench_require_power_of_two(&cli, ARG_DEPTH);
+  const uint64_t depth = (uint64_t)args[ARG_DEPTH].value;
 
   ring_t *rings = bench_calloc((size_t)threads * threads, sizeof *rings);
   for (uint32_t k = 0; k < threads * threads; k++) {
@@ -136,17 +135,15 @@ int main(int argc, char **argv) {
   }
   worker_t *workers = bench_calloc(threads, sizeof *workers);
   for (uint32_t t = 0; t < threads; t++) {
-    workers[t] = (worker_t){rings,
-                            threads,
-                            t,
-                            items,
-                            (uint64_t)args[ARG_MIN].value,
-                            (uint64_t)(args[ARG_MAX].value - args[ARG_MIN].value + 1),
-                            bench_rng_seed((uint64_t)args[ARG_SEED].value, t),
-                            BENCH_DIGEST_INIT,
-                            0,
-                            0,
-                            {0}};
+    worker_t *w = &workers[t]; /* calloc'd: the sums start at 0 */
+    w->rings = rings;
+    w->threads = threads;
+    w->index = t;
+    w->items = items;
+    w->min = (uint64_t)args[ARG_MIN].value;
+    w->span = (uint64_t)(args[ARG_MAX].value - args[ARG_MIN].value + 1);
+    w->rng = bench_rng_seed((uint64_t)args[ARG_SEED].value, t);
+    w->digest = BENCH_DIGEST_INIT;
   }
   double seconds = bench_run_team(threads, worker_main, workers, sizeof *workers);
 

@@ -44,7 +44,7 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'thread_churn', args: ['rounds', '3', '4', '5000', '1024'], ops: 3 * 4 * 5000},
   {program: 'cross_thread', args: ['3', '30000'], ops: 2 * 3 * 30_000},
   {program: 'large_churn', args: ['2', '300', '4', '1234567', '8', '60000'], ops: -1}, // the first fill of a slot has no free
-  {program: 'large_churn', args: ['1', '6', '2', '1234567', '5242880', '6291456'], ops: -1},
+  {program: 'large_churn', args: ['1', '40', '2', '1234567', '1048576', '2097152'], ops: -1},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];

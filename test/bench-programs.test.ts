@@ -40,6 +40,11 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'larson', args: ['0', '2048', '32768', '200', '10', '1234567', '2', '2'], ops: 2 * 200 * 10 * 2 * 2},
   {program: 'fragment_stress', args: ['4', '5000'], ops: -1}, // frees depend on the random share
   {program: 'producer_consumer', args: ['3', '50000'], ops: 2 * 50_000},
+  {program: 'thread_churn', args: ['chain', '2', '8', '5000', '1024'], ops: 2 * 8 * 5000},
+  {program: 'thread_churn', args: ['rounds', '3', '4', '5000', '1024'], ops: 3 * 4 * 5000},
+  {program: 'cross_thread', args: ['3', '30000'], ops: 2 * 3 * 30_000},
+  {program: 'large_churn', args: ['2', '300', '4', '1234567', '8', '60000'], ops: -1}, // the first fill of a slot has no free
+  {program: 'large_churn', args: ['1', '40', '2', '1234567', '1048576', '2097152'], ops: -1},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -104,7 +109,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(7);
+    expect(PROGRAMS).toHaveLength(10);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });
@@ -176,6 +181,22 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(peakLive).toBeGreaterThan(5000 * 16);
     expect(res.rssOverLive).toBeCloseTo((res.peakRssKb * 1024) / peakLive, 2);
     expect(res.baselineRssKb as number).toBeGreaterThan(0);
+  });
+
+  it('thread_churn reports the RSS after each quarter of the rounds', () => {
+    const res = result('thread_churn', ['chain', '2', '8', '2000', '512'], hakmem);
+    const quarters = res.rssKbQuarters as number[];
+    expect(quarters).toHaveLength(4);
+    for (const kb of quarters) {
+      expect(kb).toBeGreaterThan(0);
+      expect(kb).toBeLessThanOrEqual(res.peakRssKb);
+    }
+    expect(res.rssGrowth).toBeCloseTo((quarters[3] as number) / (quarters[0] as number), 3);
+  });
+
+  it('large_churn counts one malloc per cycle and one free per cycle that found a block', () => {
+    // one slot: every cycle after the first frees the block the cycle before allocated
+    expect(result('large_churn', ['1', '5', '1', '7', '8', '4096']).ops).toBe(2 * 5 - 1);
   });
 
   describe.each(PROGRAMS)('%s arguments', (program) => {

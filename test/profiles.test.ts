@@ -16,8 +16,10 @@ import {
 import {tempDir} from './helpers.js';
 
 const SEED_PROFILES = [
+  'cross-thread',
   'fragment-stress',
   'gcc-compile',
+  'large-churn',
   'larson-mid',
   'larson-tiny',
   'mid-large-mt',
@@ -27,6 +29,8 @@ const SEED_PROFILES = [
   'python-containers',
   'quick-wins',
   'random-mixed',
+  'short-threads',
+  'thread-churn',
   'tiny-hot',
 ];
 

@@ -44,12 +44,15 @@ describe('the real csrc build', () => {
     expect(typeof manifest.git.dirty).toBe('boolean');
     expect(standard.overridesMalloc).toBe(true);
     expect(Object.keys(standard.benchmarks)).toEqual([
+      'cross_thread',
       'fragment_stress',
+      'large_churn',
       'larson',
       'mid_large_mt',
       'producer_consumer',
       'quick_wins',
       'random_mixed',
+      'thread_churn',
       'tiny_hot',
     ]);
     for (const program of Object.values(standard.benchmarks)) accessSync(program, constants.X_OK);

@@ -128,6 +128,11 @@ void bench_require_order(const bench_cli_t *cli, size_t lo, size_t hi) {
   }
 }
 
+void bench_require_power_of_two(const bench_cli_t *cli, size_t index) {
+  const long long v = cli->args[index].value;
+  if ((v & (v - 1)) != 0) bench_arg_error(cli, index, "must be a power of two, got %lld", v);
+}
+
 /* ---------------------------------------------------------------- random numbers, digest */
 
 static uint64_t bench_mix64(uint64_t x) {
@@ -354,7 +359,7 @@ double bench_now(void) {
 /* VmHWM rather than getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a program
    started by a large parent (node forks itself to spawn one) would report the parent's footprint
    as its own floor. read(2) into a stack buffer: stdio would malloc from the allocator measured. */
-static long bench_vm_hwm_kb(void) {
+static long bench_status_kb(const char *name) {
   int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   char buf[8192];
@@ -363,14 +368,18 @@ static long bench_vm_hwm_kb(void) {
   while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
   close(fd);
   buf[len] = '\0';
-  const char *field = strstr(buf, "VmHWM:");
+  const char *field = strstr(buf, name);
   long kb = -1;
-  if (field == NULL || sscanf(field, "VmHWM: %ld kB", &kb) != 1) return -1;
+  if (field == NULL || sscanf(field + strlen(name), " %ld kB", &kb) != 1) return -1;
   return kb;
 }
 
+long bench_rss_kb(void) {
+  return bench_status_kb("VmRSS:");
+}
+
 long bench_peak_rss_kb(void) {
-  long hwm = bench_vm_hwm_kb();
+  long hwm = bench_status_kb("VmHWM:");
   if (hwm >= 0) return hwm;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;

@@ -69,6 +69,8 @@ typedef struct bench_cli_s {
 void bench_parse_args(bench_cli_t *cli, int argc, char **argv);
 /* Rejects args[hi] < args[lo] (for example max < min), exiting 2. */
 void bench_require_order(const bench_cli_t *cli, size_t lo, size_t hi);
+/* Rejects an args[index] that is not a power of two, exiting 2. */
+void bench_require_power_of_two(const bench_cli_t *cli, size_t index);
 /* Exits 2 naming args[index] and what is wrong with it. */
 BENCH_NORETURN void bench_arg_error(const bench_cli_t *cli, size_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -236,6 +238,8 @@ void *bench_calloc(size_t n, size_t size);
 
 double bench_now(void); /* seconds, CLOCK_MONOTONIC */
 long bench_peak_rss_kb(void);
+/* Resident set size now (VmRSS), or -1 when /proc cannot be read. */
+long bench_rss_kb(void);
 
 typedef struct bench_result_s {
   uint64_t ops;      /* malloc calls plus free calls in the measured region */

@@ -123,9 +123,8 @@ static void *role_main(void *p) {
 int main(int argc, char **argv) {
   bench_parse_args(&cli, argc, argv);
   bench_require_order(&cli, ARG_MIN, ARG_MAX);
+  bench_require_power_of_two(&cli, ARG_DEPTH);
   const uint64_t depth = (uint64_t)args[ARG_DEPTH].value;
-  if ((depth & (depth - 1)) != 0)
-    bench_arg_error(&cli, ARG_DEPTH, "must be a power of two, got %llu", (unsigned long long)depth);
   const uint32_t threads = (uint32_t)args[ARG_THREADS].value, consumers = threads - 1;
   const uint64_t items = (uint64_t)args[ARG_ITEMS].value;
 

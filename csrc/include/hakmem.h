@@ -74,7 +74,10 @@ typedef struct hak_stats_always_s {
   uint64_t libc_free;              /* frees of pointers hakmem did not allocate */
   uint64_t remote_frees;
   uint64_t heaps_abandoned;
-  uint64_t segments_adopted;
+  uint64_t segments_adopted;      /* taken over by a refill */
+  uint64_t segments_reclaimed;    /* taken over by a free into one of their pages */
+  uint64_t segments_reused;       /* taken from the global cache of empty segments */
+  uint64_t segments_purged;       /* cached segments given back to the OS after the purge delay */
 } hak_stats_always_t;
 
 typedef struct hak_stats_tier_s {

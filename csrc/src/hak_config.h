@@ -70,14 +70,17 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
-/* Tiny and mid pages are 512 KiB (8 per segment). A tiny page holds 512 blocks of 1 KiB, so
- * a class with that many live blocks keeps one page: its frees land on the page malloc pops
+/* Tiny pages are 512 KiB (8 per segment). A tiny page holds 512 blocks of 1 KiB, so a
+ * class with that many live blocks keeps one page: its frees land on the page malloc pops
  * from, and are reused while hot, instead of on pages that wait to become current (a
  * 16-1039 B mix over 8192 blocks: 0.37 fewer simulated D1 misses per operation than with
- * 128 KiB pages and a separate list for the owner's frees). Pages are carved lazily
- * (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
+ * 128 KiB pages and a separate list for the owner's frees). Mid pages are 256 KiB (16 per
+ * segment): no larger than 4 blocks of the largest class need, since with 24 mid classes per
+ * heap a larger page strands more of its touched memory when a class is sparsely used
+ * (blocks freed at random keep most of a page's carved part resident). Pages are carved
+ * lazily (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
 #define HAK_TINY_PAGE_SHIFT  19
-#define HAK_MID_PAGE_SHIFT   19
+#define HAK_MID_PAGE_SHIFT   18
 /* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
 #define HAK_TINY_MAX         1024
 #define HAK_MID_MAX          65536
@@ -86,17 +89,43 @@
  * that serves a few blocks never touches all of its memory. */
 #define HAK_EXTEND_BYTES     4096
 
-/* Empty pages a thread keeps committed before it returns them to the OS with
- * madvise(MADV_DONTNEED). Run-time override: HAKMEM_PURGE_LIMIT=<bytes>. */
+/* Purging (decay). A page emptied by its heap stays committed, so the next alloc/free cycle
+ * does not fault it in again; a heap returns all its empty written pages to the OS
+ * (madvise(MADV_DONTNEED)) in one batch once the oldest has waited HAK_PURGE_DELAY_MS, or
+ * at once when they exceed HAK_PURGE_LIMIT. Checked when pages are carved or emptied, never
+ * on the fast paths. Run-time overrides: HAKMEM_PURGE_DELAY_MS=<ms> (0: at the next
+ * check), HAKMEM_PURGE_LIMIT=<bytes>. */
+#define HAK_PURGE_DELAY_MS_DEFAULT 10
 #define HAK_PURGE_LIMIT_DEFAULT (8u << 20)
 
+/* Global cache of empty segments: a heap keeps one empty segment per kind; further empty
+ * segments (and an exited thread's spares) go to a process-wide cache, from which any
+ * thread's next segment comes, of either kind, before a fresh one is mapped. A cached
+ * segment is purged once it has waited the purge delay (checked when segments are released
+ * and when a heap purges) and the oldest is unmapped when more than HAK_SEGMENT_CACHE_MAX
+ * are cached. */
+#define HAK_SEGMENT_CACHE_MAX 16
+
 /* Large tier cache: freed large blocks of at most HAK_LARGE_CACHE_MAX_BLOCK bytes are
- * kept (up to HAK_LARGE_CACHE_SLOTS blocks and HAK_LARGE_CACHE_MAX_BYTES in all) for
- * reuse by a later request of a similar size; beyond those bounds, or when evicted
- * (oldest first), they are unmapped. */
+ * kept, resident, for reuse (up to HAK_LARGE_CACHE_SLOTS blocks). The bytes it may hold
+ * follow recent use: the highest figure of resident bytes in large blocks in use during
+ * the current or the previous HAK_LARGE_DECAY_MS period, and at least
+ * HAK_LARGE_CACHE_MIN_BYTES. A request takes the cached block that costs least: fewest
+ * pages to fault in, or fewest left idle (never more idle than the request itself). On a
+ * large free at most once per period, the budget decays, and blocks cached for two whole
+ * periods or beyond the budget are unmapped, oldest first (no background thread: a process
+ * that stops using large blocks keeps its cache until its next large free).
+ * Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve HAK_LARGE_CACHE_MAX_BLOCK of address
+ * space (not memory), so a cached block can grow into any later request. */
 #define HAK_LARGE_CACHE_SLOTS     32
 #define HAK_LARGE_CACHE_MAX_BLOCK (32u << 20)
-#define HAK_LARGE_CACHE_MAX_BYTES (64u << 20)
+#define HAK_LARGE_CACHE_MIN_BYTES (64u << 20)
+#define HAK_LARGE_DECAY_MS        1000
+#define HAK_LARGE_RESERVE_MIN     (1u << 20)
+/* A cached block reused for a smaller request keeps its resident tail for the next large
+ * request unless the tail exceeds this many times the request (plus 1 MiB): then the tail is
+ * purged (MADV_DONTNEED). */
+#define HAK_LARGE_IDLE_RATIO      4
 
 /* Alignments above this are handed to glibc (__libc_memalign): a large block's header
  * sits at the 4 MiB boundary below its first byte. */

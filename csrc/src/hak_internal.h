@@ -191,8 +191,12 @@ typedef struct hak_segment_s {
   uint8_t* mapped_base;
   uint8_t* first_area;                  /* first block of page 0 (after this header) */
   size_t large_size;                    /* large: usable bytes from the user pointer */
+  size_t resident;                      /* large: bytes from the header on that may be resident */
   uint8_t in_full_list;                 /* every page carved */
-  uint8_t pad[7];
+  uint8_t abandoned;                    /* on the global abandoned list (under its lock) */
+  uint8_t purged;                       /* cached and given back to the OS */
+  uint8_t pad[5];
+  uint64_t cached_at;                   /* when it entered the global cache (ms) */
   hak_page_t pages[] __attribute__((aligned(128)));
 } hak_segment_t;
 
@@ -245,7 +249,8 @@ enum {
   HAK_STAT_SEGMENTS_MAPPED, HAK_STAT_SEGMENTS_UNMAPPED, HAK_STAT_PAGES_PURGED,
   HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
-  HAK_STAT_SEGMENTS_ADOPTED,
+  HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED, HAK_STAT_SEGMENTS_REUSED,
+  HAK_STAT_SEGMENTS_PURGED,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -292,6 +297,7 @@ typedef struct hak_heap_s {
   hak_segment_t* spare[2];                  /* one empty segment kept per kind */
   uintptr_t tid;                            /* the owning thread's _hak_thread_id() */
   size_t dirty_bytes;                       /* empty pages written since the last purge */
+  uint64_t purge_at;                        /* when they are purged (ms); 0: none waiting */
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;
@@ -309,6 +315,7 @@ hak_inline hak_heap_t* _hak_heap(void) { return _hak_tls_heap; }
 typedef struct hak_options_s {
   int wrap_tiny;
   size_t purge_limit;
+  uint64_t purge_delay_ms;
   int verbose;
   const char* stats_path;
 } hak_options_t;
@@ -353,6 +360,7 @@ hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls);
 hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
 hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
+hak_internal bool  _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg);
 hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);

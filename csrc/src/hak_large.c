@@ -1,35 +1,91 @@
 /* The large tier: requests above HAK_MID_MAX (and small ones with alignments the classes
  * cannot give), each in a mapping of its own whose first 4 KiB hold a segment header, so
- * free finds it exactly as it finds small pages. A bounded cache of freed blocks lets a
- * free/malloc cycle of one size skip the system calls. */
+ * free finds it exactly as it finds small pages. A cache of freed blocks, sized by the
+ * process's recent use of large memory, lets a free/malloc cycle skip the system calls and,
+ * above all, the page faults of fresh memory. */
 #include "hak_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 static pthread_mutex_t _large_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t* _cache[HAK_LARGE_CACHE_SLOTS];   /* oldest first */
+static uint64_t _cache_since[HAK_LARGE_CACHE_SLOTS];   /* when each entered the cache (ms) */
 static size_t _cache_count;
-static size_t _cache_bytes;
+static size_t _cache_bytes;        /* resident bytes of the cached blocks */
+/* Recent use: resident bytes of large blocks in use now, and the highest figure of the
+ * current and the previous decay period. The cache may hold as much as the recent peak
+ * (at least HAK_LARGE_CACHE_MIN_BYTES): a program that keeps that much in large blocks is
+ * likely to ask for it again, and one whose use fell sees the budget follow within two
+ * periods. */
+static size_t _live_bytes;
+static size_t _peak_now, _peak_before;
+static uint64_t _period_end;
 
 #define CHUNK ((size_t)1 << HAK_CHUNK_SHIFT)
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
-/* Bytes of a large block that may be resident: header, padding and the usable part. */
-static size_t committed_bytes(const hak_segment_t* seg) {
-  return (size_t)(seg->first_area - (const uint8_t*)seg) + seg->large_size;
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A whole 4 MiB slot per block with superslab: a foreign mapping can never share a slot the
- * segment map marks as hakmem's. Without it, whole 64 KiB chunks, the registry's unit. */
+ * segment map marks as hakmem's. Without it, whole 64 KiB chunks, the registry's unit.
+ * A block of at least HAK_LARGE_RESERVE_MIN reserves the address space of the largest
+ * cacheable block (untouched, so it costs no memory): once cached, it can serve any later
+ * request up to that size, faulting in only the pages it lacks. */
 static size_t mapping_size(size_t committed) {
+  size_t want = committed;
+  if (committed >= HAK_LARGE_RESERVE_MIN && committed < HAK_LARGE_CACHE_MAX_BLOCK) want = HAK_LARGE_CACHE_MAX_BLOCK;
 #if HAK_SUPERSLAB
-  return round_up(committed, HAK_SEGMENT_SIZE);
+  return round_up(want, HAK_SEGMENT_SIZE);
 #else
-  return round_up(committed, CHUNK);
+  return round_up(want, CHUNK);
 #endif
+}
+
+/* Hold the lock. */
+static void note_live(size_t bytes, bool add) {
+  _live_bytes = add ? _live_bytes + bytes : (_live_bytes > bytes ? _live_bytes - bytes : 0);
+  if (_live_bytes > _peak_now) _peak_now = _live_bytes;
+}
+
+static size_t cache_budget(void) {
+  size_t peak = _peak_now > _peak_before ? _peak_now : _peak_before;
+  return peak > HAK_LARGE_CACHE_MIN_BYTES ? peak : HAK_LARGE_CACHE_MIN_BYTES;
+}
+
+static void cache_remove(size_t i) {
+  _cache_bytes -= _cache[i]->resident;
+  memmove(&_cache[i], &_cache[i + 1], (_cache_count - i - 1) * sizeof(_cache[0]));
+  memmove(&_cache_since[i], &_cache_since[i + 1], (_cache_count - i - 1) * sizeof(_cache_since[0]));
+  _cache_count--;
+}
+
+/* Decay, at most once a period: the budget forgets the period before last, and blocks
+ * that waited in the cache for two whole periods are evicted (oldest first), and also the
+ * oldest blocks over the budget. Hold the lock; evicted blocks go to out[], unmapped by the
+ * caller outside it. */
+static size_t cache_decay(hak_segment_t** out, size_t extra) {
+  size_t n = 0;
+  uint64_t now = now_ms();
+  if (now >= _period_end) {
+    _peak_before = _peak_now;
+    _peak_now = _live_bytes;
+    _period_end = now + HAK_LARGE_DECAY_MS;
+  }
+  while (_cache_count > 0 &&
+         (_cache_count == HAK_LARGE_CACHE_SLOTS || _cache_bytes + extra > cache_budget() ||
+          _cache_since[0] + 2 * HAK_LARGE_DECAY_MS <= now)) {
+    out[n++] = _cache[0];
+    cache_remove(0);
+  }
+  return n;
 }
 
 static void count(hak_heap_t* heap, int which, uint64_t n) {
@@ -42,26 +98,30 @@ static void large_unmap(hak_heap_t* heap, hak_segment_t* seg) {
   count(heap, HAK_STAT_LARGE_UNMAPS, 1);
 }
 
-/* Best fit among cached blocks: big enough, and not so much bigger that a small request
- * would pin a big block's resident pages. */
+/* The cached block that costs least: the fewest pages to fault in (resident short of the
+ * request) or left idle (resident beyond it). Any fits better than a fresh mapping, which
+ * faults in every page. */
 static hak_segment_t* cache_take(size_t committed, size_t alignment) {
-  size_t waste_limit = committed * 2 > committed + (1u << 20) ? committed * 2 : committed + (1u << 20);
   pthread_mutex_lock(&_large_lock);
-  size_t best = _cache_count;
+  size_t best = _cache_count, best_cost = SIZE_MAX;
   for (size_t i = 0; i < _cache_count; i++) {
     hak_segment_t* s = _cache[i];
-    if (s->mapped_size < committed || committed_bytes(s) > waste_limit) continue;
-    if (((uintptr_t)s & (alignment - 1)) != 0) continue;
-    if (best == _cache_count || s->mapped_size < _cache[best]->mapped_size) best = i;
+    if (s->mapped_size < committed || ((uintptr_t)s & (alignment - 1)) != 0) continue;
+    size_t cost = s->resident >= committed ? s->resident - committed : committed - s->resident;
+    if (cost < best_cost) { best = i; best_cost = cost; }
   }
   hak_segment_t* seg = NULL;
   if (best != _cache_count) {
     seg = _cache[best];
-    _cache_bytes -= committed_bytes(seg);
-    memmove(&_cache[best], &_cache[best + 1], (_cache_count - best - 1) * sizeof(_cache[0]));
-    _cache_count--;
+    cache_remove(best);
   }
   pthread_mutex_unlock(&_large_lock);
+  /* A block idle beyond HAK_LARGE_IDLE_RATIO times the request (plus 1 MiB) gives its tail
+   * back, so that a small request never pins a big block's pages. */
+  if (seg != NULL && seg->resident > committed && seg->resident - committed > HAK_LARGE_IDLE_RATIO * committed + (1u << 20)) {
+    _hak_os_purge((uint8_t*)seg + committed, seg->resident - committed);
+    seg->resident = committed;
+  }
   return seg;
 }
 
@@ -120,12 +180,16 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   bool moved = seg->first_area != (uint8_t*)seg + offset;
   seg->first_area = (uint8_t*)seg + offset;
   seg->large_size = committed - offset;
+  if (seg->resident < committed) seg->resident = committed;
   seg->pages[0].block_size = seg->large_size > UINT32_MAX ? UINT32_MAX : (uint32_t)seg->large_size;
   if ((fresh || moved) && !large_register(seg)) {
     _hak_os_unmap(seg->mapped_base, seg->mapped_size);
     errno = ENOMEM;
     return NULL;
   }
+  pthread_mutex_lock(&_large_lock);
+  note_live(seg->resident, true);
+  pthread_mutex_unlock(&_large_lock);
   count(heap, HAK_STAT_LARGE_ALLOCS, 1);
   count(heap, HAK_STAT_LARGE_BYTES, size);
 #if HAK_STATS >= 1
@@ -139,24 +203,19 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
 }
 
 void _hak_large_free(hak_heap_t* heap, hak_segment_t* seg) {
-  size_t bytes = committed_bytes(seg);
+  size_t bytes = seg->resident;
   hak_segment_t* evicted[HAK_LARGE_CACHE_SLOTS];
-  size_t n_evicted = 0;
   bool cached = false;
-  if (bytes <= HAK_LARGE_CACHE_MAX_BLOCK) {
-    pthread_mutex_lock(&_large_lock);
-    while (_cache_count > 0 && (_cache_count == HAK_LARGE_CACHE_SLOTS || _cache_bytes + bytes > HAK_LARGE_CACHE_MAX_BYTES)) {
-      hak_segment_t* old = _cache[0];
-      _cache_bytes -= committed_bytes(old);
-      memmove(&_cache[0], &_cache[1], (_cache_count - 1) * sizeof(_cache[0]));
-      _cache_count--;
-      evicted[n_evicted++] = old;
-    }
+  pthread_mutex_lock(&_large_lock);
+  note_live(bytes, false);
+  size_t n_evicted = cache_decay(evicted, bytes <= HAK_LARGE_CACHE_MAX_BLOCK ? bytes : 0);
+  if (bytes <= HAK_LARGE_CACHE_MAX_BLOCK && _cache_bytes + bytes <= cache_budget()) {
+    _cache_since[_cache_count] = now_ms();
     _cache[_cache_count++] = seg;
     _cache_bytes += bytes;
     cached = true;
-    pthread_mutex_unlock(&_large_lock);
   }
+  pthread_mutex_unlock(&_large_lock);
   for (size_t i = 0; i < n_evicted; i++) large_unmap(heap, evicted[i]);
   if (!cached) large_unmap(heap, seg);
 }
@@ -169,6 +228,12 @@ void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void* p, size_t s
   if (size > room || size < seg->large_size / 2) return NULL;
   size_t usable = round_up(offset + size, HAK_OS_PAGE) - offset;
   if (usable > seg->large_size) seg->large_size = usable;
+  if (seg->resident < offset + usable) {
+    pthread_mutex_lock(&_large_lock);
+    note_live(offset + usable - seg->resident, true);
+    pthread_mutex_unlock(&_large_lock);
+    seg->resident = offset + usable;
+  }
   seg->pages[0].block_size = seg->large_size > UINT32_MAX ? UINT32_MAX : (uint32_t)seg->large_size;
   return p;
 }

@@ -11,6 +11,7 @@
 hak_options_t _hak_options = {
   .wrap_tiny = HAK_WRAP_TINY,
   .purge_limit = HAK_PURGE_LIMIT_DEFAULT,
+  .purge_delay_ms = HAK_PURGE_DELAY_MS_DEFAULT,
 };
 _Atomic(int) _hak_init_state;
 static __thread bool _initializing;
@@ -25,15 +26,22 @@ static bool env_flag(const char* name, int* out) {
   return true;
 }
 
+/* A decimal number; anything else leaves *out as it is. */
+static void env_number(const char* name, uint64_t* out) {
+  const char* v = getenv(name);
+  if (v == NULL || v[0] == 0) return;
+  char* end;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (*end == 0) *out = n;
+}
+
 static void read_environment(void) {
   env_flag("HAKMEM_WRAP_TINY", &_hak_options.wrap_tiny);
   env_flag("HAKMEM_VERBOSE", &_hak_options.verbose);
-  const char* limit = getenv("HAKMEM_PURGE_LIMIT");
-  if (limit != NULL && limit[0] != 0) {
-    char* end;
-    unsigned long long v = strtoull(limit, &end, 10);
-    if (*end == 0) _hak_options.purge_limit = (size_t)v;
-  }
+  uint64_t limit = _hak_options.purge_limit;
+  env_number("HAKMEM_PURGE_LIMIT", &limit);
+  _hak_options.purge_limit = (size_t)limit;
+  env_number("HAKMEM_PURGE_DELAY_MS", &_hak_options.purge_delay_ms);
   const char* path = getenv("HAKMEM_STATS");
   if (path != NULL && path[0] != 0 && strlen(path) < sizeof(_stats_path)) {
     strcpy(_stats_path, path);

@@ -254,14 +254,25 @@ void _hak_free_slow(hak_page_t* page, void* p) {
     _hak_sys_free(p);
     return;
   }
+  /* A thread that only frees gets a heap too, so that it counts in counters of its own: a
+   * global counter would be one cache line bounced between all such threads on every free. */
+  if (hak_unlikely(heap == &_hak_heap_empty)) {
+    hak_heap_t* own = _hak_heap_for_thread();
+    if (own != NULL) heap = own;
+  }
   if (heap != &_hak_heap_empty) _hak_count_free(heap, page);
   else _hak_stat_global_free(page);
   if (page->tier == HAK_TIER_LARGE) {
     _hak_large_free(heap, page->segment);
     return;
   }
-  if ((_hak_page_owner(page) & ~(uintptr_t)1) == _hak_thread_id()) {
-    /* our own page, sitting in the full list */
+  uintptr_t owner = _hak_page_owner(page) & ~(uintptr_t)1;
+  if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
+    count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED);
+    owner = _hak_page_owner(page) & ~(uintptr_t)1;
+  }
+  if (owner == _hak_thread_id()) {
+    /* our own page, sitting in the full list (or just reclaimed) */
     page_unfull(heap, page);
     _hak_page_push_local(page, p);
     return;

@@ -1,10 +1,15 @@
 /* Segments: the 4 MiB units the tiny and mid tiers carve pages from. A segment belongs to
  * one heap (so all its pages do); when the heap's thread exits, segments that still hold
  * live blocks are abandoned to a global list and adopted whole by a thread that needs
- * memory. Empty segments go back to the OS, except one spare per heap and kind. */
+ * memory, or reclaimed by one that frees into them. An empty segment beyond the heap's one
+ * spare per kind goes to a global cache, where any thread's next segment comes from
+ * before the OS is asked; cached segments are purged after a delay and unmapped beyond
+ * the cache's bound. */
 #include "hak_internal.h"
 
 #include <pthread.h>
+#include <string.h>
+#include <time.h>
 
 #if HAK_SUPERSLAB
 _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
@@ -13,6 +18,9 @@ _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t* _abandoned[2];
 static _Atomic(size_t) _abandoned_count[2];
+/* Empty segments of either kind, most recently emptied first, under _abandoned_lock. */
+static hak_segment_t* _cached;
+static size_t _cached_count;
 
 void _hak_segmap_set(hak_segment_t* seg, bool mapped) {
 #if HAK_SUPERSLAB
@@ -45,9 +53,73 @@ static size_t page_area_size(const hak_segment_t* seg, size_t idx) {
 
 static void count(hak_heap_t* heap, int which) { _hak_counter_add(&heap->stats.always[which], 1); }
 
+/* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The whole segment past its header back to the OS, keeping the address space. */
+static void segment_purge_all(hak_segment_t* seg) {
+  size_t header = _hak_segment_header_size(seg->page_count);
+  _hak_os_purge((uint8_t*)seg + header, HAK_SEGMENT_SIZE - header);
+  seg->purged = 1;
+}
+
 /* ---------------------------------------------------------------- map and unmap */
 
+static hak_segment_t* cache_pop(void) {
+  pthread_mutex_lock(&_abandoned_lock);
+  hak_segment_t* seg = _cached;
+  if (seg != NULL) {
+    seg_remove(&_cached, seg);
+    _cached_count--;
+  }
+  pthread_mutex_unlock(&_abandoned_lock);
+  return seg;
+}
+
+/* Lays out an empty segment for `kind`. Page descriptors are rebuilt from scratch: after a
+ * change of kind, some lie where the other layout had blocks. A page keeps only whether it
+ * may be resident. */
+static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
+  bool resident = !seg->purged;
+  bool same = seg->page_count != 0 && seg->kind == kind;
+  seg->page_shift = kind == HAK_SEG_TINY ? HAK_TINY_PAGE_SHIFT : HAK_MID_PAGE_SHIFT;
+  seg->kind = (uint8_t)kind;
+  seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
+  seg->pages_used = 0;
+  seg->free_hint = 0;
+  seg->in_full_list = 0;
+  seg->purged = 0;
+  atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
+  seg->first_area = (uint8_t*)seg + _hak_segment_header_size(seg->page_count);
+  for (size_t i = 0; i < seg->page_count; i++) {
+    hak_page_t* page = &seg->pages[i];
+    uint8_t dirty = same ? (uint8_t)(page->is_dirty && resident) : (uint8_t)resident;
+    memset(page, 0, sizeof(*page));
+    page->is_dirty = dirty;
+    page->segment = seg;
+    page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
+    atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
+  }
+}
+
 static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
+  hak_segment_t* seg = cache_pop();
+  if (seg != NULL) {
+    int old_kind = seg->kind;
+    segment_layout(seg, heap, kind);
+    if (old_kind != kind) {
+      /* the page shift changed: the segment map's copy, or the registry's page of each
+       * chunk (whose keys exist already, so this cannot fail) */
+      _hak_segmap_set(seg, true);
+      (void)_hak_registry_add(seg);
+    }
+    count(heap, HAK_STAT_SEGMENTS_REUSED);
+    return seg;
+  }
   size_t mapped;
   void* base;
 #if HAK_SUPERSLAB
@@ -55,21 +127,11 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
 #else
   size_t alignment = (size_t)1 << HAK_CHUNK_SHIFT;
 #endif
-  hak_segment_t* seg = _hak_os_map_aligned(HAK_SEGMENT_SIZE, alignment, &mapped, &base);
+  seg = _hak_os_map_aligned(HAK_SEGMENT_SIZE, alignment, &mapped, &base);
   if (seg == NULL) return NULL;
-  seg->page_shift = kind == HAK_SEG_TINY ? HAK_TINY_PAGE_SHIFT : HAK_MID_PAGE_SHIFT;
-  seg->kind = (uint8_t)kind;
-  seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
-  atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
   seg->mapped_size = mapped;
   seg->mapped_base = base;
-  seg->first_area = (uint8_t*)seg + _hak_segment_header_size(seg->page_count);
-  for (size_t i = 0; i < seg->page_count; i++) {
-    hak_page_t* page = &seg->pages[i];
-    page->segment = seg;
-    page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
-    atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
-  }
+  segment_layout(seg, heap, kind);
 #if HAK_SUPERSLAB
   _hak_segmap_set(seg, true);
 #else
@@ -99,15 +161,43 @@ static size_t segment_dirty_bytes(const hak_segment_t* seg) {
   return n;
 }
 
+/* Purges the cached segments that waited the purge delay, under the lock so that no
+ * thread takes a segment half-purged. */
+static void cache_decay_locked(hak_heap_t* heap, uint64_t now) {
+  for (hak_segment_t* s = _cached; s != NULL; s = s->next) {
+    if (s->purged || s->cached_at + _hak_options.purge_delay_ms > now) continue;
+    segment_purge_all(s);
+    count(heap, HAK_STAT_SEGMENTS_PURGED);
+  }
+}
+
+/* An empty segment goes to the global cache (decaying on the way); the oldest beyond
+ * HAK_SEGMENT_CACHE_MAX is unmapped. */
 static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
   size_t dirty = segment_dirty_bytes(seg);
   heap->dirty_bytes = heap->dirty_bytes > dirty ? heap->dirty_bytes - dirty : 0;
-  _hak_segment_unmap(seg);
-  count(heap, HAK_STAT_SEGMENTS_UNMAPPED);
+  uint64_t now = now_ms();
+  seg->purged = dirty == 0;
+  seg->cached_at = now;
+  hak_segment_t* unmap = NULL;
+  pthread_mutex_lock(&_abandoned_lock);
+  seg_push(&_cached, seg);
+  if (++_cached_count > HAK_SEGMENT_CACHE_MAX) {
+    unmap = seg;
+    while (unmap->next != NULL) unmap = unmap->next;
+    seg_remove(&_cached, unmap);
+    _cached_count--;
+  }
+  cache_decay_locked(heap, now);
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (unmap != NULL) {
+    _hak_segment_unmap(unmap);
+    count(heap, HAK_STAT_SEGMENTS_UNMAPPED);
+  }
 }
 
-/* Purge policy: once a heap's empty-but-written pages exceed the purge limit, all of them
- * are returned to the OS with MADV_DONTNEED (their address space stays reserved). */
+/* Returns every empty-but-written page of the heap to the OS with MADV_DONTNEED (their
+ * address space stays reserved). */
 static void heap_purge(hak_heap_t* heap) {
   for (int kind = 0; kind < 2; kind++) {
     hak_segment_t* lists[2] = { heap->avail[kind], heap->spare[kind] };
@@ -124,6 +214,24 @@ static void heap_purge(hak_heap_t* heap) {
     }
   }
   heap->dirty_bytes = 0;
+  heap->purge_at = 0;
+}
+
+/* Purge policy (decay): an empty page is not returned at once, since the next alloc/free
+ * cycle of its class would fault it in again. A heap returns all its empty written pages
+ * in one batch once the oldest has waited the purge delay, or at once when they exceed the
+ * purge limit; the global cache's segments decay on the same clock. Checked when pages are
+ * carved or emptied, never on the fast paths. */
+static void heap_decay(hak_heap_t* heap) {
+  if (heap->dirty_bytes == 0) { heap->purge_at = 0; return; }
+  if (heap->dirty_bytes > _hak_options.purge_limit) { heap_purge(heap); return; }
+  uint64_t now = now_ms();
+  if (heap->purge_at == 0) { heap->purge_at = now + _hak_options.purge_delay_ms; return; }
+  if (now < heap->purge_at) return;
+  heap_purge(heap);
+  pthread_mutex_lock(&_abandoned_lock);
+  cache_decay_locked(heap, now);
+  pthread_mutex_unlock(&_abandoned_lock);
 }
 
 /* ---------------------------------------------------------------- pages */
@@ -145,6 +253,7 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   hak_page_t* page = &seg->pages[idx];
   size_t area = page_area_size(seg, idx);
   if (page->is_dirty) heap->dirty_bytes = heap->dirty_bytes > area ? heap->dirty_bytes - area : 0;
+  heap_decay(heap);
 #if HAK_DUAL_LISTS
   page->free = NULL;
   page->used = 0;
@@ -193,7 +302,7 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
     if (heap->spare[kind] == NULL) heap->spare[kind] = seg;
     else segment_release(heap, seg);
   }
-  if (heap->dirty_bytes > _hak_options.purge_limit) heap_purge(heap);
+  heap_decay(heap);
 }
 
 /* ---------------------------------------------------------------- abandon and adopt */
@@ -212,6 +321,7 @@ void _hak_segments_abandon(hak_heap_t* heap) {
         seg->in_full_list = 0;
         atomic_store_explicit(&seg->owner, NULL, memory_order_relaxed);
         pthread_mutex_lock(&_abandoned_lock);
+        seg->abandoned = 1;
         seg_push(&_abandoned[kind], seg);
         atomic_fetch_add_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
         pthread_mutex_unlock(&_abandoned_lock);
@@ -220,18 +330,20 @@ void _hak_segments_abandon(hak_heap_t* heap) {
   }
 }
 
-bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
-  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
-  pthread_mutex_lock(&_abandoned_lock);
-  hak_segment_t* seg = _abandoned[kind];
-  if (seg != NULL) {
-    seg_remove(&_abandoned[kind], seg);
-    atomic_fetch_sub_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&_abandoned_lock);
-  if (seg == NULL) return false;
+/* Takes an abandoned segment off the global list; false if it is not (or no longer) there.
+ * Hold the lock. */
+static bool abandoned_take(hak_segment_t* seg) {
+  if (!seg->abandoned) return false;
+  seg->abandoned = 0;
+  seg_remove(&_abandoned[seg->kind], seg);
+  atomic_fetch_sub_explicit(&_abandoned_count[seg->kind], 1, memory_order_relaxed);
+  return true;
+}
 
+static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
+  int kind = seg->kind;
   atomic_store_explicit(&seg->owner, heap, memory_order_relaxed);
+  heap->dirty_bytes += segment_dirty_bytes(seg);   /* its empty pages now decay with ours */
   if (seg->pages_used == seg->page_count) {
     seg_push(&heap->filled[kind], seg);
     seg->in_full_list = 1;
@@ -246,7 +358,31 @@ bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
     live--;
     _hak_page_adopt(heap, &seg->pages[i]);
   }
+}
+
+bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
+  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
+  pthread_mutex_lock(&_abandoned_lock);
+  hak_segment_t* seg = _abandoned[kind];
+  if (seg != NULL) abandoned_take(seg);
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (seg == NULL) return false;
+  segment_adopt(heap, seg);
   return true;
+}
+
+/* Reclaim on free: a thread that allocates frees into a page whose owner exited, so the
+ * exited thread's segment becomes its own at once, instead of waiting on the global list
+ * for a refill that may come much later (or never, when the running threads have enough
+ * pages of their own) while its empty pages stay resident. Threads that only free (no
+ * segments of their own) leave it to the allocating ones. */
+bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
+  if (heap->avail[0] == NULL && heap->avail[1] == NULL && heap->filled[0] == NULL && heap->filled[1] == NULL) return false;
+  pthread_mutex_lock(&_abandoned_lock);
+  bool taken = abandoned_take(seg);
+  pthread_mutex_unlock(&_abandoned_lock);
+  if (taken) segment_adopt(heap, seg);
+  return taken;
 }
 
 /* ---------------------------------------------------------------- fork */

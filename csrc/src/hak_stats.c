@@ -22,7 +22,8 @@ static const char* const _always_names[HAK_STAT_ALWAYS_COUNT] = {
   "tinyRefills", "tinyBlocksSupplied", "midRefills", "midBlocksSupplied",
   "segmentsMapped", "segmentsUnmapped", "pagesPurged",
   "libcMallocTiny", "libcMallocTinyBytes", "libcMallocOther", "libcFree",
-  "remoteFrees", "heapsAbandoned", "segmentsAdopted",
+  "remoteFrees", "heapsAbandoned", "segmentsAdopted", "segmentsReclaimed",
+  "segmentsReused", "segmentsPurged",
 };
 
 void _hak_stat_global_add(int which, uint64_t n) {

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 static const api_t* A;
 
@@ -252,8 +253,92 @@ static void test_churn(void) {
     for (int i = 0; i < CHURN_KEEP; i++) drop_block(churn_kept[me][i]);
 }
 
+/* ---------------------------------------------------------------- heap lifecycle */
+
+#define LIFECYCLE_BLOCKS 1000
+static void* lifecycle_blocks[LIFECYCLE_BLOCKS];
+
+static void* lifecycle_allocate(void* arg) {
+  size_t size = (size_t)(uintptr_t)arg;
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) {
+    lifecycle_blocks[i] = hak_malloc(size);
+    CHECK(lifecycle_blocks[i] != NULL, "hak_malloc(%zu)", size);
+    memset(lifecycle_blocks[i], 0x5c, size);
+  }
+  return NULL;
+}
+
+static void* lifecycle_allocate_and_free(void* arg) {
+  lifecycle_allocate(arg);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  return NULL;
+}
+
+static void run_thread(void* (*fn)(void*), size_t size) {
+  pthread_t t;
+  pthread_create(&t, NULL, fn, (void*)(uintptr_t)size);
+  pthread_join(t, NULL);
+}
+
+/* Runs first, while no segment is abandoned or cached. The hak_* API, so that wrap-tiny and
+ * the sanitizers' malloc do not matter. */
+static void test_lifecycle(void) {
+  void* mine = hak_malloc(100);      /* this thread allocates: it has segments of its own */
+  hak_stats_t before, after;
+
+  /* Reclaim on free: the first free into an exited thread's segment makes it ours, and the
+   * rest of its blocks are freed locally. */
+  run_thread(lifecycle_allocate, 200);
+  hak_stats_get(&before);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  hak_stats_get(&after);
+  CHECK(after.always.segments_reclaimed > before.always.segments_reclaimed, "a free reclaimed the exited thread's segment");
+  CHECK(after.always.remote_frees == before.always.remote_frees, "frees after the reclaim are local (%llu remote)",
+        (unsigned long long)(after.always.remote_frees - before.always.remote_frees));
+
+  /* Empty segments of an exited thread serve the next thread's requests, of the other kind
+   * too, before any fresh segment is mapped. */
+  run_thread(lifecycle_allocate_and_free, 900);           /* tiny: 900 KiB */
+  hak_stats_get(&before);
+  run_thread(lifecycle_allocate_and_free, 3000);          /* mid: 3 MiB */
+  hak_stats_get(&after);
+  CHECK(after.always.segments_reused > before.always.segments_reused, "a cached segment was reused");
+  CHECK(after.always.segments_mapped == before.always.segments_mapped, "no fresh segment was mapped (%llu)",
+        (unsigned long long)(after.always.segments_mapped - before.always.segments_mapped));
+
+  /* Decay: empty pages this thread released are purged in one batch once they have waited
+   * the purge delay; the check runs when a page is next carved or emptied. */
+  hak_stats_get(&before);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(1000);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  struct timespec delay = { 0, 50 * 1000 * 1000 };
+  nanosleep(&delay, NULL);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(500);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  hak_stats_get(&after);
+  CHECK(after.always.pages_purged > before.always.pages_purged, "empty pages were purged after the delay");
+
+  /* Large cache: a freed block serves a bigger request (its reserved address space grows
+   * into it) and then a smaller one, without a fresh mapping. */
+  hak_stats_get(&before);
+  size_t sizes[3] = { 6u << 20, 20u << 20, 8u << 20 };
+  for (int i = 0; i < 3; i++) {
+    unsigned char* big = hak_malloc(sizes[i]);
+    CHECK(big != NULL && hak_usable_size(big) >= sizes[i], "large block of %zu bytes", sizes[i]);
+    memset(big, i + 1, sizes[i]);
+    CHECK(big[0] == i + 1 && big[sizes[i] - 1] == i + 1, "large block holds what was written");
+    hak_free(big);
+  }
+  hak_stats_get(&after);
+  CHECK(after.always.large_maps - before.always.large_maps == 1, "one mapping served three large blocks (%llu)",
+        (unsigned long long)(after.always.large_maps - before.always.large_maps));
+  CHECK(after.always.large_cache_hits - before.always.large_cache_hits == 2, "two large cache hits");
+  hak_free(mine);
+}
+
 int main(void) {
   live_init();
+  test_lifecycle();
   for (size_t i = 0; i < TEST_API_COUNT; i++) {
     A = test_apis[i];
     test_producer_consumer(2, 2);

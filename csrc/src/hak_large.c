@@ -2,7 +2,7 @@
  * cannot give), each in a mapping of its own whose first 4 KiB hold a segment header, so
  * free finds it exactly as it finds small pages. A bounded cache of freed blocks lets a
  * free/malloc cycle of one size skip the system calls. */
-#include "hak_internal.h"
+#include "hak_harden.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -135,6 +135,9 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   }
 #endif
   if (zero && !fresh) memset(seg->first_area, 0, size);
+#if HAK_HARDEN
+  _hak_hd_large_alloc(seg, size);
+#endif
   return seg->first_area;
 }
 

@@ -82,7 +82,7 @@ void _hak_hd_page_init(hak_page_t* page) {
   /* the page's address and how often it was carved make each page's secret different */
   static _Atomic(uintptr_t) carves;
   uintptr_t n = atomic_fetch_add_explicit(&carves, 1, memory_order_relaxed);
-  page->key = mix(process_secret() ^ (uintptr_t)page ^ (n << 1));
+  page->key = mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) | 1;   /* never 0: w0 == w1 is a live block */
 }
 
 /* ---------------------------------------------------------------- small blocks */

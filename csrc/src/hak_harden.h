@@ -2,11 +2,11 @@
  * push, pop and free points call. With HAK_HARDEN=0 only the reporting function exists, for
  * the inconsistencies slow paths meet in every build.
  *
- * A free block of a hardened page holds two words: w0 = next ^ key (the page's secret, so a
- * stray write cannot forge a list link) and w1 = next ^ block. Their xor is key ^ block, which
- * nothing but the allocator writes: a pop checks it before following the link, and a free that
- * finds it in place is freeing a block that is already free. A pop breaks the pair (w1 = w0),
- * so a live block left untouched does not look free. */
+ * A free block of a hardened page holds its link twice: w1 = next, and w0 = next ^ key, the
+ * page's secret. Their xor is the key, which a stray write cannot produce: a pop follows the
+ * link only when the pair agrees, and a free that finds the pair in place is freeing a block
+ * that is already free. A pop breaks the pair (w0 = w1), so a live block that its program has
+ * not written to yet does not look free. */
 #ifndef HAK_HARDEN_H
 #define HAK_HARDEN_H
 
@@ -35,25 +35,24 @@ hak_inline uintptr_t _hak_hd_key(const hak_page_t* page) { return page->key; }
 hak_inline void _hak_hd_link(uintptr_t key, void* b, const void* next) {
   hak_hd_block_t* h = (hak_hd_block_t*)b;
   h->w0 = (uintptr_t)next ^ key;
-  h->w1 = (uintptr_t)next ^ (uintptr_t)b;
+  h->w1 = (uintptr_t)next;
 }
 
 hak_inline bool _hak_hd_looks_free(uintptr_t key, const void* b) {
   const hak_hd_block_t* h = (const hak_hd_block_t*)b;
-  return (h->w0 ^ h->w1 ^ (uintptr_t)b) == key;
+  return (h->w0 ^ h->w1) == key;
 }
 
 /* The link of a free block, checked; the block itself stays free. */
 hak_inline hak_block_t* _hak_hd_next(const hak_page_t* page, const void* b) {
-  uintptr_t key = _hak_hd_key(page);
-  if (hak_unlikely(!_hak_hd_looks_free(key, b))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, b, page->block_size);
-  return (hak_block_t*)(((const hak_hd_block_t*)b)->w0 ^ key);
+  if (hak_unlikely(!_hak_hd_looks_free(_hak_hd_key(page), b))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, b, page->block_size);
+  return (hak_block_t*)((const hak_hd_block_t*)b)->w1;
 }
 
 /* The link of a block being handed out; breaks the pair so the live block does not look free. */
 hak_inline hak_block_t* _hak_hd_take(const hak_page_t* page, void* b) {
   hak_block_t* next = _hak_hd_next(page, b);
-  ((hak_hd_block_t*)b)->w1 = ((hak_hd_block_t*)b)->w0;
+  ((hak_hd_block_t*)b)->w0 = (uintptr_t)next;
   return next;
 }
 

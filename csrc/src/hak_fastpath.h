@@ -59,8 +59,14 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 /* Frees a block into a page the calling thread owns. */
 hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
   hak_block_t* b = (hak_block_t*)p;
-#if HAK_DUAL_LISTS
-  HAK_HD_LINK(page, b, page->local_free);
+#if HAK_DUAL_LISTS && HAK_HARDEN
+  /* straight back on the allocation list: the next malloc of the class takes it first, so a
+   * write after free is found at once rather than pages later */
+  HAK_HD_LINK(page, b, page->free);
+  page->free = b;
+  if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
+#elif HAK_DUAL_LISTS
+  b->next = page->local_free;
   page->local_free = b;
   if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
 #else

@@ -12,6 +12,7 @@ static const char* const _misuse_names[] = {
   [HAK_MISUSE_CORRUPT_LIST] = "write after free (corrupted free list)",
   [HAK_MISUSE_OVERFLOW] = "heap overflow (written past the requested size)",
   [HAK_MISUSE_FREED_REALLOC] = "realloc of freed block",
+  [HAK_MISUSE_UNDERFLOW] = "heap underflow (written before the block)",
 };
 
 /* Formats without stdio: the heap may be the thing that is broken. */
@@ -118,7 +119,8 @@ void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind) {
 /* ---------------------------------------------------------------- large blocks */
 
 /* A large page's key holds the requested size with the top bit set while the block is live;
- * 0 once it is freed. The bytes after the requested size, up to a word, hold a canary. */
+ * 0 once it is freed. The bytes after the requested size, up to a word, and the word before
+ * the block (in its header page) hold canaries. */
 #define LARGE_LIVE ((uintptr_t)1 << 63)
 
 static uint8_t canary_byte(const hak_segment_t* seg, size_t i) {
@@ -130,8 +132,27 @@ static size_t canary_len(const hak_segment_t* seg, size_t size) {
   return slack < 8 ? slack : 8;
 }
 
+static uintptr_t front_canary(const hak_segment_t* seg) { return mix(process_secret() ^ (uintptr_t)seg ^ 1); }
+
+/* The page after the usable part, when the mapping goes on beyond it, is made inaccessible:
+ * a run off the end faults in the program's code, where it happened. The large page's
+ * `reserved` (unused by large blocks) holds its offset in OS pages, 0 for none. */
+static void large_guard(hak_segment_t* seg) {
+  hak_page_t* page = &seg->pages[0];
+  uint8_t* end = seg->first_area + seg->large_size;
+  uint32_t want = end + HAK_OS_PAGE <= seg->mapped_base + seg->mapped_size ? (uint32_t)((size_t)(end - (uint8_t*)seg) / HAK_OS_PAGE) : 0;
+  if (want == page->reserved) return;
+  int saved = errno;
+  if (page->reserved != 0) mprotect((uint8_t*)seg + (size_t)page->reserved * HAK_OS_PAGE, HAK_OS_PAGE, PROT_READ | PROT_WRITE);
+  if (want != 0 && mprotect(end, HAK_OS_PAGE, PROT_NONE) != 0) want = 0;
+  page->reserved = want;
+  errno = saved;
+}
+
 void _hak_hd_large_alloc(hak_segment_t* seg, size_t size) {
   seg->pages[0].key = LARGE_LIVE | size;
+  large_guard(seg);
+  ((uintptr_t*)seg->first_area)[-1] = front_canary(seg);
   uint8_t* end = seg->first_area + size;
   for (size_t i = 0, n = canary_len(seg, size); i < n; i++) end[i] = canary_byte(seg, i);
 }
@@ -140,6 +161,7 @@ void _hak_hd_large_check(hak_segment_t* seg, const void* p, int kind) {
   hak_page_t* page = &seg->pages[0];
   if ((const uint8_t*)p != seg->first_area) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, seg->large_size);
   if ((page->key & LARGE_LIVE) == 0) _hak_misuse(kind, p, seg->large_size);
+  if (((const uintptr_t*)p)[-1] != front_canary(seg)) _hak_misuse(HAK_MISUSE_UNDERFLOW, p, seg->large_size);
   size_t size = page->key & ~LARGE_LIVE;
   const uint8_t* end = seg->first_area + size;
   for (size_t i = 0, n = canary_len(seg, size); i < n; i++)

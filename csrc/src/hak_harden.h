@@ -19,6 +19,7 @@ enum {
   HAK_MISUSE_CORRUPT_LIST,    /* a free block was written to after it was freed */
   HAK_MISUSE_OVERFLOW,        /* written past the requested size */
   HAK_MISUSE_FREED_REALLOC,   /* realloc of a block that is free */
+  HAK_MISUSE_UNDERFLOW,       /* written before the block's start */
 };
 
 /* Prints one line, "hakmem: <kind> of <address> (<size>-byte block)", and aborts. block_size
@@ -77,7 +78,8 @@ hak_internal void _hak_hd_check_slow_free(const hak_page_t* page, const void* p)
 /* The same for a block that must be live (realloc): `kind` is reported when it is free. */
 hak_internal void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind);
 
-/* Large blocks: the requested size, a live mark and a canary after the requested size. The
+/* Large blocks: the requested size, a live mark, canaries before the block and after the
+ * requested size, a guard page after the usable part where the mapping has room. The
  * usable size is the requested one, so writes up to malloc_usable_size() stay legal. */
 hak_internal void _hak_hd_large_alloc(hak_segment_t* seg, size_t size);
 hak_internal void _hak_hd_large_free(hak_segment_t* seg, const void* p);

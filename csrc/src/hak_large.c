@@ -134,10 +134,10 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
     _hak_counter_add(&heap->stats.tier_bytes[HAK_TIER_LARGE], size);
   }
 #endif
-  if (zero && !fresh) memset(seg->first_area, 0, size);
 #if HAK_HARDEN
-  _hak_hd_large_alloc(seg, size);
+  _hak_hd_large_alloc(seg, size);    /* moves the guard page, so before the memset */
 #endif
+  if (zero && !fresh) memset(seg->first_area, 0, size);
   return seg->first_area;
 }
 

@@ -198,9 +198,9 @@ static bool on_stack(const void* p) {
     }
     _stack_busy = false;
   }
-  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-  if (_stack_hi != 0) return (uintptr_t)p >= _stack_lo && (uintptr_t)p < _stack_hi;
-  return (uintptr_t)p >= sp && (uintptr_t)p < sp + (64u << 10);
+  /* bounds not known yet (a free inside pthread_getattr_np): no guess, since the memory
+   * right above a thread's stack may well be a glibc heap */
+  return _stack_hi != 0 && (uintptr_t)p >= _stack_lo && (uintptr_t)p < _stack_hi;
 }
 
 /* glibc's chunk header sits in the 16 bytes before the pointer: that page must be mapped. */

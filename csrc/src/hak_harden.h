@@ -61,10 +61,11 @@ hak_internal __attribute__((noreturn, cold, noinline)) void _hak_hd_bad_free(con
 
 /* A free into a small page: p must be the start of a carved block that is not free. */
 hak_inline void _hak_hd_check_free(const hak_page_t* page, const void* p) {
-  /* 32 bits hold any offset in a page; below the page's area it wraps to a huge one, which
-   * the slow check refuses when the modulo lets it through */
+  /* 32 bits hold any offset in a page; below its area (a segment header) it wraps to one
+   * past the carved blocks. One division gives the index and the remainder. */
   uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)page->area);
-  if (hak_unlikely(off % page->block_size != 0 || _hak_hd_looks_free(_hak_hd_key(page), p)))
+  if (hak_unlikely(off % page->block_size != 0 || off / page->block_size >= page->capacity ||
+                   _hak_hd_looks_free(_hak_hd_key(page), p)))
     _hak_hd_bad_free(page, p);
 }
 

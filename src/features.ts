@@ -10,6 +10,7 @@ export interface Features {
   superslab: boolean;
   wrapTiny: boolean;
   stats: StatsLevel;
+  harden: boolean;
 }
 
 export type StatsLevel = 0 | 1 | 2;
@@ -44,6 +45,8 @@ export interface ToggleInfo {
   makeVariable: string;
   /** Letters used in variant ids, e.g. `dc` in `dc1-dl0-...`. */
   idPrefix: string;
+  /** In the id only when on (`-h1`), so the ids of builds without it stay as they were. */
+  idOnlyWhenOn?: boolean;
   meaning: string;
   /** The mechanism from the design notes that the toggle switches on or off. */
   mechanism: string;
@@ -90,6 +93,15 @@ export const TOGGLES: readonly ToggleInfo[] = [
     meaning: '0: no counters on fast paths; 1: per-tier counters; 2: per-tier and per-size-class counters',
     mechanism: 'the compile-time stats toggle (quick win 2); slow-path counters are always kept',
   },
+  {
+    key: 'harden',
+    flag: 'harden',
+    makeVariable: 'HARDEN',
+    idPrefix: 'h',
+    idOnlyWhenOn: true,
+    meaning: 'stop heap misuse (double free, invalid free, write after free, large-block overflow) with a one-line message and abort()',
+    mechanism: 'free-list links checked against a per-page secret, double-free and block-start checks at free, large-block canaries (like mimalloc\'s secure mode)',
+  },
 ];
 
 export const BOOLEAN_TOGGLES = TOGGLES.filter((toggle) => toggle.key !== 'stats') as readonly (ToggleInfo & {
@@ -102,6 +114,7 @@ export const DEFAULT_FEATURES: Readonly<Features> = Object.freeze({
   superslab: true,
   wrapTiny: true,
   stats: 0,
+  harden: false,
 });
 
 export const DEFAULT_TOOLCHAIN: Readonly<Toolchain> = Object.freeze({cc: 'gcc', sanitize: null, debug: false});
@@ -132,9 +145,11 @@ export function resolveToolchain(...layers: (Partial<Toolchain> | undefined)[]):
 
 const SANITIZER_MARKS: Record<Sanitizer, string> = {address: 'asan', thread: 'tsan', undefined: 'ubsan'};
 
-/** The readable part of a variant id: `dc1-dl1-ss1-wt1-s0-gcc`, plus `-asan`/`-tsan`/`-ubsan` and `-debug`. */
+/** The readable part of a variant id: `dc1-dl1-ss1-wt1-s0-gcc`, plus `-h1` (harden), `-asan`/`-tsan`/`-ubsan` and `-debug`. */
 export function variantLabel(spec: VariantSpec): string {
-  const parts = TOGGLES.map((toggle) => `${toggle.idPrefix}${Number(spec.features[toggle.key])}`);
+  const parts = TOGGLES.filter((toggle) => !toggle.idOnlyWhenOn || spec.features[toggle.key]).map(
+    (toggle) => `${toggle.idPrefix}${Number(spec.features[toggle.key])}`,
+  );
   parts.push(spec.toolchain.cc);
   if (spec.toolchain.sanitize) parts.push(SANITIZER_MARKS[spec.toolchain.sanitize]);
   if (spec.toolchain.debug) parts.push('debug');

@@ -56,6 +56,11 @@ export const toggleFlags = {
     helpGroup: TOGGLE_GROUP,
     summary: `Stats level (default ${DEFAULT_FEATURES.stats}): ${toggleDescription('stats')}.`,
   }),
+  harden: Flags.boolean({
+    allowNo: true,
+    helpGroup: TOGGLE_GROUP,
+    summary: `Heap-misuse checks (default off): ${toggleDescription('harden')}.`,
+  }),
 };
 
 export const toolchainFlags = {

@@ -66,12 +66,14 @@ describe('buildVariant', () => {
       const a = await buildVariant({features: {directCache: false, dualLists: false, superslab: false}});
       const b = await buildVariant({features: {wrapTiny: false, stats: 2}, toolchain: {cc: 'clang'}});
       const c = await buildVariant({toolchain: {debug: true}});
+      const d = await buildVariant({features: {harden: true}});
       expect(a.variant).toMatch(/^dc0-dl0-ss0-wt1-s0-gcc-/);
       expect(b.variant).toMatch(/^dc1-dl1-ss1-wt0-s2-clang-/);
       expect(c.variant).toMatch(/^dc1-dl1-ss1-wt1-s0-gcc-debug-/);
-      expect(new Set([a.dir, b.dir, c.dir]).size).toBe(3);
+      expect(d.variant).toMatch(/^dc1-dl1-ss1-wt1-s0-h1-gcc-/);
+      expect(new Set([a.dir, b.dir, c.dir, d.dir]).size).toBe(4);
       const listed = listBuiltVariants().map((built) => built.variant);
-      expect(listed).toEqual(expect.arrayContaining([a.variant, b.variant, c.variant]));
+      expect(listed).toEqual(expect.arrayContaining([a.variant, b.variant, c.variant, d.variant]));
     });
   });
 
@@ -81,11 +83,11 @@ describe('buildVariant', () => {
       const manifest = readManifest(built);
       expect(manifest.format).toBe(1);
       expect(manifest.variant).toBe(built.variant);
-      expect(manifest.features).toEqual({directCache: true, dualLists: false, superslab: true, wrapTiny: true, stats: 2});
+      expect(manifest.features).toEqual({directCache: true, dualLists: false, superslab: true, wrapTiny: true, stats: 2, harden: false});
       expect(manifest.toolchain).toMatchObject({cc: 'gcc', sanitize: null, debug: false});
       const gccVersion = execFileSync('gcc', ['-dumpversion'], {encoding: 'utf8'}).trim();
       expect(manifest.toolchain.compilerVersion).toBe(gccVersion);
-      expect(manifest.flags.make).toEqual(expect.arrayContaining(['DIRECT_CACHE=1', 'DUAL_LISTS=0', 'STATS=2', 'CC=gcc']));
+      expect(manifest.flags.make).toEqual(expect.arrayContaining(['DIRECT_CACHE=1', 'DUAL_LISTS=0', 'STATS=2', 'HARDEN=0', 'CC=gcc']));
       expect(manifest.flags.cflags).toContain('-DDUAL_LISTS=0');
       expect(manifest.flags.ldflags).toBe('-shared');
       expect(manifest.makeConfig).toMatchObject({dualLists: 0, stats: 2});

@@ -73,7 +73,7 @@ describe('hak build', () => {
     const built = JSON.parse(first.stdout) as Record<string, unknown>;
     expect(built).toMatchObject({
       variant: expect.stringMatching(/^dc1-dl0-ss1-wt1-s1-gcc-[0-9a-f]{12}$/),
-      features: {directCache: true, dualLists: false, superslab: true, wrapTiny: true, stats: 1},
+      features: {directCache: true, dualLists: false, superslab: true, wrapTiny: true, stats: 1, harden: false},
       cached: false,
       library: expect.stringMatching(/libhakmem\.so$/),
       manifest: expect.stringMatching(/manifest\.json$/),
@@ -100,6 +100,17 @@ describe('hak build', () => {
     expect(result.stdout).toContain('wrap-tiny off');
     expect(result.stdout).toMatch(/programs\s+echo_bench/);
     expect(result.stderr).toBe('');
+  });
+
+  it('builds a hardened variant with --harden and reports it in its JSON', async () => {
+    const result = await runHak(['build', '--harden', '--json'], {env: env()});
+    expect(result.exitCode, result.stderr).toBe(0);
+    const built = JSON.parse(result.stdout) as {variant: string; features: {harden: boolean}; manifest: string};
+    expect(built.variant).toMatch(/^dc1-dl1-ss1-wt1-s0-h1-gcc-[0-9a-f]{12}$/);
+    expect(built.features.harden).toBe(true);
+    const manifest = JSON.parse(readFileSync(built.manifest, 'utf8')) as {flags: {make: string[]}; makeConfig: {harden: number}};
+    expect(manifest.flags.make).toContain('HARDEN=1');
+    expect(manifest.makeConfig.harden).toBe(1);
   });
 
   it('builds every variant a profile names', async () => {
@@ -176,6 +187,7 @@ describe('hak features', () => {
       ['superslab', true, 'SUPERSLAB'],
       ['wrapTiny', true, 'WRAP_TINY'],
       ['stats', 0, 'STATS'],
+      ['harden', false, 'HARDEN'],
     ]);
     expect(features.toggles.every((toggle) => toggle.mechanism.length > 10)).toBe(true);
   });

@@ -3,7 +3,7 @@ import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
 import {ExitCode, ProfileError, UsageError} from '../src/errors.js';
-import {resolveFeatures} from '../src/features.js';
+import {DEFAULT_FEATURES, resolveFeatures} from '../src/features.js';
 import {
   benchmarkArgs,
   callgrindArgs,
@@ -19,6 +19,7 @@ const SEED_PROFILES = [
   'cross-thread',
   'fragment-stress',
   'gcc-compile',
+  'harden',
   'large-churn',
   'larson-mid',
   'larson-tiny',
@@ -81,6 +82,16 @@ describe('shipped profiles', () => {
       '+10-15% (roadmap phase 2)',
       '+10-15% (battle plan MF2)',
     ]);
+  });
+
+  it('sweeps harden off and on with every other toggle at its default', async () => {
+    const harden = await loadProfile('harden');
+    const steps = profileVariantRequests(harden).map(({name, request}) => ({name, features: resolveFeatures(request.features)}));
+    expect(steps).toEqual([
+      {name: 'default', features: {...DEFAULT_FEATURES, harden: false}},
+      {name: 'harden', features: {...DEFAULT_FEATURES, harden: true}},
+    ]);
+    expect(harden.benchmark.program).toBe('random_mixed');
   });
 
   it('runs larson-mid on four threads by default and lets --threads change the thread argument', async () => {
@@ -196,7 +207,7 @@ describe('loading a profile file', () => {
     expect(error.issues).toEqual(
       expect.arrayContaining([
         {field: 'hakmem[0].superslab', expected: 'expected true or false, got "maybe"', line: 9},
-        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, expected, directCache, .*stats$/), line: 10},
+        {field: 'hakmem[0].turbo', expected: expect.stringMatching(/^expected a toggle: name, expected, directCache, .*stats, harden$/), line: 10},
         {field: 'allocators[1]', expected: 'expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc, got "ptmalloc"', line: 6},
         {field: 'perf.callGraph', expected: 'expected one of none, fp, dwarf, got "lbr"', line: 12},
       ]),

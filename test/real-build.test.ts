@@ -1,5 +1,5 @@
 /** Builds of the real allocator in csrc/, and runs under it. */
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawnSync} from 'node:child_process';
 import {accessSync, constants, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
@@ -98,6 +98,21 @@ describe('the real csrc build', () => {
       expect(hakmem!.stats?.always.libcMallocTiny).toBe(0);
       expect(hakmem!.stats?.always.tinyBlocksSupplied).toBeGreaterThan(0);
       expect(glibc!.stats).toBeNull();
+    });
+  });
+
+  it('stops a double free with one line and SIGABRT in a hardened build, and agrees with make on its name', async () => {
+    const source = join(tempDir('hak-misuse-'), 'double_free.c');
+    writeFileSync(source, '#include <stdlib.h>\nint main(void) { char* volatile p = malloc(40000); free(p); free(p); return 0; }\n');
+    const program = source.replace(/\.c$/, '');
+    execFileSync('gcc', ['-O0', '-fno-builtin', source, '-o', program]);
+    await withEnv({HAK_CSRC: undefined, HAK_HOME: home}, async () => {
+      const hardened = await buildVariant({features: {harden: true}});
+      const manifest = JSON.parse(readFileSync(hardened.manifest, 'utf8')) as BuildManifest;
+      expect(manifest.makeConfig.variant).toBe(variantLabel({features: hardened.features, toolchain: hardened.toolchain}));
+      const run = spawnSync(program, [], {env: {...process.env, LD_PRELOAD: hardened.library}, encoding: 'utf8'});
+      expect(run.signal).toBe('SIGABRT');
+      expect(run.stderr).toMatch(/^hakmem: double free of 0x[0-9a-f]+ \(40960-byte block\)\n$/);
     });
   });
 

@@ -48,6 +48,7 @@ typedef struct hak_config_s {
   int stats;              /* HAK_STATS: 0, 1 or 2 */
   size_t tiny_max;        /* largest tiny request (1024) */
   size_t mid_max;         /* largest mid request (65536) */
+  int harden;             /* HAK_HARDEN */
 } hak_config_t;
 
 HAK_API void hak_config(hak_config_t* out);

@@ -74,6 +74,9 @@ size_t _hak_usable_size_impl(const void* p) {
     return fn != NULL ? fn((void*)p) : 0;
 #endif
   }
+#if HAK_HARDEN
+  if (page->tier == HAK_TIER_LARGE) return _hak_hd_large_usable(page->segment);
+#endif
   if (page->tier == HAK_TIER_LARGE) return page->segment->large_size;
   return page->block_size;
 }
@@ -81,15 +84,28 @@ size_t _hak_usable_size_impl(const void* p) {
 void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
   if (p == NULL) return _hak_malloc_inline(size, wrapped);
   hak_page_t* page = _hak_page_of(p);
-  if (page == &_hak_page_empty) return _hak_sys_realloc(p, size);   /* glibc's block */
+  if (page == &_hak_page_empty) {                                   /* glibc's block */
+#if HAK_HARDEN
+    _hak_hd_check_foreign(p);
+#endif
+    return _hak_sys_realloc(p, size);
+  }
   if (size == 0) {                                                  /* as glibc: free, NULL */
     _hak_free_inline(p);
     return NULL;
   }
+#if HAK_HARDEN
+  _hak_hd_check_live(page, p, HAK_MISUSE_FREED_REALLOC);
+#endif
   size_t usable;
   if (page->tier == HAK_TIER_LARGE) {
-    if (_hak_large_realloc(_hak_heap(), page->segment, p, size) != NULL) return p;
-    usable = page->segment->large_size;
+    if (_hak_large_realloc(_hak_heap(), page->segment, p, size) != NULL) {
+#if HAK_HARDEN
+      _hak_hd_large_alloc(page->segment, size);
+#endif
+      return p;
+    }
+    usable = _hak_usable_size_impl(p);
   } else {
     usable = page->block_size;
     if (size <= usable && size >= usable / 2) return p;

@@ -55,6 +55,20 @@
 #define HAK_STATS 0
 #endif
 
+/* HAK_HARDEN (default 0) -- heap-misuse detection, like mimalloc's secure mode.
+ *   1: free-list links are encoded with a per-page secret and checked when popped; a free
+ *      checks that the pointer starts a block of its page and that the block is not free
+ *      already (double free, in every tier, from any thread); a pointer hakmem does not own
+ *      is checked before it goes to glibc (stack, globals and unmapped memory are refused);
+ *      a large block gets a canary after the requested size, checked at free, and an
+ *      inaccessible guard page after its mapping. Each detection prints one line on stderr,
+ *      "hakmem: double free of 0x...040 (64-byte block)", and aborts.
+ *   0: no check on fast paths. Slow paths still abort with such a line, instead of
+ *      crashing, when they meet an inconsistency (a collected free block outside its page). */
+#ifndef HAK_HARDEN
+#define HAK_HARDEN 0
+#endif
+
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since
  * the sanitizer runtime owns malloc; they use the hak_* API. */
 #ifndef HAK_OVERRIDE

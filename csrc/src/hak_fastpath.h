@@ -4,7 +4,7 @@
 #ifndef HAK_FASTPATH_H
 #define HAK_FASTPATH_H
 
-#include "hak_internal.h"
+#include "hak_harden.h"
 
 /* ---- counters that cost something on fast paths exist only at HAK_STATS >= 1 ---- */
 
@@ -34,7 +34,7 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 #if HAK_DUAL_LISTS
   hak_block_t* b = page->free;
   if (hak_unlikely(b == NULL)) return NULL;
-  page->free = b->next;
+  page->free = HAK_HD_TAKE(page, b);
   page->used++;
   return b;
 #else
@@ -43,9 +43,12 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
     hak_block_t* b = _hak_word_block(w);
     if (hak_unlikely(b == NULL)) return NULL;
     /* only the owner pops, so b cannot leave the list under us (no ABA) */
-    uintptr_t next = (uintptr_t)b->next | (w & HAK_NOTIFY_MASK);
+    uintptr_t next = (uintptr_t)HAK_HD_NEXT(page, b) | (w & HAK_NOTIFY_MASK);
     if (hak_likely(atomic_compare_exchange_weak_explicit(&page->free, &w, next,
                                                          memory_order_acquire, memory_order_acquire))) {
+#if HAK_HARDEN
+      ((hak_hd_block_t*)b)->w0 = ((hak_hd_block_t*)b)->w1;
+#endif
       atomic_fetch_add_explicit(&page->used, 1, memory_order_relaxed);
       return b;
     }
@@ -59,13 +62,13 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
   hak_block_t* b = (hak_block_t*)p;
 #if HAK_DUAL_LISTS
-  b->next = page->free;
+  HAK_HD_LINK(page, b, page->free);
   page->free = b;
   if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
 #else
   uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
   do {
-    b->next = _hak_word_block(w);
+    HAK_HD_LINK(page, b, _hak_word_block(w));
   } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)b | (w & HAK_NOTIFY_MASK),
                                                   memory_order_release, memory_order_relaxed));
   if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, 1, memory_order_acq_rel) == 1)) _hak_page_retire(page);
@@ -101,6 +104,9 @@ hak_inline void _hak_free_inline(void* p) {
   hak_page_t* page = _hak_page_of(p);
   /* foreign pointers map to the empty page, whose owner is nobody */
   if (hak_likely(_hak_page_owner(page) == _hak_thread_id())) {
+#if HAK_HARDEN
+    _hak_hd_check_free(page, p);
+#endif
 #if HAK_STATS >= 1
     _hak_count_free(_hak_heap(), page);
 #endif

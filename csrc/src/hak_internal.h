@@ -131,6 +131,9 @@ typedef struct hak_page_s {
   uint8_t in_full;                      /* in the heap's full list */
   uint8_t is_dirty;                     /* written since the last purge */
   uint8_t pad0[3];
+#if HAK_HARDEN
+  uintptr_t key;                        /* free-list secret (hak_harden.h) */
+#endif
   /* ---- second cache line: written by other threads, and slow-path links ---- */
 #if HAK_DUAL_LISTS
   _Atomic(uintptr_t) thread_free __attribute__((aligned(64)));

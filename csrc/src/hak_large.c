@@ -3,7 +3,7 @@
  * free finds it exactly as it finds small pages. A cache of freed blocks, sized by the
  * process's recent use of large memory, lets a free/malloc cycle skip the system calls and,
  * above all, the page faults of fresh memory. */
-#include "hak_internal.h"
+#include "hak_harden.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -197,6 +197,9 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
     _hak_counter_add(&heap->stats.tier_allocs[HAK_TIER_LARGE], 1);
     _hak_counter_add(&heap->stats.tier_bytes[HAK_TIER_LARGE], size);
   }
+#endif
+#if HAK_HARDEN
+  _hak_hd_large_alloc(seg, size);    /* moves the guard page, so before the memset */
 #endif
   if (zero && !fresh) memset(seg->first_area, 0, size);
   return seg->first_area;

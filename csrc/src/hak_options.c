@@ -106,6 +106,7 @@ void hak_config(hak_config_t* out) {
   out->stats = HAK_STATS;
   out->tiny_max = HAK_TINY_MAX;
   out->mid_max = HAK_MID_MAX;
+  out->harden = HAK_HARDEN;
 }
 
 __attribute__((constructor)) static void hak_start(void) {

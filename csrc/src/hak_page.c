@@ -11,6 +11,12 @@ static inline void spin_pause(void) { __builtin_ia32_pause(); }
 /* ---------------------------------------------------------------- refill */
 
 #if HAK_DUAL_LISTS
+/* The carved part of the page holds p, at a block boundary. */
+static bool page_holds(const hak_page_t* page, const void* p) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)page->area;
+  return (uintptr_t)p >= (uintptr_t)page->area && off / page->block_size < page->capacity && off % page->block_size == 0;
+}
+
 /* Takes every block other threads freed into the page (one atomic exchange for the whole
  * batch) and puts them on the allocation list. Returns how many. */
 static uint32_t page_collect_remote(hak_page_t* page) {
@@ -22,8 +28,12 @@ static uint32_t page_collect_remote(hak_page_t* page) {
   hak_block_t* head = _hak_word_block(w);
   hak_block_t* tail = head;
   uint32_t n = 1;
-  while (tail->next != NULL) { tail = tail->next; n++; }
-  tail->next = page->free;
+  if (hak_unlikely(!page_holds(page, head))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, head, page->block_size);
+  for (hak_block_t* next; (next = HAK_HD_NEXT(page, tail)) != NULL; tail = next, n++) {
+    /* a block outside the page means the list was overwritten: stop before following it */
+    if (hak_unlikely(!page_holds(page, next) || n > page->capacity)) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, tail, page->block_size);
+  }
+  HAK_HD_LINK(page, tail, page->free);
   page->free = head;
   page->used -= n;
   return n;
@@ -34,20 +44,23 @@ static uint32_t page_collect_remote(hak_page_t* page) {
 static uint32_t page_extend(hak_page_t* page) {
   uint32_t avail = page->reserved - page->capacity;
   if (avail == 0) return 0;
+#if HAK_HARDEN
+  if (page->capacity == 0) _hak_hd_page_init(page);
+#endif
   uint32_t bsize = page->block_size;
   uint32_t n = HAK_EXTEND_BYTES / bsize;
   if (n < 4) n = 4;
   if (n > avail) n = avail;
   uint8_t* start = page->area + (size_t)page->capacity * bsize;
   uint8_t* last = start + (size_t)(n - 1) * bsize;
-  for (uint8_t* b = start; b < last; b += bsize) ((hak_block_t*)b)->next = (hak_block_t*)(b + bsize);
+  for (uint8_t* b = start; b < last; b += bsize) HAK_HD_LINK(page, b, b + bsize);
 #if HAK_DUAL_LISTS
-  ((hak_block_t*)last)->next = page->free;
+  HAK_HD_LINK(page, last, page->free);
   page->free = (hak_block_t*)start;
 #else
   uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
   do {
-    ((hak_block_t*)last)->next = _hak_word_block(w);
+    HAK_HD_LINK(page, last, _hak_word_block(w));
   } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)start | (w & HAK_NOTIFY_MASK),
                                                   memory_order_release, memory_order_relaxed));
 #endif
@@ -220,7 +233,7 @@ static void page_remote_free(hak_page_t* page, void* p) {
   uintptr_t s;
   do {
     s = w & HAK_NOTIFY_MASK;
-    b->next = _hak_word_block(w);
+    HAK_HD_LINK(page, b, _hak_word_block(w));
   } while (!atomic_compare_exchange_weak_explicit(rw, &w, (uintptr_t)b | (s == HAK_NOTIFY_WANT ? HAK_NOTIFY_BUSY : s),
                                                   memory_order_acq_rel, memory_order_relaxed));
 #if !HAK_DUAL_LISTS
@@ -250,10 +263,16 @@ void _hak_free_slow(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
+#if HAK_HARDEN
+    _hak_hd_check_foreign(p);
+#endif
     count_event(heap, HAK_STAT_LIBC_FREE);
     _hak_sys_free(p);
     return;
   }
+#if HAK_HARDEN
+  _hak_hd_check_slow_free(page, p);
+#endif
   /* A thread that only frees gets a heap too, so that it counts in counters of its own: a
    * global counter would be one cache line bounced between all such threads on every free. */
   if (hak_unlikely(heap == &_hak_heap_empty)) {

@@ -1,0 +1,307 @@
+/* Heap misuse: double frees, invalid frees, writes after free, overflows and reallocs of freed
+ * blocks, each run in a child process. A HARDEN=1 build must stop every case with one line
+ * "hakmem: <kind> of 0x..." on stderr and SIGABRT; the legal controls must run to the end.
+ * A run off the end of a large block faults on its guard page instead. A HARDEN=0 build only has to stop the cases its slow paths catch (a corrupted remote list);
+ * the others may do anything but hang. */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define TINY 64
+#define MID 4000
+#define LARGE 200000
+
+/* ---------------------------------------------------------------- helpers */
+
+static void* thread_free_fn(void* p) { hak_free(p); return NULL; }
+static void* thread_free_twice_fn(void* p) { hak_free(p); hak_free(p); return NULL; }
+
+static void free_in_thread(void* p) {
+  pthread_t t;
+  pthread_create(&t, NULL, thread_free_fn, p);
+  pthread_join(t, NULL);
+}
+
+/* Blocks are handed out in address order from a fresh page: a run of n, of which block i is
+ * returned; the others stay live. */
+static char* nth_of_fresh(size_t size, int n, int i, void** keep) {
+  for (int k = 0; k < n; k++) keep[k] = hak_malloc(size);
+  return keep[i];
+}
+
+/* Freed blocks wait on the page's local list until its fresh blocks run out: allocate until
+ * the block comes back (a hardened build stops before). */
+static void malloc_until(size_t size, const void* target) {
+  for (int i = 0; i < 100000; i++)
+    if (hak_malloc(size) == target) return;
+}
+
+static void double_free(size_t size) { void* p = hak_malloc(size); hak_free(p); hak_free(p); }
+
+static void double_free_delayed(size_t size) {
+  void* a = hak_malloc(size); void* b = hak_malloc(size); void* c = hak_malloc(size);
+  hak_free(a); hak_free(b); hak_free(c); hak_free(a);
+}
+
+static void double_free_interleaved(size_t size) {
+  void* a = hak_malloc(size); void* b = hak_malloc(size);
+  hak_free(a);
+  void* x = hak_malloc(size * 2);
+  hak_free(b); hak_free(x);
+  hak_free(a);
+}
+
+static void double_free_cross(size_t size) { void* p = hak_malloc(size); free_in_thread(p); hak_free(p); }
+
+/* ---------------------------------------------------------------- cases */
+
+static void df_tiny(void) { double_free(TINY); }
+static void df_tiny_16(void) { double_free(16); }
+static void df_tiny_1024(void) { double_free(1024); }
+static void df_tiny_delayed(void) { double_free_delayed(TINY); }
+static void df_tiny_interleaved(void) { double_free_interleaved(TINY); }
+static void df_tiny_after_many(void) {
+  enum { N = 2000 };
+  static void* v[N];
+  for (int i = 0; i < N; i++) v[i] = hak_malloc(48);
+  for (int i = 0; i < N; i++) hak_free(v[i]);
+  hak_free(v[7]);
+}
+static void df_tiny_cross(void) { double_free_cross(TINY); }
+static void df_tiny_remote_twice(void) {
+  void* p = hak_malloc(TINY);
+  pthread_t t;
+  pthread_create(&t, NULL, thread_free_twice_fn, p);
+  pthread_join(t, NULL);
+}
+static void df_tiny_owner_then_remote(void) { void* p = hak_malloc(TINY); hak_free(p); free_in_thread(p); }
+static void df_mid(void) { double_free(MID); }
+static void df_mid_delayed(void) { double_free_delayed(MID); }
+static void df_mid_interleaved(void) { double_free_interleaved(MID); }
+static void df_mid_cross(void) { double_free_cross(MID); }
+static void df_large(void) { double_free(LARGE); }
+static void df_large_delayed(void) { double_free_delayed(LARGE); }
+static void df_large_cross(void) { double_free_cross(LARGE); }
+static void df_calloc(void) { void* p = hak_calloc(10, 10); hak_free(p); hak_free(p); }
+static void df_memalign(void) { void* p = hak_memalign(256, 100); hak_free(p); hak_free(p); }
+static void df_memalign_large(void) { void* p = hak_memalign(1 << 16, 70000); hak_free(p); hak_free(p); }
+static void df_realloc_grown(void) { void* p = hak_realloc(hak_malloc(24), 3000); hak_free(p); hak_free(p); }
+static void df_realloc_zero(void) { void* p = hak_malloc(TINY); hak_realloc(p, 0); hak_free(p); }
+
+static char global_block[256] __attribute__((aligned(16)));
+static void if_stack(void) { char local[64] __attribute__((aligned(16))); hak_free(local); }
+static void if_global(void) { hak_free(global_block); }
+static void if_literal(void) { hak_free((void*)"a string literal, never allocated"); }
+static void if_interior_tiny(void) { char* p = hak_malloc(TINY); hak_free(p + 16); }
+static void if_unaligned_tiny(void) { char* p = hak_malloc(TINY); hak_free(p + 1); }
+static void if_interior_mid(void) { char* p = hak_malloc(MID); hak_free(p + 256); }
+static void if_interior_large(void) { char* p = hak_malloc(LARGE); hak_free(p + 4096); }
+static void if_segment_header(void) {
+  /* the 4 MiB boundary below a block: a segment header with superslab on, anything without */
+  char* p = hak_malloc(TINY);
+  hak_free((void*)(((uintptr_t)p & ~(uintptr_t)((4u << 20) - 1)) + 256));
+}
+static void if_unmapped(void) {
+  char* m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  munmap(m, 1 << 16);
+  hak_free(m + 64);
+}
+
+static void uaf_tiny(void) { char* p = hak_malloc(TINY); hak_free(p); memset(p, 'A', 16); malloc_until(TINY, p); }
+static void uaf_mid(void) { char* p = hak_malloc(MID); hak_free(p); memset(p, 'A', 16); malloc_until(MID, p); }
+static void uaf_second(void) {
+  char* a = hak_malloc(TINY); char* b = hak_malloc(TINY);
+  hak_free(a); hak_free(b);
+  memset(a, 0, 8);                                   /* a is second on the list */
+  malloc_until(TINY, a);
+}
+static void uaf_remote(void) {
+  /* a remote free lands on the page's shared list: the owner's next collection walks it */
+  enum { N = 4096 / 80 + 1 };
+  void* keep[N];
+  char* p = nth_of_fresh(80, N, 0, keep);
+  free_in_thread(p);
+  memset(p, 'A', 16);
+  for (int i = 0; i < 4 * N; i++) hak_malloc(80);
+}
+
+static void overflow_next(void) {
+  void* keep[3];
+  char* a = nth_of_fresh(96, 3, 0, keep);
+  hak_free(keep[1]);                                 /* the block right after a, now free */
+  memset(a, 'B', 96 + 16);
+  malloc_until(96, keep[1]);
+}
+static void overflow_large(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 10] = 'x'; hak_free(p); }
+static void overflow_large_far(void) { char* p = hak_malloc(LARGE + 10); memset(p + LARGE, 'x', 17); hak_free(p); }
+static void overflow_large_realloc(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 12] = 'x'; hak_realloc(p, LARGE + 20000); }
+
+static void underflow_large(void) { char* p = hak_malloc(LARGE); p[-3] = 'x'; hak_free(p); }
+static void guard_large(void) {
+  /* the page after the usable part is inaccessible: the run faults in this code */
+  char* p = hak_malloc(LARGE);
+  size_t usable = hak_usable_size(p);
+  memset(p, 'g', usable + 8192);
+}
+
+static void rf_tiny(void) { void* p = hak_malloc(TINY); hak_free(p); hak_realloc(p, 32); }
+static void rf_mid(void) { void* p = hak_malloc(MID); hak_free(p); hak_realloc(p, MID + 100); }
+static void rf_large(void) { void* p = hak_malloc(LARGE); hak_free(p); hak_realloc(p, LARGE + 100); }
+static void rf_stack(void) { char local[64] __attribute__((aligned(16))); hak_realloc(local, 100); }
+
+/* legal programs that look a little like misuse: they must run to the end */
+static void ok_usable_size(void) {
+  size_t sizes[] = {TINY, 100, MID, LARGE + 10};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char* p = hak_malloc(sizes[i]);
+    memset(p, 'u', hak_usable_size(p));
+    hak_free(p);
+  }
+}
+static void ok_self_pointer(void) {
+  /* a live block holding its own address and zero, as an empty intrusive list does */
+  void** p = hak_malloc(TINY);
+  p[0] = p; p[1] = NULL;
+  hak_free(p);
+  void** q = hak_malloc(TINY);
+  q[0] = NULL; q[1] = q;
+  hak_free(q);
+}
+static void ok_untouched(void) {
+  for (int i = 0; i < 1000; i++) { void* p = hak_malloc(TINY); void* q = hak_malloc(MID); hak_free(p); hak_free(q); }
+  void* p = hak_malloc(LARGE);
+  free_in_thread(p);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+typedef struct {
+  const char* name;
+  void (*run)(void);
+  const char* harden;   /* the kind a hardened build reports; NULL: runs to the end */
+  const char* plain;    /* the kind a plain build reports; NULL: anything but a hang */
+} misuse_case_t;
+
+#define DF "double free"
+#define IF "invalid free (not the start of a block)"
+#define NO "invalid free (memory no allocator handed out)"
+#define UAF "write after free (corrupted free list)"
+#define OVF "heap overflow (written past the requested size)"
+#define RF "realloc of freed block"
+static const char GUARD[] = "";   /* a SIGSEGV in the program's own code, no message */
+
+static const misuse_case_t cases[] = {
+  {"double free tiny", df_tiny, DF, NULL},
+  {"double free tiny 16 B", df_tiny_16, DF, NULL},
+  {"double free tiny 1 KiB", df_tiny_1024, DF, NULL},
+  {"double free tiny delayed", df_tiny_delayed, DF, NULL},
+  {"double free tiny interleaved", df_tiny_interleaved, DF, NULL},
+  {"double free tiny after 2000 frees", df_tiny_after_many, DF, NULL},
+  {"double free tiny other thread first", df_tiny_cross, DF, NULL},
+  {"double free tiny twice by other thread", df_tiny_remote_twice, DF, NULL},
+  {"double free tiny owner then other thread", df_tiny_owner_then_remote, DF, NULL},
+  {"double free mid", df_mid, DF, NULL},
+  {"double free mid delayed", df_mid_delayed, DF, NULL},
+  {"double free mid interleaved", df_mid_interleaved, DF, NULL},
+  {"double free mid other thread first", df_mid_cross, DF, NULL},
+  {"double free large", df_large, DF, NULL},
+  {"double free large delayed", df_large_delayed, DF, NULL},
+  {"double free large other thread first", df_large_cross, DF, NULL},
+  {"double free calloc", df_calloc, DF, NULL},
+  {"double free memalign", df_memalign, DF, NULL},
+  {"double free memalign large", df_memalign_large, DF, NULL},
+  {"double free after realloc", df_realloc_grown, DF, NULL},
+  {"free after realloc to 0", df_realloc_zero, DF, NULL},
+  {"invalid free stack", if_stack, NO, NULL},
+  {"invalid free global", if_global, NO, NULL},
+  {"invalid free string literal", if_literal, NO, NULL},
+  {"invalid free interior tiny", if_interior_tiny, IF, NULL},
+  {"invalid free unaligned tiny", if_unaligned_tiny, IF, NULL},
+  {"invalid free interior mid", if_interior_mid, IF, NULL},
+  {"invalid free interior large", if_interior_large, IF, NULL},
+  {"invalid free unmapped", if_unmapped, NO, NULL},
+  {"invalid free inside a segment header", if_segment_header, "invalid free*", NULL},
+  {"write after free tiny, malloc", uaf_tiny, UAF, NULL},
+  {"write after free mid, malloc", uaf_mid, UAF, NULL},
+  {"write after free second on list", uaf_second, UAF, NULL},
+  {"write after remote free", uaf_remote, UAF, UAF},
+  {"overflow into the next free block", overflow_next, UAF, NULL},
+  {"overflow large by one byte", overflow_large, OVF, NULL},
+  {"overflow large by 17 bytes", overflow_large_far, OVF, NULL},
+  {"overflow large, then realloc", overflow_large_realloc, OVF, NULL},
+  {"underflow large", underflow_large, "heap underflow (written before the block)", NULL},
+  {"realloc of freed tiny", rf_tiny, RF, NULL},
+  {"realloc of freed mid", rf_mid, RF, NULL},
+  {"realloc of freed large", rf_large, RF, NULL},
+  {"realloc of stack memory", rf_stack, NO, NULL},
+  {"legal: writes up to the usable size", ok_usable_size, NULL, NULL},
+  {"large overrun into the guard page", guard_large, GUARD, NULL},
+  {"legal: self pointers in live blocks", ok_self_pointer, NULL, NULL},
+  {"legal: untouched live blocks", ok_untouched, NULL, NULL},
+};
+
+/* ---------------------------------------------------------------- the harness */
+
+/* The plain build checks remote frees when it collects them, which only dual lists do. */
+static int run_case(const misuse_case_t* c, int hardened, int dual_lists) {
+  const char* expect = hardened ? c->harden : dual_lists ? c->plain : NULL;
+  int must_finish = hardened && c->harden == NULL;
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork");
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    alarm(20);
+    c->run();
+    _exit(0);
+  }
+  close(fds[1]);
+  char out[1024];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  close(fds[0]);
+  int status;
+  CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  /* a kind ending in '*' accepts any kind it starts */
+  char prefix[128];
+  size_t kind_len = expect != NULL ? strlen(expect) : 0;
+  if (kind_len > 0 && expect[kind_len - 1] == '*') snprintf(prefix, sizeof(prefix), "hakmem: %.*s", (int)(kind_len - 1), expect);
+  else snprintf(prefix, sizeof(prefix), "hakmem: %s of 0x", expect != NULL ? expect : "");
+  int ok;
+  if (expect == GUARD) ok = sig == SIGSEGV;
+  else if (expect != NULL) ok = sig == SIGABRT && strncmp(out, prefix, strlen(prefix)) == 0 && strchr(out, '\n') == out + strlen(out) - 1;
+  else if (must_finish) ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  else ok = sig != SIGALRM;
+  printf("  %-45s %s%s", c->name, ok ? "ok" : "FAILED", n > 0 ? ": " : "\n");
+  if (n > 0) fputs(out, stdout);
+  if (!ok) {
+    printf("    expected %s; got %s %d\n", expect == GUARD ? "SIGSEGV" : expect != NULL ? prefix : must_finish ? "a clean exit" : "no hang",
+           sig != 0 ? "signal" : "exit status", sig != 0 ? sig : WEXITSTATUS(status));
+  }
+  return ok;
+}
+
+int main(void) {
+  hak_config_t config;
+  hak_config(&config);
+  int hardened = config.harden;
+  size_t count = sizeof(cases) / sizeof(cases[0]), failed = 0, caught = 0;
+  printf("misuse cases, harden %s:\n", hardened ? "on" : "off");
+  for (size_t i = 0; i < count; i++) {
+    const char* expect = hardened ? cases[i].harden : config.dual_lists ? cases[i].plain : NULL;
+    if (!run_case(&cases[i], hardened, config.dual_lists)) failed++;
+    else if (expect != NULL && expect != GUARD) caught++;
+  }
+  printf("%zu cases, %zu stopped with a message, %zu failed\n", count, caught, failed);
+  return failed == 0 ? 0 : 1;
+}

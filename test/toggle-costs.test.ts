@@ -34,12 +34,11 @@ describe('instructions per operation of each toggle turned off', () => {
     TEST_TIMEOUT_MS,
   );
 
-  // The harden toggle works the other way round: on, it adds checks to both fast paths. On the
-  // random mix its price is held to 15%; on tiny-hot, where the benchmark's own
-  // work is smallest, to the checks' fixed cost of at most 10 instructions per operation
-  // (README "Heap misuse: the harden toggle").
+  // The harden toggle works the other way round: on, it adds checks to both fast paths. Its
+  // price is their fixed cost, held to at most 10 instructions per operation, whatever the
+  // benchmark's own work around them (README "Heap misuse: the harden toggle").
   it.each([
-    ['random-mixed', (plain: number, hardened: number) => expect(hardened / plain).toBeLessThanOrEqual(1.15)],
+    ['random-mixed', (plain: number, hardened: number) => expect(hardened - plain).toBeLessThanOrEqual(10)],
     ['tiny-hot', (plain: number, hardened: number) => expect(hardened - plain).toBeLessThanOrEqual(10)],
   ] as const)('%s: harden on costs more than the default build, within its bound', async (profile, withinBound) => {
     const plain = await instructionsPerOp(profile, []);

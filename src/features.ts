@@ -66,7 +66,7 @@ export const TOGGLES: readonly ToggleInfo[] = [
     flag: 'dual-lists',
     makeVariable: 'DUAL_LISTS',
     idPrefix: 'dl',
-    meaning: 'per page free / local_free / atomic thread_free lists instead of one atomic free list',
+    meaning: 'per page an allocation list that also takes the owner\'s frees, without atomics, and an atomic list for other threads\' frees, instead of one atomic free list',
     mechanism: 'dual free lists: local frees without atomics, remote frees batched (roadmap phase 2)',
   },
   {

@@ -74,10 +74,13 @@ size_t _hak_usable_size_impl(const void* p) {
     return fn != NULL ? fn((void*)p) : 0;
 #endif
   }
+  if (page->tier == HAK_TIER_LARGE) {
 #if HAK_HARDEN
-  if (page->tier == HAK_TIER_LARGE) return _hak_hd_large_usable(page->segment);
+    return _hak_hd_large_usable(page->segment);   /* the requested size: past it lies the canary */
+#else
+    return page->segment->large_size;
 #endif
-  if (page->tier == HAK_TIER_LARGE) return page->segment->large_size;
+  }
   return page->block_size;
 }
 
@@ -186,6 +189,5 @@ int hak_owns(const void* p) {
   hak_page_t* page = _hak_page_of(p);
   if (page == &_hak_page_empty || !page->in_use) return 0;
   if (page->tier == HAK_TIER_LARGE) return (const uint8_t*)p == page->segment->first_area;
-  size_t off = (size_t)((const uint8_t*)p - page->area);
-  return (const uint8_t*)p >= page->area && off % page->block_size == 0 && off / page->block_size < page->capacity;
+  return _hak_page_holds_block(page, p);
 }

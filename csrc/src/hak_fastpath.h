@@ -47,7 +47,7 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
     if (hak_likely(atomic_compare_exchange_weak_explicit(&page->free, &w, next,
                                                          memory_order_acquire, memory_order_acquire))) {
 #if HAK_HARDEN
-      ((hak_hd_block_t*)b)->w0 = ((hak_hd_block_t*)b)->w1;
+      _hak_hd_claim(b);
 #endif
       atomic_fetch_add_explicit(&page->used, 1, memory_order_relaxed);
       return b;

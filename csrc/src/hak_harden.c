@@ -88,16 +88,8 @@ void _hak_hd_page_init(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- small blocks */
 
-/* The block's index in its page, or -1 when p is not the start of a carved block. */
-static intptr_t block_index(const hak_page_t* page, const void* p) {
-  if ((uintptr_t)p < (uintptr_t)page->area) return -1;
-  uintptr_t off = (uintptr_t)p - (uintptr_t)page->area;
-  if (off % page->block_size != 0 || off / page->block_size >= page->capacity) return -1;
-  return (intptr_t)(off / page->block_size);
-}
-
 static void check_small(const hak_page_t* page, const void* p, int kind) {
-  if (!page->in_use || block_index(page, p) < 0) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
+  if (!page->in_use || !_hak_page_holds_block(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
   if (_hak_hd_looks_free(_hak_hd_key(page), p)) _hak_misuse(kind, p, page->block_size);
 }
 

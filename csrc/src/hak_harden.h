@@ -50,10 +50,16 @@ hak_inline hak_block_t* _hak_hd_next(const hak_page_t* page, const void* b) {
   return (hak_block_t*)((const hak_hd_block_t*)b)->w1;
 }
 
-/* The link of a block being handed out; breaks the pair so the live block does not look free. */
+/* Breaks a popped block's pair, so the live block does not look free. */
+hak_inline void _hak_hd_claim(void* b) {
+  hak_hd_block_t* h = (hak_hd_block_t*)b;
+  h->w0 = h->w1;
+}
+
+/* The link of a block being handed out, which is claimed. */
 hak_inline hak_block_t* _hak_hd_take(const hak_page_t* page, void* b) {
   hak_block_t* next = _hak_hd_next(page, b);
-  ((hak_hd_block_t*)b)->w0 = (uintptr_t)next;
+  _hak_hd_claim(b);
   return next;
 }
 

@@ -158,6 +158,12 @@ hak_inline _Atomic(uintptr_t)* _hak_page_remote_word(hak_page_t* page) {
 #endif
 }
 
+/* Whether p, any address, is the start of a block carved from the page. */
+hak_inline bool _hak_page_holds_block(const hak_page_t* page, const void* p) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)page->area;
+  return (uintptr_t)p >= (uintptr_t)page->area && off % page->block_size == 0 && off / page->block_size < page->capacity;
+}
+
 hak_inline uint32_t _hak_page_used(hak_page_t* page) {
 #if HAK_DUAL_LISTS
   return page->used;

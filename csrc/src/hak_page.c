@@ -11,12 +11,6 @@ static inline void spin_pause(void) { __builtin_ia32_pause(); }
 /* ---------------------------------------------------------------- refill */
 
 #if HAK_DUAL_LISTS
-/* The carved part of the page holds p, at a block boundary. */
-static bool page_holds(const hak_page_t* page, const void* p) {
-  uintptr_t off = (uintptr_t)p - (uintptr_t)page->area;
-  return (uintptr_t)p >= (uintptr_t)page->area && off / page->block_size < page->capacity && off % page->block_size == 0;
-}
-
 /* Takes every block other threads freed into the page (one atomic exchange for the whole
  * batch) and puts them on the allocation list. Returns how many. */
 static uint32_t page_collect_remote(hak_page_t* page) {
@@ -28,10 +22,10 @@ static uint32_t page_collect_remote(hak_page_t* page) {
   hak_block_t* head = _hak_word_block(w);
   hak_block_t* tail = head;
   uint32_t n = 1;
-  if (hak_unlikely(!page_holds(page, head))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, head, page->block_size);
+  if (hak_unlikely(!_hak_page_holds_block(page, head))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, head, page->block_size);
   for (hak_block_t* next; (next = HAK_HD_NEXT(page, tail)) != NULL; tail = next, n++) {
     /* a block outside the page means the list was overwritten: stop before following it */
-    if (hak_unlikely(!page_holds(page, next) || n > page->capacity)) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, tail, page->block_size);
+    if (hak_unlikely(!_hak_page_holds_block(page, next) || n > page->capacity)) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, tail, page->block_size);
   }
   HAK_HD_LINK(page, tail, page->free);
   page->free = head;

@@ -15,7 +15,7 @@ import {ProfileError, UsageError} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import {findOnPath} from '../exec.js';
 import {profilesDir} from '../paths.js';
-import {type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
+import {commandThreads, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
 
 export type {CallGraphMode, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ThreadSetting} from './schema.js';
 
@@ -187,15 +187,15 @@ export function commandProfile(argv: readonly string[], options: CommandProfileO
     kind: 'command',
     benchmark: {program, args},
     command: {argv: [...argv], stdin: null, cwd: null, figure: options.figure ?? null, checkOutput: options.checkOutput ?? true},
-    threads: {count: 1, overridable: false, arg: null},
+    threads: commandThreads(),
     env: {},
     variants: [{name: 'default', features: {}, expected: null}],
     allocators: ['hakmem', 'glibc', 'mimalloc', 'jemalloc', 'tcmalloc'],
-    runs: options.runs ?? 5,
-    warmup: options.warmup ?? 1,
+    runs: options.runs ?? DEFAULT_RUNS,
+    warmup: options.warmup ?? DEFAULT_WARMUP,
     timeoutSeconds: options.timeoutSeconds ?? 600,
     callgrind: {args},
-    perf: {event: 'auto', frequency: 999, callGraph: 'dwarf', args},
+    perf: defaultPerf(args),
   };
 }
 

@@ -333,8 +333,22 @@ function readAllocators(reader: FieldReader, value: unknown): AllocatorName[] {
   return allocators;
 }
 
+/** Runs and warm-up runs of a profile, or of a command line, that does not say. */
+export const DEFAULT_RUNS = 5;
+export const DEFAULT_WARMUP = 1;
+
+/** A command's threads: whatever it starts itself; hak has no argument to change. */
+export function commandThreads(): ThreadSetting {
+  return {count: 1, overridable: false, arg: null};
+}
+
+/** How perf samples a profile, or a command line, that does not say. */
+export function defaultPerf(args: string[]): PerfSetting {
+  return {event: 'auto', frequency: 999, callGraph: 'dwarf', args};
+}
+
 function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]): PerfSetting {
-  const perf: PerfSetting = {event: 'auto', frequency: 999, callGraph: 'dwarf', args: benchmarkArgs};
+  const perf = defaultPerf(benchmarkArgs);
   if (value === undefined) return perf;
   const map = reader.mapping(value, ['perf'], ['event', 'frequency', 'callGraph', 'args']);
   if (!map) return perf;
@@ -355,8 +369,8 @@ function readCommonFields(reader: FieldReader, top: Record<string, unknown>, con
   const env = readEnv(reader, top.env);
   const variants = readVariants(reader, top.hakmem);
   const allocators = readAllocators(reader, top.allocators);
-  const runs = top.runs === undefined ? 5 : reader.integer(top.runs, ['runs'], 1, 1000);
-  const warmup = top.warmup === undefined ? 1 : reader.integer(top.warmup, ['warmup'], 0, 100);
+  const runs = top.runs === undefined ? DEFAULT_RUNS : reader.integer(top.runs, ['runs'], 1, 1000);
+  const warmup = top.warmup === undefined ? DEFAULT_WARMUP : reader.integer(top.warmup, ['warmup'], 0, 100);
   const timeoutSeconds = top.timeout === undefined ? 120 : reader.positiveNumber(top.timeout, ['timeout'], 86_400);
   if (!name || !description || runs === undefined || warmup === undefined || timeoutSeconds === undefined) return undefined;
   return {name, description: description.trim(), file: context.file, env, variants, allocators, runs, warmup, timeoutSeconds};
@@ -475,7 +489,7 @@ function validateCommandProfile(
       kind: 'command',
       benchmark: {program, args},
       command,
-      threads: {count: 1, overridable: false, arg: null},
+      threads: commandThreads(),
       callgrind: {args},
       perf,
     },

@@ -33,8 +33,16 @@ hak_inline void _hak_count_free(hak_heap_t* heap, const hak_page_t* page) {
 hak_inline void* _hak_page_pop(hak_page_t* page) {
 #if HAK_DUAL_LISTS
   hak_block_t* b = page->free;
+#if HAK_HARDEN
+  /* empty: b is the page, whose link never lies near it; the slow path tells a broken link */
+  hak_block_t* next = HAK_HD_NEXT(page, b);
+  if (hak_unlikely(!_hak_hd_near(page, next))) return NULL;
+  _hak_hd_claim(b);
+#else
   if (hak_unlikely(b == NULL)) return NULL;
-  page->free = HAK_HD_TAKE(page, b);
+  hak_block_t* next = b->next;
+#endif
+  page->free = next;
   page->used++;
   return b;
 #else
@@ -43,7 +51,11 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
     hak_block_t* b = _hak_word_block(w);
     if (hak_unlikely(b == NULL)) return NULL;
     /* only the owner pops, so b cannot leave the list under us (no ABA) */
-    uintptr_t next = (uintptr_t)HAK_HD_NEXT(page, b) | (w & HAK_NOTIFY_MASK);
+    hak_block_t* link = HAK_HD_NEXT(page, b);
+#if HAK_HARDEN
+    if (hak_unlikely(link != NULL && !_hak_hd_near(page, link))) _hak_hd_bad_link(page, b);
+#endif
+    uintptr_t next = (uintptr_t)link | (w & HAK_NOTIFY_MASK);
     if (hak_likely(atomic_compare_exchange_weak_explicit(&page->free, &w, next,
                                                          memory_order_acquire, memory_order_acquire))) {
 #if HAK_HARDEN
@@ -105,15 +117,19 @@ hak_inline void _hak_free_inline(void* p) {
   /* foreign pointers map to the empty page, whose owner is nobody */
   if (hak_likely(_hak_page_owner(page) == _hak_thread_id())) {
 #if HAK_HARDEN
-    _hak_hd_check_free(page, p);
+    if (hak_unlikely(!_hak_hd_block_start(page, p))) _hak_hd_bad_free(page, p);
+    /* free already, or live data that looks so: the slow path looks for it on the lists */
+    if (hak_likely(!_hak_hd_tagged(p)))
 #endif
+    {
 #if HAK_STATS >= 1
-    _hak_count_free(_hak_heap(), page);
+      _hak_count_free(_hak_heap(), page);
 #endif
-    _hak_page_push_local(page, p);
-    return;
+      _hak_page_push_local(page, p);
+      return;
+    }
   }
-  _hak_free_slow(page, p);
+  _hak_free_slow(p, page);
 }
 
 #endif

@@ -83,19 +83,55 @@ void _hak_hd_page_init(hak_page_t* page) {
   /* the page's address and how often it was carved make each page's secret different */
   static _Atomic(uintptr_t) carves;
   uintptr_t n = atomic_fetch_add_explicit(&carves, 1, memory_order_relaxed);
-  page->key = mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) | 1;   /* never 0: w0 == w1 is a live block */
+  uintptr_t low = ((uintptr_t)1 << 48) - 1;
+  page->key = (mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) & low) | HAK_HD_TAG << 48;
+  page->start_mul = UINT64_MAX / page->block_size + 2;
+  page->start_lim = 0;
 }
 
 /* ---------------------------------------------------------------- small blocks */
 
+/* Carries the tag, and its link is one a free block can hold. */
+static bool looks_free(const hak_page_t* page, const void* p) {
+  const hak_block_t* next = HAK_HD_NEXT(page, p);
+  return _hak_hd_tagged(p) && (next == NULL || _hak_hd_near(page, next));
+}
+
+/* Whether p is on the list from b to its end, walked as far as its links look sound. */
+static bool listed(const hak_page_t* page, const hak_block_t* b, const hak_block_t* end, const void* p) {
+  for (uint32_t n = 0; b != end && n <= page->capacity && _hak_page_holds_block(page, b); n++) {
+    if (b == p) return true;
+    b = HAK_HD_NEXT(page, b);
+  }
+  return false;
+}
+
+/* Whether a carved block is free. Only the owner can walk the page's lists (it alone pops);
+ * another thread takes a free-looking block for free. */
+static bool block_free(const hak_page_t* page, const void* p) {
+  if (!looks_free(page, p)) return false;
+  if ((_hak_page_owner(page) & ~(uintptr_t)1) != _hak_thread_id()) return true;
+  hak_page_t* pg = (hak_page_t*)page;
+#if HAK_DUAL_LISTS
+  return listed(page, pg->free, HAK_LIST_END(page), p) ||
+         listed(page, _hak_word_block(atomic_load_explicit(&pg->thread_free, memory_order_acquire)), NULL, p);
+#else
+  return listed(page, _hak_word_block(atomic_load_explicit(&pg->free, memory_order_acquire)), NULL, p);
+#endif
+}
+
 static void check_small(const hak_page_t* page, const void* p, int kind) {
   if (!page->in_use || !_hak_page_holds_block(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
-  if (_hak_hd_looks_free(_hak_hd_key(page), p)) _hak_misuse(kind, p, page->block_size);
+  if (block_free(page, p)) _hak_misuse(kind, p, page->block_size);
 }
 
 void _hak_hd_bad_free(const hak_page_t* page, const void* p) {
   check_small(page, p, HAK_MISUSE_DOUBLE_FREE);
   _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->block_size);   /* not reached */
+}
+
+void _hak_hd_bad_link(const hak_page_t* page, const void* b) {
+  _hak_misuse(HAK_MISUSE_CORRUPT_LIST, b, page->block_size);
 }
 
 void _hak_hd_check_slow_free(const hak_page_t* page, const void* p) {

@@ -2,11 +2,20 @@
  * push, pop and free points call. With HAK_HARDEN=0 only the reporting function exists, for
  * the inconsistencies slow paths meet in every build.
  *
- * A free block of a hardened page holds its link twice: w1 = next, and w0 = next ^ key, the
- * page's secret. Their xor is the key, which a stray write cannot produce: a pop follows the
- * link only when the pair agrees, and a free that finds the pair in place is freeing a block
- * that is already free. A pop breaks the pair (w0 = w1), so a live block that its program has
- * not written to yet does not look free. */
+ * A free block of a hardened page holds one link word: next ^ key, the page's secret, whose
+ * top 16 bits are HAK_HD_TAG (links are user addresses, below 2^47), so every free block
+ * carries the tag. A pop follows a link only if it decodes into the page's segment: a stray
+ * write to a link decodes to a random address, far away. With dual lists the allocation list
+ * ends in the page descriptor itself, not NULL, so the pop needs no emptiness test: an empty
+ * list's head is the descriptor, whose first word (the head again) decodes to an address
+ * carrying the tag, far from the segment. A pop zeroes the block's link, so a live block
+ * whose program has not written to it yet does not carry the tag.
+ *
+ * A free checks that the pointer starts a carved block with one multiplication (below) and
+ * sends a block that carries the tag to a slow path, which looks for it on the page's lists:
+ * a double free is found there, and a live block whose data happens to carry the tag costs
+ * only the search. Remote frees and reallocs, which cannot walk another thread's list, take
+ * the tag with a link that decodes into the segment as proof. */
 #ifndef HAK_HARDEN_H
 #define HAK_HARDEN_H
 
@@ -28,55 +37,53 @@ hak_internal __attribute__((noreturn, cold, noinline)) void _hak_misuse(int kind
 
 #if HAK_HARDEN
 
-typedef struct hak_hd_block_s { uintptr_t w0, w1; } hak_hd_block_t;
+#define HAK_HD_TAG ((uintptr_t)0xf7c1)   /* top bytes not met in text, pointers, or common numbers */
+
+_Static_assert(offsetof(hak_page_t, start_lim) + sizeof(uint64_t) <= 64, "hardened fast-path fields share the first line");
 
 hak_inline uintptr_t _hak_hd_key(const hak_page_t* page) { return page->key; }
 
-/* Writes a free block's link (next may be NULL). Every block is at least 16 bytes. */
-hak_inline void _hak_hd_link(uintptr_t key, void* b, const void* next) {
-  hak_hd_block_t* h = (hak_hd_block_t*)b;
-  h->w0 = (uintptr_t)next ^ key;
-  h->w1 = (uintptr_t)next;
-}
-
-hak_inline bool _hak_hd_looks_free(uintptr_t key, const void* b) {
-  const hak_hd_block_t* h = (const hak_hd_block_t*)b;
-  return (h->w0 ^ h->w1) == key;
-}
-
-/* The link of a free block, checked; the block itself stays free. */
+/* The link of a block (no check). */
 hak_inline hak_block_t* _hak_hd_next(const hak_page_t* page, const void* b) {
-  if (hak_unlikely(!_hak_hd_looks_free(_hak_hd_key(page), b))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, b, page->block_size);
-  return (hak_block_t*)((const hak_hd_block_t*)b)->w1;
+  return (hak_block_t*)(*(const uintptr_t*)b ^ _hak_hd_key(page));
 }
 
-/* Breaks a popped block's pair, so the live block does not look free. */
-hak_inline void _hak_hd_claim(void* b) {
-  hak_hd_block_t* h = (hak_hd_block_t*)b;
-  h->w0 = h->w1;
+/* Writes a free block's link. */
+hak_inline void _hak_hd_link(uintptr_t key, void* b, const void* next) {
+  *(uintptr_t*)b = (uintptr_t)next ^ key;
 }
 
-/* The link of a block being handed out, which is claimed. */
-hak_inline hak_block_t* _hak_hd_take(const hak_page_t* page, void* b) {
-  hak_block_t* next = _hak_hd_next(page, b);
-  _hak_hd_claim(b);
-  return next;
+/* Whether a decoded link may be followed: it lies in the page's segment, mapped as a whole. */
+hak_inline bool _hak_hd_near(const hak_page_t* page, const void* b) {
+#if HAK_SUPERSLAB
+  return (((uintptr_t)b ^ (uintptr_t)page) >> HAK_SEGMENT_SHIFT) == 0;
+#else
+  return (uintptr_t)b - (uintptr_t)page->segment < HAK_SEGMENT_SIZE;
+#endif
 }
 
+/* A popped block: its link goes, so the live block does not carry the tag. */
+hak_inline void _hak_hd_claim(void* b) { *(uintptr_t*)b = 0; }
+
+hak_inline bool _hak_hd_tagged(const void* p) { return (*(const uintptr_t*)p >> 48) == HAK_HD_TAG; }
+
+/* Whether p starts one of the page's carved blocks. With m = 2^64 / block_size + 2 (mod 2^64)
+ * and e = m * block_size (mod 2^64, at most 2 * block_size), (p - area) * m is i * e for the
+ * block i and at least 2^47 for any other address within 4 MiB of the area, below it
+ * included: start_lim = capacity * e (checked for every class and offset by the tests). */
+hak_inline bool _hak_hd_block_start(const hak_page_t* page, const void* p) {
+  return ((uintptr_t)p - (uintptr_t)page->area) * page->start_mul < page->start_lim;
+}
+
+/* A free the block-start test refused. */
 hak_internal __attribute__((noreturn, cold, noinline)) void _hak_hd_bad_free(const hak_page_t* page, const void* p);
 
-/* A free into a small page: p must be the start of a carved block that is not free. */
-hak_inline void _hak_hd_check_free(const hak_page_t* page, const void* p) {
-  /* 32 bits hold any offset in a page; below its area (a segment header) it wraps to one
-   * past the carved blocks. One division gives the index and the remainder. */
-  uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)page->area);
-  if (hak_unlikely(off % page->block_size != 0 || off / page->block_size >= page->capacity ||
-                   _hak_hd_looks_free(_hak_hd_key(page), p)))
-    _hak_hd_bad_free(page, p);
-}
-
-/* A fresh page's secret (slow path: the first carve of a page). */
+/* A page carved from its segment: a fresh secret, no block yet. */
 hak_internal void _hak_hd_page_init(hak_page_t* page);
+/* The page's capacity grew. */
+hak_inline void _hak_hd_page_extended(hak_page_t* page) {
+  page->start_lim = (uint64_t)page->capacity * (page->start_mul * page->block_size);
+}
 /* A pointer hakmem does not own, about to go to the system allocator. */
 hak_internal void _hak_hd_check_foreign(const void* p);
 /* A free that reached the slow path: a carved, not yet free block of an in-use page, or the
@@ -84,6 +91,8 @@ hak_internal void _hak_hd_check_foreign(const void* p);
 hak_internal void _hak_hd_check_slow_free(const hak_page_t* page, const void* p);
 /* The same for a block that must be live (realloc): `kind` is reported when it is free. */
 hak_internal void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind);
+/* A popped link that does not lie near its page: the list is corrupted. */
+hak_internal __attribute__((noreturn, cold, noinline)) void _hak_hd_bad_link(const hak_page_t* page, const void* b);
 
 /* Large blocks: the requested size, a live mark, canaries before the block and after the
  * requested size, a guard page after the usable part where the mapping has room. The
@@ -95,12 +104,21 @@ hak_internal size_t _hak_hd_large_usable(const hak_segment_t* seg);
 
 #define HAK_HD_LINK(pg, b, to)  _hak_hd_link(_hak_hd_key(pg), (b), (to))
 #define HAK_HD_NEXT(pg, b)      _hak_hd_next((pg), (b))
-#define HAK_HD_TAKE(pg, b)      _hak_hd_take((pg), (b))
 #else
 /* the plain list: the link in the block's first word */
 #define HAK_HD_LINK(pg, b, to)  (((hak_block_t*)(b))->next = (hak_block_t*)(to))
 #define HAK_HD_NEXT(pg, b)      (((hak_block_t*)(b))->next)
-#define HAK_HD_TAKE(pg, b)      (((hak_block_t*)(b))->next)
+#endif
+
+/* The end of a page's allocation list (dual lists): the page itself with harden (see above),
+ * else NULL. Remote lists, and the one list without dual lists, end in NULL. */
+#if HAK_HARDEN && HAK_DUAL_LISTS
+#define HAK_LIST_END(pg)        ((hak_block_t*)(pg))
+/* the static empty page: an empty list, and a key that takes its head far away */
+#define HAK_EMPTY_PAGE_INIT     { .free = (hak_block_t*)&_hak_page_empty, .key = HAK_HD_TAG << 48 }
+#else
+#define HAK_LIST_END(pg)        ((hak_block_t*)NULL)
+#define HAK_EMPTY_PAGE_INIT     { 0 }
 #endif
 
 #endif

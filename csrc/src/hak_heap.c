@@ -1,12 +1,12 @@
 /* Heaps: one per thread, reached through a thread-local pointer. A heap owns its segments
  * and pages; its thread is the only one that allocates from them. When the thread exits,
  * its heap hands everything over (see _hak_segments_abandon) and is recycled. */
-#include "hak_internal.h"
+#include "hak_harden.h"
 
 #include <pthread.h>
 #include <string.h>
 
-hak_page_t _hak_page_empty;
+hak_page_t _hak_page_empty = HAK_EMPTY_PAGE_INIT;
 
 #define EMPTY_PAGES(n) { [0 ... (n) - 1] = &_hak_page_empty }
 hak_heap_t _hak_heap_empty = {

@@ -123,8 +123,10 @@ typedef struct hak_page_s {
    * never matches a full page */
   _Atomic(uintptr_t) owner;
   uint8_t* area;                        /* first block */
+#if !HAK_HARDEN
   uint32_t capacity;                    /* blocks carved so far */
   uint32_t reserved;                    /* blocks the page can hold */
+#endif
   uint8_t class_idx;
   uint8_t tier;                         /* HAK_TIER_*; HAK_TIER_LARGE for a large block */
   uint8_t in_use;                       /* carved from its segment */
@@ -132,7 +134,11 @@ typedef struct hak_page_s {
   uint8_t is_dirty;                     /* written since the last purge */
   uint8_t pad0[3];
 #if HAK_HARDEN
-  uintptr_t key;                        /* free-list secret (hak_harden.h) */
+  /* what the hardened fast paths read (hak_harden.h): the free-list secret, and the
+   * multiplier and limit of the block-start test */
+  uintptr_t key;
+  uint64_t start_mul;
+  uint64_t start_lim;
 #endif
   /* ---- second cache line: written by other threads, and slow-path links ---- */
 #if HAK_DUAL_LISTS
@@ -145,7 +151,13 @@ typedef struct hak_page_s {
   struct hak_page_s* next;              /* heap queue links */
   struct hak_page_s* prev;
   _Atomic(struct hak_heap_s*) heap;     /* owner heap (slow paths); NULL when abandoned */
+#if HAK_HARDEN
+  uint32_t capacity;                    /* as above: harden needs the first line's room */
+  uint32_t reserved;
+  uint8_t pad2[8];
+#else
   uint8_t pad2[16];
+#endif
 } hak_page_t;
 
 _Static_assert(sizeof(hak_page_t) == 128, "page descriptors are indexed by shifting");
@@ -358,7 +370,7 @@ hak_internal void _hak_heap_thread_key_create(void);
 /* pages (hak_page.c) */
 hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);
 hak_internal void  _hak_page_retire(hak_page_t* page);
-hak_internal void  _hak_free_slow(hak_page_t* page, void* p);
+hak_internal void  _hak_free_slow(void* p, hak_page_t* page);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);

@@ -38,9 +38,6 @@ static uint32_t page_collect_remote(hak_page_t* page) {
 static uint32_t page_extend(hak_page_t* page) {
   uint32_t avail = page->reserved - page->capacity;
   if (avail == 0) return 0;
-#if HAK_HARDEN
-  if (page->capacity == 0) _hak_hd_page_init(page);
-#endif
   uint32_t bsize = page->block_size;
   uint32_t n = HAK_EXTEND_BYTES / bsize;
   if (n < 4) n = 4;
@@ -59,6 +56,9 @@ static uint32_t page_extend(hak_page_t* page) {
                                                   memory_order_release, memory_order_relaxed));
 #endif
   page->capacity += n;
+#if HAK_HARDEN
+  _hak_hd_page_extended(page);
+#endif
   page->is_dirty = 1;
   return n;
 }
@@ -69,7 +69,13 @@ static uint32_t page_extend(hak_page_t* page) {
 static bool page_refill(hak_page_t* page, uint32_t* supplied) {
   *supplied = 0;
 #if HAK_DUAL_LISTS
-  if (page->free != NULL) return true;
+  if (page->free != HAK_LIST_END(page)) {
+#if HAK_HARDEN
+    /* a list the pop refused although it is not empty: the head's link is broken */
+    if (!_hak_hd_near(page, HAK_HD_NEXT(page, page->free))) _hak_hd_bad_link(page, page->free);
+#endif
+    return true;
+  }
   if ((*supplied = page_collect_remote(page)) != 0) return true;
 #else
   if (_hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL) return true;
@@ -253,7 +259,7 @@ static void count_event(hak_heap_t* heap, int which) {
   else _hak_counter_add(&heap->stats.always[which], 1);
 }
 
-void _hak_free_slow(hak_page_t* page, void* p) {
+void _hak_free_slow(void* p, hak_page_t* page) {
   hak_heap_t* heap = _hak_heap();
   if (page == &_hak_page_empty) {
     if (p == NULL) return;

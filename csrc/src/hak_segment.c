@@ -5,7 +5,7 @@
  * spare per kind goes to a global cache, where any thread's next segment comes from
  * before the OS is asked; cached segments are purged after a delay and unmapped beyond
  * the cache's bound. */
-#include "hak_internal.h"
+#include "hak_harden.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -255,7 +255,7 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   if (page->is_dirty) heap->dirty_bytes = heap->dirty_bytes > area ? heap->dirty_bytes - area : 0;
   heap_decay(heap);
 #if HAK_DUAL_LISTS
-  page->free = NULL;
+  page->free = HAK_LIST_END(page);
   page->used = 0;
   atomic_store_explicit(&page->thread_free, HAK_NOTIFY_NONE, memory_order_relaxed);
 #else
@@ -265,6 +265,9 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   page->block_size = _hak_class_size[cls];
   page->capacity = 0;
   page->reserved = (uint32_t)(area / page->block_size);
+#if HAK_HARDEN
+  _hak_hd_page_init(page);
+#endif
   page->class_idx = (uint8_t)cls;
   page->tier = (uint8_t)_hak_class_tier(cls);
   page->in_use = 1;

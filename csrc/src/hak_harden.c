@@ -85,7 +85,7 @@ void _hak_hd_page_init(hak_page_t* page) {
   uintptr_t n = atomic_fetch_add_explicit(&carves, 1, memory_order_relaxed);
   uintptr_t low = ((uintptr_t)1 << 48) - 1;
   page->key = (mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) & low) | HAK_HD_TAG << 48;
-  page->start_mul = UINT64_MAX / page->block_size + 2;
+  page->start_mul = _hak_hd_start_mul(page->block_size);
   page->start_lim = 0;
 }
 

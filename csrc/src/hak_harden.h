@@ -67,10 +67,13 @@ hak_inline void _hak_hd_claim(void* b) { *(uintptr_t*)b = 0; }
 
 hak_inline bool _hak_hd_tagged(const void* p) { return (*(const uintptr_t*)p >> 48) == HAK_HD_TAG; }
 
-/* Whether p starts one of the page's carved blocks. With m = 2^64 / block_size + 2 (mod 2^64)
- * and e = m * block_size (mod 2^64, at most 2 * block_size), (p - area) * m is i * e for the
- * block i and at least 2^47 for any other address within 4 MiB of the area, below it
- * included: start_lim = capacity * e (checked for every class and offset by the tests). */
+/* Whether p starts one of the page's carved blocks, without a division. With
+ * m = floor((2^64 - 1) / block_size) + 2 and e = m * block_size - 2^64 (at most 2 * block_size),
+ * (p - area) * m mod 2^64 is i * e for block i, and at least 2^47 for any other address within
+ * 4 MiB of the area, below it included (test_misuse checks every class and offset): so
+ * start_lim = capacity * e. */
+hak_inline uint64_t _hak_hd_start_mul(uint32_t block_size) { return UINT64_MAX / block_size + 2; }
+
 hak_inline bool _hak_hd_block_start(const hak_page_t* page, const void* p) {
   return ((uintptr_t)p - (uintptr_t)page->area) * page->start_mul < page->start_lim;
 }

@@ -71,6 +71,13 @@ static void df_tiny_after_many(void) {
   for (int i = 0; i < N; i++) hak_free(v[i]);
   hak_free(v[7]);
 }
+static void df_tiny_written(void) {
+  /* a write into the freed block past its link word does not hide it */
+  char* p = hak_malloc(TINY);
+  hak_free(p);
+  memset(p + 8, 'w', TINY - 8);
+  hak_free(p);
+}
 static void df_tiny_cross(void) { double_free_cross(TINY); }
 static void df_tiny_remote_twice(void) {
   void* p = hak_malloc(TINY);
@@ -201,6 +208,7 @@ static const misuse_case_t cases[] = {
   {"double free tiny delayed", df_tiny_delayed, DF, NULL},
   {"double free tiny interleaved", df_tiny_interleaved, DF, NULL},
   {"double free tiny after 2000 frees", df_tiny_after_many, DF, NULL},
+  {"double free tiny written past its link", df_tiny_written, DF, NULL},
   {"double free tiny other thread first", df_tiny_cross, DF, NULL},
   {"double free tiny twice by other thread", df_tiny_remote_twice, DF, NULL},
   {"double free tiny owner then other thread", df_tiny_owner_then_remote, DF, NULL},
@@ -243,6 +251,41 @@ static const misuse_case_t cases[] = {
   {"legal: self pointers in live blocks", ok_self_pointer, NULL, NULL},
   {"legal: untouched live blocks", ok_untouched, NULL, NULL},
 };
+
+/* ---------------------------------------------------------------- block-start arithmetic */
+
+#if HAK_HARDEN
+#include "../src/hak_harden.h"
+
+/* The free fast path's block-start test (one multiplication) against its definition, for every
+ * class, pages carved to several capacities, and addresses up to 4 MiB on either side of the
+ * area: every byte within 64 KiB of it, every 8th beyond. */
+static int block_start_agrees(void) {
+  static hak_page_t page;
+  const int64_t reach = (int64_t)4 << 20;
+  page.area = (uint8_t*)((uintptr_t)1 << 44);
+  for (int c = 0; c < hak_size_class_count(); c++) {
+    int64_t d = (int64_t)hak_size_class_block_size(c);
+    uint32_t caps[] = {0, 1, (uint32_t)(reach / d / 3), (uint32_t)(reach / d)};
+    page.block_size = (uint32_t)d;
+    page.start_mul = _hak_hd_start_mul(page.block_size);
+    for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+      page.capacity = caps[k];
+      _hak_hd_page_extended(&page);
+      for (int64_t n = -reach; n <= reach; n += n >= -65536 && n < 65536 ? 1 : 8) {
+        bool want = n >= 0 && n % d == 0 && n / d < caps[k];
+        if (_hak_hd_block_start(&page, (const void*)((uintptr_t)page.area + (uintptr_t)n)) != want) {
+          printf("  block-start test: %lld-byte blocks, capacity %u, offset %lld: %s, expected %s\n",
+                 (long long)d, caps[k], (long long)n, want ? "refused" : "accepted", want ? "accepted" : "refused");
+          return 0;
+        }
+      }
+    }
+  }
+  printf("  block-start test agrees with division for every class and offset\n");
+  return 1;
+}
+#endif
 
 /* ---------------------------------------------------------------- the harness */
 
@@ -297,6 +340,9 @@ int main(void) {
   int hardened = config.harden;
   size_t count = sizeof(cases) / sizeof(cases[0]), failed = 0, caught = 0;
   printf("misuse cases, harden %s:\n", hardened ? "on" : "off");
+#if HAK_HARDEN
+  if (!block_start_agrees()) failed++;
+#endif
   for (size_t i = 0; i < count; i++) {
     const char* expect = hardened ? cases[i].harden : config.dual_lists ? cases[i].plain : NULL;
     if (!run_case(&cases[i], hardened, config.dual_lists)) failed++;

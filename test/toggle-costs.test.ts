@@ -35,15 +35,15 @@ describe('instructions per operation of each toggle turned off', () => {
   );
 
   // The harden toggle works the other way round: on, it adds checks to both fast paths. Its
-  // price is their fixed cost, about 10 instructions per operation (held to 11), whatever the
-  // benchmark's own work around them (README "Heap misuse: the harden toggle").
-  it.each([
-    ['random-mixed', (plain: number, hardened: number) => expect(hardened - plain).toBeLessThanOrEqual(11)],
-    ['tiny-hot', (plain: number, hardened: number) => expect(hardened - plain).toBeLessThanOrEqual(11)],
-  ] as const)('%s: harden on costs more than the default build, within its bound', async (profile, withinBound) => {
+  // price is their fixed cost, whatever the benchmark's own work around them: 4 instructions
+  // in malloc and 8 in free, 6.0 per operation on both profiles (README "Heap misuse: the
+  // harden toggle"). One more instruction in either path adds 0.5 per operation and fails.
+  const HARDEN_PRICE = 6.3;
+  it.each(['random-mixed', 'tiny-hot'])('%s: harden on costs more than the default build, within its bound', async (profile) => {
     const plain = await instructionsPerOp(profile, []);
     const hardened = await instructionsPerOp(profile, ['--harden']);
-    expect(hardened, `${profile}: ${hardened} against ${plain} instructions per operation`).toBeGreaterThan(plain);
-    withinBound(plain, hardened);
+    const message = `${profile}: ${hardened} against ${plain} instructions per operation`;
+    expect(hardened, message).toBeGreaterThan(plain);
+    expect(hardened - plain, message).toBeLessThanOrEqual(HARDEN_PRICE);
   }, TEST_TIMEOUT_MS);
 });

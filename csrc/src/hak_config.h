@@ -56,13 +56,16 @@
 #endif
 
 /* HAK_HARDEN (default 0) -- heap-misuse detection, like mimalloc's secure mode.
- *   1: free-list links are encoded with a per-page secret and checked when popped; a free
- *      checks that the pointer starts a block of its page and that the block is not free
- *      already (double free, in every tier, from any thread); a pointer hakmem does not own
- *      is checked before it goes to glibc (stack, globals and unmapped memory are refused);
+ *   1: free-list links are encoded with a per-page secret and checked when popped (a link
+ *      must decode into its page's segment); a free checks that the pointer starts a carved
+ *      block of its page (one multiplication and one comparison) and that the block is not
+ *      free already (double free, in every tier, from any thread: a free block's link carries
+ *      a tag, and a tagged block is looked for on its page's lists); a pointer hakmem does not
+ *      own is checked before it goes to glibc (stack, globals and unmapped memory are refused);
  *      a large block gets a canary after the requested size, checked at free, and an
  *      inaccessible guard page after its mapping. Each detection prints one line on stderr,
- *      "hakmem: double free of 0x...040 (64-byte block)", and aborts.
+ *      "hakmem: double free of 0x...040 (64-byte block)", and aborts. Price: 4 instructions
+ *      per malloc and 8 per free on the fast paths (hak_harden.h).
  *   0: no check on fast paths. Slow paths still abort with such a line, instead of
  *      crashing, when they meet an inconsistency (a collected free block outside its page). */
 #ifndef HAK_HARDEN

@@ -49,6 +49,7 @@ typedef struct hak_config_s {
   size_t tiny_max;        /* largest tiny request (1024) */
   size_t mid_max;         /* largest mid request (65536) */
   int harden;             /* HAK_HARDEN */
+  int mid_cache_slots;    /* blocks a thread keeps per mid class (HAK_MID_CACHE_SLOTS; 0: off) */
 } hak_config_t;
 
 HAK_API void hak_config(hak_config_t* out);

@@ -107,6 +107,7 @@ void hak_config(hak_config_t* out) {
   out->tiny_max = HAK_TINY_MAX;
   out->mid_max = HAK_MID_MAX;
   out->harden = HAK_HARDEN;
+  out->mid_cache_slots = HAK_MID_CACHE_SLOTS;
 }
 
 __attribute__((constructor)) static void hak_start(void) {

@@ -104,7 +104,7 @@ static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
   _hak_heap_queue_push_back(&heap->full, page);
   page->in_full = 1;
-  atomic_store_explicit(&page->owner, heap->tid | 1, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page) | HAK_OWNER_FULL, memory_order_relaxed);
   return true;
 }
 
@@ -118,7 +118,7 @@ static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
                                                 memory_order_acq_rel, memory_order_relaxed)) { }
   _hak_heap_queue_remove(&heap->full, page);
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
 }
@@ -218,6 +218,50 @@ void _hak_page_retire(hak_page_t* page) {
   page_release(heap, page);
 }
 
+/* ---------------------------------------------------------------- mid cache */
+
+#if HAK_MID_CACHE_SLOTS
+/* Gives a cached block back to its page, as a free by the owner without the cache would. */
+static void mid_cache_return(hak_heap_t* heap, void* p) {
+  hak_page_t* page = _hak_page_of(p);
+  page_unfull(heap, page);
+  _hak_page_push_local(page, p);
+}
+
+/* Returns the older `n` blocks of a class's stack to their pages; the newer ones stay. */
+static void mid_cache_trim(hak_heap_t* heap, hak_mid_stack_t* st, size_t n) {
+  for (size_t i = 0; i < n; i++) mid_cache_return(heap, st->base[i]);
+  size_t keep = (size_t)(st->top - st->base) - n;
+  for (size_t i = 0; i < keep; i++) st->base[i] = st->base[n + i];
+  st->top = st->base + keep;
+}
+
+/* A mid block freed by its owner when its class's stack is full: the older half goes back
+ * first, in one pass, so that a free costs the same on average. */
+static void mid_cache_push(hak_heap_t* heap, int cls, void* p) {
+  hak_mid_stack_t* st = &heap->mid_stack[cls];
+  if (st->top == st->end) mid_cache_trim(heap, st, (size_t)(st->end - st->base) - (size_t)(st->end - st->base) / 2);
+  *st->top++ = p;
+}
+
+void _hak_mid_cache_flush(hak_heap_t* heap) {
+  for (int cls = HAK_TINY_CLASSES; cls < HAK_CLASS_COUNT; cls++) {
+    hak_mid_stack_t* st = &heap->mid_stack[cls];
+    mid_cache_trim(heap, st, (size_t)(st->top - st->base));
+  }
+}
+
+void _hak_mid_cache_init(hak_heap_t* heap) {
+  for (int i = 0; i < HAK_MID_CLASSES; i++) {
+    uint32_t fit = HAK_MID_CACHE_BYTES / _hak_class_size[HAK_TINY_CLASSES + i];
+    uint32_t limit = fit < 2 ? 2 : fit > HAK_MID_CACHE_SLOTS ? HAK_MID_CACHE_SLOTS : fit;
+    hak_mid_stack_t* st = &heap->mid_stack[HAK_TINY_CLASSES + i];
+    st->base = st->top = heap->mid_blocks[i];
+    st->end = st->base + limit;
+  }
+}
+#endif
+
 /* ---------------------------------------------------------------- free slow path */
 
 static void page_remote_free(hak_page_t* page, void* p) {
@@ -253,7 +297,7 @@ static void count_event(hak_heap_t* heap, int which) {
   else _hak_counter_add(&heap->stats.always[which], 1);
 }
 
-void _hak_free_slow(hak_page_t* page, void* p) {
+static hak_noinline void free_other(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
@@ -279,12 +323,18 @@ void _hak_free_slow(hak_page_t* page, void* p) {
     _hak_large_free(heap, page->segment);
     return;
   }
-  uintptr_t owner = _hak_page_owner(page) & ~(uintptr_t)1;
+  uintptr_t owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
     count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED);
-    owner = _hak_page_owner(page) & ~(uintptr_t)1;
+    owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   }
   if (owner == _hak_thread_id()) {
+#if HAK_MID_CACHE_SLOTS
+    if (page->tier == HAK_TIER_MID) {
+      mid_cache_push(heap, page->class_idx, p);
+      return;
+    }
+#endif
     /* our own page, sitting in the full list (or just reclaimed) */
     page_unfull(heap, page);
     _hak_page_push_local(page, p);
@@ -292,6 +342,26 @@ void _hak_free_slow(hak_page_t* page, void* p) {
   }
   page_remote_free(page, p);
   count_event(heap, HAK_STAT_REMOTE_FREES);
+}
+
+/* Every free the inline fast path does not finish. A mid block of the calling thread (its
+ * page full or not: the stack leaves the page as it is) goes onto its class's stack while
+ * there is room, in a few instructions before anything else is set up. */
+void _hak_free_slow(hak_page_t* page, void* p) {
+#if HAK_MID_CACHE_SLOTS
+  hak_heap_t* heap = _hak_heap();
+  if ((_hak_page_owner(page) | HAK_OWNER_FULL) == (heap->tid | HAK_OWNER_TAGS)) {
+    hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
+    if (hak_likely(st->top != st->end)) {
+#if HAK_STATS >= 1
+      _hak_count_free(heap, page);
+#endif
+      *st->top++ = p;
+      return;
+    }
+  }
+#endif
+  free_other(page, p);
 }
 
 /* ---------------------------------------------------------------- thread exit and adoption */
@@ -315,7 +385,7 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
 
 /* A page of an adopted segment: collect, release if empty, else queue it. */
 void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
-  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 #if HAK_DUAL_LISTS
   page_collect_remote(page);

@@ -282,6 +282,38 @@ static void run_thread(void* (*fn)(void*), size_t size) {
 
 /* Runs first, while no segment is abandoned or cached. The hak_* API, so that wrap-tiny and
  * the sanitizers' malloc do not matter. */
+/* The mid cache: the block a thread freed last is the next of its class it gets, even when
+ * its page is full and not the one the class allocates from; the thread's exit gives every
+ * cached block back, so its pages are empty and nothing is left for another thread to adopt. */
+#define MID_CACHE_BLOCKS 40     /* 20 KiB blocks: over three 256 KiB pages */
+static void* mid_cache_thread(void* arg) {
+  (void)arg;
+  void* b[MID_CACHE_BLOCKS];
+  for (int i = 0; i < MID_CACHE_BLOCKS; i++) b[i] = hak_malloc(20000);
+  hak_free(b[0]);
+  void* again = hak_malloc(19000);
+  CHECK(again == b[0], "the mid block freed last (%p) is handed out next, got %p", b[0], again);
+  for (int i = 0; i < MID_CACHE_BLOCKS; i++) hak_free(b[i]);
+  return NULL;
+}
+
+static void test_mid_cache(void) {
+  hak_config_t cfg;
+  hak_config(&cfg);
+  if (cfg.mid_cache_slots == 0) return;     /* off in this build (harden) */
+  hak_stats_t before, after;
+  hak_stats_get(&before);
+  pthread_t t;
+  pthread_create(&t, NULL, mid_cache_thread, NULL);
+  pthread_join(t, NULL);
+  void* p = hak_malloc(20000);              /* a refill here would adopt what the thread left */
+  hak_free(p);
+  hak_stats_get(&after);
+  CHECK(after.always.segments_adopted == before.always.segments_adopted,
+        "the exited thread left no live mid block behind (%llu segments adopted)",
+        (unsigned long long)(after.always.segments_adopted - before.always.segments_adopted));
+}
+
 static void test_lifecycle(void) {
   void* mine = hak_malloc(100);      /* this thread allocates: it has segments of its own */
   hak_stats_t before, after;
@@ -339,6 +371,7 @@ static void test_lifecycle(void) {
 int main(void) {
   live_init();
   test_lifecycle();
+  test_mid_cache();
   for (size_t i = 0; i < TEST_API_COUNT; i++) {
     A = test_apis[i];
     test_producer_consumer(2, 2);

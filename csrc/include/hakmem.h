@@ -80,6 +80,8 @@ typedef struct hak_stats_always_s {
   uint64_t segments_reclaimed;    /* taken over by a free into one of their pages */
   uint64_t segments_reused;       /* taken from the global cache of empty segments */
   uint64_t segments_purged;       /* cached segments given back to the OS after the purge delay */
+  uint64_t mid_batches_shared;    /* batches of freed mid blocks a thread's full stack put in the shared pool */
+  uint64_t mid_batches_taken;     /* batches a thread's empty stack took from the shared pool */
 } hak_stats_always_t;
 
 typedef struct hak_stats_tier_s {

@@ -103,23 +103,31 @@
  * that serves a few blocks never touches all of its memory. */
 #define HAK_EXTEND_BYTES     4096
 
-/* Mid-block cache: each thread keeps the mid blocks it frees itself in a small stack per
- * class (pointers held in the heap, not links in the blocks), and its next malloc of the
- * class takes the most recent one, whose lines are still in cache, without reading the
- * block. Without it a freed mid block goes back to its own page, which is often not the
- * page the class allocates from, so reuse follows the page order and lands on cold
- * blocks, and pages fill and empty over and over. A class keeps at most
- * HAK_MID_CACHE_SLOTS blocks and at most about HAK_MID_CACHE_BYTES of them (never fewer
- * than 2); when its stack is full the older half goes back to its pages. The stacks are
- * emptied when the thread exits. Cached blocks count as in use in their pages; a thread
- * holds at most about 7 MiB this way (the sum over the 24 classes with the defaults).
- * Compiling with -DHAK_MID_CACHE_SLOTS=0 turns the cache off; harden turns it off too, since
- * a block on the stack is not marked free and a second free of it would go unnoticed. */
+/* Mid cache (hak_midcache.c): a thread keeps the mid blocks it frees, its own or another
+ * thread's, in a stack per class (pointers held in the heap, not links in the blocks), and
+ * its next malloc of the class takes the most recent one, whose lines are still in cache,
+ * without reading the block. Without it a freed mid block goes back to its own page, which
+ * is often not the page the class allocates from, so reuse follows the page order and lands
+ * on cold blocks, pages fill and empty over and over, and a block freed into a page whose
+ * owner no longer allocates is never reused. A class's stack holds at most
+ * HAK_MID_CACHE_SLOTS blocks and about HAK_MID_CACHE_BYTES of them (never fewer than 2);
+ * a full stack gives its older half away as one batch to a process-wide pool, from which
+ * any thread whose stack and current page are empty takes a batch before it looks for
+ * other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES a class;
+ * beyond that, blocks go back to their pages. A thread's exit empties its stacks the same
+ * way. Blocks in stacks and the pool count as in use in their pages; a thread holds at most
+ * about 7 MiB in its stacks (the sum over the 24 classes with the defaults), the pool at
+ * most 24 x HAK_MID_POOL_BYTES. Compiling with -DHAK_MID_CACHE_SLOTS=0 turns the cache off;
+ * harden turns it off too, since a block on a stack is not marked free and a second free of
+ * it would go unnoticed. */
 #ifndef HAK_MID_CACHE_SLOTS
 #define HAK_MID_CACHE_SLOTS  32
 #endif
 #ifndef HAK_MID_CACHE_BYTES
 #define HAK_MID_CACHE_BYTES  (512u << 10)
+#endif
+#ifndef HAK_MID_POOL_BYTES
+#define HAK_MID_POOL_BYTES   (1u << 20)
 #endif
 #if HAK_HARDEN
 #undef HAK_MID_CACHE_SLOTS

@@ -259,7 +259,7 @@ enum {
   HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
   HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED, HAK_STAT_SEGMENTS_REUSED,
-  HAK_STAT_SEGMENTS_PURGED,
+  HAK_STAT_SEGMENTS_PURGED, HAK_STAT_MID_BATCHES_SHARED, HAK_STAT_MID_BATCHES_TAKEN,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -390,9 +390,17 @@ hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
+hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
+
+/* mid cache (hak_midcache.c) */
 #if HAK_MID_CACHE_SLOTS
-hak_internal void  _hak_mid_cache_init(hak_heap_t* heap);   /* a new heap's per-class limits */
-hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* every cached block back to its page */
+hak_internal void  _hak_mid_cache_init(hak_heap_t* heap);   /* a new heap's stacks and limits */
+hak_internal void  _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p);
+hak_internal void* _hak_mid_cache_refill(hak_heap_t* heap, int cls);
+hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* thread exit: the stacks emptied */
+hak_internal void  _hak_mid_pool_lock(void);
+hak_internal void  _hak_mid_pool_unlock(void);
+hak_internal void  _hak_mid_pool_reset_lock(void);
 #endif
 
 /* segments (hak_segment.c) */

@@ -188,6 +188,17 @@ found:
 }
 
 void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
+#if HAK_MID_CACHE_SLOTS
+  /* blocks other threads freed and could not keep come before pages: they are memory that
+   * is already resident and otherwise idle */
+  if (cls >= HAK_TINY_CLASSES) {
+    void* shared = _hak_mid_cache_refill(heap, cls);
+    if (shared != NULL) {
+      _hak_count_alloc_of(heap, HAK_TIER_MID, cls, size);
+      return shared;
+    }
+  }
+#endif
   if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
   hak_page_t* page = page_find(heap, cls);
   if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
@@ -217,50 +228,6 @@ void _hak_page_retire(hak_page_t* page) {
   if (heap->queue[page->class_idx].first == page) return;
   page_release(heap, page);
 }
-
-/* ---------------------------------------------------------------- mid cache */
-
-#if HAK_MID_CACHE_SLOTS
-/* Gives a cached block back to its page, as a free by the owner without the cache would. */
-static void mid_cache_return(hak_heap_t* heap, void* p) {
-  hak_page_t* page = _hak_page_of(p);
-  page_unfull(heap, page);
-  _hak_page_push_local(page, p);
-}
-
-/* Returns the older `n` blocks of a class's stack to their pages; the newer ones stay. */
-static void mid_cache_trim(hak_heap_t* heap, hak_mid_stack_t* st, size_t n) {
-  for (size_t i = 0; i < n; i++) mid_cache_return(heap, st->base[i]);
-  size_t keep = (size_t)(st->top - st->base) - n;
-  for (size_t i = 0; i < keep; i++) st->base[i] = st->base[n + i];
-  st->top = st->base + keep;
-}
-
-/* A mid block freed by its owner when its class's stack is full: the older half goes back
- * first, in one pass, so that a free costs the same on average. */
-static void mid_cache_push(hak_heap_t* heap, int cls, void* p) {
-  hak_mid_stack_t* st = &heap->mid_stack[cls];
-  if (st->top == st->end) mid_cache_trim(heap, st, (size_t)(st->end - st->base) - (size_t)(st->end - st->base) / 2);
-  *st->top++ = p;
-}
-
-void _hak_mid_cache_flush(hak_heap_t* heap) {
-  for (int cls = HAK_TINY_CLASSES; cls < HAK_CLASS_COUNT; cls++) {
-    hak_mid_stack_t* st = &heap->mid_stack[cls];
-    mid_cache_trim(heap, st, (size_t)(st->top - st->base));
-  }
-}
-
-void _hak_mid_cache_init(hak_heap_t* heap) {
-  for (int i = 0; i < HAK_MID_CLASSES; i++) {
-    uint32_t fit = HAK_MID_CACHE_BYTES / _hak_class_size[HAK_TINY_CLASSES + i];
-    uint32_t limit = fit < 2 ? 2 : fit > HAK_MID_CACHE_SLOTS ? HAK_MID_CACHE_SLOTS : fit;
-    hak_mid_stack_t* st = &heap->mid_stack[HAK_TINY_CLASSES + i];
-    st->base = st->top = heap->mid_blocks[i];
-    st->end = st->base + limit;
-  }
-}
-#endif
 
 /* ---------------------------------------------------------------- free slow path */
 
@@ -297,6 +264,9 @@ static void count_event(hak_heap_t* heap, int which) {
   else _hak_counter_add(&heap->stats.always[which], 1);
 }
 
+static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page);
+static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner);
+
 static hak_noinline void free_other(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
   if (page == &_hak_page_empty) {
@@ -323,19 +293,35 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
     _hak_large_free(heap, page->segment);
     return;
   }
+  uintptr_t owner = page_owner_reclaiming(heap, page);
+#if HAK_MID_CACHE_SLOTS
+  if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {
+    _hak_mid_cache_push(heap, page->class_idx, p);
+    return;
+  }
+#endif
+  free_to_page(heap, page, p, owner);
+}
+
+void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
+  free_to_page(heap, page, p, page_owner_reclaiming(heap, page));
+}
+
+/* The owner of a small page, after taking over the segment of an exited thread whose page
+ * this is, where the calling thread can (reclaim on free). */
+static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
   uintptr_t owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
     count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED);
     owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   }
+  return owner;
+}
+
+/* A block back onto its small page: our own page directly (it may be in the full list),
+ * anyone else's through its atomic list. */
+static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner) {
   if (owner == _hak_thread_id()) {
-#if HAK_MID_CACHE_SLOTS
-    if (page->tier == HAK_TIER_MID) {
-      mid_cache_push(heap, page->class_idx, p);
-      return;
-    }
-#endif
-    /* our own page, sitting in the full list (or just reclaimed) */
     page_unfull(heap, page);
     _hak_page_push_local(page, p);
     return;
@@ -344,13 +330,16 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
   count_event(heap, HAK_STAT_REMOTE_FREES);
 }
 
-/* Every free the inline fast path does not finish. A mid block of the calling thread (its
- * page full or not: the stack leaves the page as it is) goes onto its class's stack while
- * there is room, in a few instructions before anything else is set up. */
+/* Every free the inline fast path does not finish. A mid block of a page with a live owner,
+ * whichever thread that is and whether its page is full or not (the stack leaves the page
+ * as it is), goes onto the calling thread's stack for its class while there is room, in a
+ * few instructions before anything else is set up: the thread reuses the blocks it frees,
+ * as it would its own, and they go back to their pages only when its stack overflows or
+ * it exits. The empty heap's stacks are always full. */
 void _hak_free_slow(hak_page_t* page, void* p) {
 #if HAK_MID_CACHE_SLOTS
   hak_heap_t* heap = _hak_heap();
-  if ((_hak_page_owner(page) | HAK_OWNER_FULL) == (heap->tid | HAK_OWNER_TAGS)) {
+  if (_hak_page_owner(page) & HAK_OWNER_CACHED) {
     hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
     if (hak_likely(st->top != st->end)) {
 #if HAK_STATS >= 1

@@ -1,0 +1,122 @@
+/* The mid cache (hak_config.h): each thread's per-class stacks of the mid blocks it freed,
+ * and the process-wide pool where a thread's overflow goes so that another thread reuses
+ * it, instead of it waiting on the atomic list of a page whose owner may not allocate
+ * again. The push and pop of a stack are inlined into malloc and free; what is here runs
+ * when a stack is full, empty, or its thread exits. */
+#include "hak_fastpath.h"
+
+#include <pthread.h>
+
+#if HAK_MID_CACHE_SLOTS
+
+/* A batch in the pool is a chain through the blocks themselves, which nobody uses while
+ * they are there: word 0 links the blocks of a batch, and the first block's word 1 links
+ * the next batch and its word 2 holds the batch's length. */
+enum { LINK_BLOCK = 0, LINK_BATCH = 1, LINK_COUNT = 2 };
+
+typedef struct mid_pool_s {
+  _Atomic(void*) batches;      /* read without the lock only as a hint */
+  size_t bytes;
+} mid_pool_t;
+
+static mid_pool_t _pool[HAK_MID_CLASSES];
+static pthread_mutex_t _pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void _hak_mid_pool_lock(void) { pthread_mutex_lock(&_pool_lock); }
+void _hak_mid_pool_unlock(void) { pthread_mutex_unlock(&_pool_lock); }
+void _hak_mid_pool_reset_lock(void) { pthread_mutex_init(&_pool_lock, NULL); }
+
+static void count(hak_heap_t* heap, int which) { _hak_counter_add(&heap->stats.always[which], 1); }
+
+static size_t stack_limit(const hak_mid_stack_t* st) { return (size_t)(st->end - st->base); }
+
+/* The most a stack gives away at once, and so the longest batch: a stack with half its
+ * room free can take any batch. */
+static size_t batch_max(const hak_mid_stack_t* st) { return stack_limit(st) - stack_limit(st) / 2; }
+
+/* Puts blocks[0..n) in the pool as one batch; false, leaving them where they are, when the
+ * class's pool is at its limit. */
+static bool pool_put(int cls, void** blocks, size_t n) {
+  for (size_t i = 0; i + 1 < n; i++) ((void**)blocks[i])[LINK_BLOCK] = blocks[i + 1];
+  void** head = (void**)blocks[0];
+  ((void**)blocks[n - 1])[LINK_BLOCK] = NULL;
+  head[LINK_COUNT] = (void*)(uintptr_t)n;
+  size_t bytes = n * _hak_class_size[cls];
+  mid_pool_t* pool = &_pool[cls - HAK_TINY_CLASSES];
+  pthread_mutex_lock(&_pool_lock);
+  bool room = pool->bytes + bytes <= HAK_MID_POOL_BYTES;
+  if (room) {
+    head[LINK_BATCH] = atomic_load_explicit(&pool->batches, memory_order_relaxed);
+    atomic_store_explicit(&pool->batches, head, memory_order_relaxed);
+    pool->bytes += bytes;
+  }
+  pthread_mutex_unlock(&_pool_lock);
+  return room;
+}
+
+/* Takes the class's newest batch if one is there and it has at most `room` blocks. */
+static void** pool_take(int cls, size_t room) {
+  mid_pool_t* pool = &_pool[cls - HAK_TINY_CLASSES];
+  if (atomic_load_explicit(&pool->batches, memory_order_relaxed) == NULL) return NULL;
+  pthread_mutex_lock(&_pool_lock);
+  void** head = atomic_load_explicit(&pool->batches, memory_order_relaxed);
+  if (head != NULL && (size_t)(uintptr_t)head[LINK_COUNT] <= room) {
+    atomic_store_explicit(&pool->batches, head[LINK_BATCH], memory_order_relaxed);
+    pool->bytes -= (size_t)(uintptr_t)head[LINK_COUNT] * _hak_class_size[cls];
+  } else {
+    head = NULL;
+  }
+  pthread_mutex_unlock(&_pool_lock);
+  return head;
+}
+
+/* Gives the oldest n blocks of a stack away: to the pool as one batch, or when it is full,
+ * each back to its page. The newer blocks move down. */
+static void stack_trim(hak_heap_t* heap, int cls, hak_mid_stack_t* st, size_t n) {
+  if (n == 0) return;
+  if (pool_put(cls, st->base, n)) {
+    count(heap, HAK_STAT_MID_BATCHES_SHARED);
+  } else {
+    for (size_t i = 0; i < n; i++) _hak_free_to_page(heap, _hak_page_of(st->base[i]), st->base[i]);
+  }
+  size_t keep = (size_t)(st->top - st->base) - n;
+  for (size_t i = 0; i < keep; i++) st->base[i] = st->base[n + i];
+  st->top = st->base + keep;
+}
+
+void _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p) {
+  hak_mid_stack_t* st = &heap->mid_stack[cls];
+  if (st->top == st->end) stack_trim(heap, cls, st, batch_max(st));
+  *st->top++ = p;
+}
+
+void* _hak_mid_cache_refill(hak_heap_t* heap, int cls) {
+  hak_mid_stack_t* st = &heap->mid_stack[cls];
+  void** b = pool_take(cls, (size_t)(st->end - st->top));
+  if (b == NULL) return NULL;
+  count(heap, HAK_STAT_MID_BATCHES_TAKEN);
+  for (; b != NULL; b = (void**)b[LINK_BLOCK]) *st->top++ = b;
+  return *--st->top;
+}
+
+void _hak_mid_cache_flush(hak_heap_t* heap) {
+  for (int cls = HAK_TINY_CLASSES; cls < HAK_CLASS_COUNT; cls++) {
+    hak_mid_stack_t* st = &heap->mid_stack[cls];
+    while (st->top != st->base) {
+      size_t n = (size_t)(st->top - st->base);
+      stack_trim(heap, cls, st, n < batch_max(st) ? n : batch_max(st));
+    }
+  }
+}
+
+void _hak_mid_cache_init(hak_heap_t* heap) {
+  for (int i = 0; i < HAK_MID_CLASSES; i++) {
+    uint32_t fit = HAK_MID_CACHE_BYTES / _hak_class_size[HAK_TINY_CLASSES + i];
+    uint32_t limit = fit < 2 ? 2 : fit > HAK_MID_CACHE_SLOTS ? HAK_MID_CACHE_SLOTS : fit;
+    hak_mid_stack_t* st = &heap->mid_stack[HAK_TINY_CLASSES + i];
+    st->base = st->top = heap->mid_blocks[i];
+    st->end = st->base + limit;
+  }
+}
+
+#endif

@@ -14,12 +14,8 @@
  * the next batch and its word 2 holds the batch's length. */
 enum { LINK_BLOCK = 0, LINK_BATCH = 1, LINK_COUNT = 2 };
 
-typedef struct mid_pool_s {
-  _Atomic(void*) batches;      /* read without the lock only as a hint */
-  size_t bytes;
-} mid_pool_t;
-
-static mid_pool_t _pool[HAK_MID_CLASSES];
+static _Atomic(void*) _pool[HAK_MID_CLASSES];   /* newest batch first; read unlocked only as a hint */
+static size_t _pool_bytes;                       /* in all classes' batches */
 static pthread_mutex_t _pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void _hak_mid_pool_lock(void) { pthread_mutex_lock(&_pool_lock); }
@@ -35,20 +31,20 @@ static size_t stack_limit(const hak_mid_stack_t* st) { return (size_t)(st->end -
 static size_t batch_max(const hak_mid_stack_t* st) { return stack_limit(st) - stack_limit(st) / 2; }
 
 /* Puts blocks[0..n) in the pool as one batch; false, leaving them where they are, when the
- * class's pool is at its limit. */
+ * pool is at its limit. */
 static bool pool_put(int cls, void** blocks, size_t n) {
   for (size_t i = 0; i + 1 < n; i++) ((void**)blocks[i])[LINK_BLOCK] = blocks[i + 1];
   void** head = (void**)blocks[0];
   ((void**)blocks[n - 1])[LINK_BLOCK] = NULL;
   head[LINK_COUNT] = (void*)(uintptr_t)n;
   size_t bytes = n * _hak_class_size[cls];
-  mid_pool_t* pool = &_pool[cls - HAK_TINY_CLASSES];
+  _Atomic(void*)* pool = &_pool[cls - HAK_TINY_CLASSES];
   pthread_mutex_lock(&_pool_lock);
-  bool room = pool->bytes + bytes <= HAK_MID_POOL_BYTES;
+  bool room = _pool_bytes + bytes <= HAK_MID_POOL_BYTES;
   if (room) {
-    head[LINK_BATCH] = atomic_load_explicit(&pool->batches, memory_order_relaxed);
-    atomic_store_explicit(&pool->batches, head, memory_order_relaxed);
-    pool->bytes += bytes;
+    head[LINK_BATCH] = atomic_load_explicit(pool, memory_order_relaxed);
+    atomic_store_explicit(pool, head, memory_order_relaxed);
+    _pool_bytes += bytes;
   }
   pthread_mutex_unlock(&_pool_lock);
   return room;
@@ -56,13 +52,13 @@ static bool pool_put(int cls, void** blocks, size_t n) {
 
 /* Takes the class's newest batch if one is there and it has at most `room` blocks. */
 static void** pool_take(int cls, size_t room) {
-  mid_pool_t* pool = &_pool[cls - HAK_TINY_CLASSES];
-  if (atomic_load_explicit(&pool->batches, memory_order_relaxed) == NULL) return NULL;
+  _Atomic(void*)* pool = &_pool[cls - HAK_TINY_CLASSES];
+  if (atomic_load_explicit(pool, memory_order_relaxed) == NULL) return NULL;
   pthread_mutex_lock(&_pool_lock);
-  void** head = atomic_load_explicit(&pool->batches, memory_order_relaxed);
+  void** head = atomic_load_explicit(pool, memory_order_relaxed);
   if (head != NULL && (size_t)(uintptr_t)head[LINK_COUNT] <= room) {
-    atomic_store_explicit(&pool->batches, head[LINK_BATCH], memory_order_relaxed);
-    pool->bytes -= (size_t)(uintptr_t)head[LINK_COUNT] * _hak_class_size[cls];
+    atomic_store_explicit(pool, head[LINK_BATCH], memory_order_relaxed);
+    _pool_bytes -= (size_t)(uintptr_t)head[LINK_COUNT] * _hak_class_size[cls];
   } else {
     head = NULL;
   }

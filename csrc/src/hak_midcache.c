@@ -9,10 +9,13 @@
 
 #if HAK_MID_CACHE_SLOTS
 
-/* A batch in the pool is a chain through the blocks themselves, which nobody uses while
- * they are there: word 0 links the blocks of a batch, and the first block's word 1 links
- * the next batch and its word 2 holds the batch's length. */
-enum { LINK_BLOCK = 0, LINK_BATCH = 1, LINK_COUNT = 2 };
+/* A batch in the pool lives in its first block, which nobody uses while it is there: word 0
+ * links the next batch, word 1 holds the batch's length n, words 2 .. n the other blocks.
+ * Putting or taking a batch touches that block only, not every block of the batch (another
+ * thread freed them: their lines are elsewhere). A batch has at most 16 blocks and the
+ * smallest mid block holds 160 words. */
+enum { BATCH_NEXT = 0, BATCH_COUNT = 1, BATCH_BLOCKS = 2 };
+_Static_assert(BATCH_BLOCKS + (HAK_MID_CACHE_SLOTS + 1) / 2 <= 1280 / sizeof(void*), "a batch fits in its first block");
 
 static _Atomic(void*) _pool[HAK_MID_CLASSES];   /* newest batch first; read unlocked only as a hint */
 static size_t _pool_bytes;                       /* in all classes' batches */
@@ -33,16 +36,15 @@ static size_t batch_max(const hak_mid_stack_t* st) { return stack_limit(st) - st
 /* Puts blocks[0..n) in the pool as one batch; false, leaving them where they are, when the
  * pool is at its limit. */
 static bool pool_put(int cls, void** blocks, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++) ((void**)blocks[i])[LINK_BLOCK] = blocks[i + 1];
   void** head = (void**)blocks[0];
-  ((void**)blocks[n - 1])[LINK_BLOCK] = NULL;
-  head[LINK_COUNT] = (void*)(uintptr_t)n;
+  head[BATCH_COUNT] = (void*)(uintptr_t)n;
+  for (size_t i = 1; i < n; i++) head[BATCH_BLOCKS + i - 1] = blocks[i];
   size_t bytes = n * _hak_class_size[cls];
   _Atomic(void*)* pool = &_pool[cls - HAK_TINY_CLASSES];
   pthread_mutex_lock(&_pool_lock);
   bool room = _pool_bytes + bytes <= HAK_MID_POOL_BYTES;
   if (room) {
-    head[LINK_BATCH] = atomic_load_explicit(pool, memory_order_relaxed);
+    head[BATCH_NEXT] = atomic_load_explicit(pool, memory_order_relaxed);
     atomic_store_explicit(pool, head, memory_order_relaxed);
     _pool_bytes += bytes;
   }
@@ -56,9 +58,9 @@ static void** pool_take(int cls, size_t room) {
   if (atomic_load_explicit(pool, memory_order_relaxed) == NULL) return NULL;
   pthread_mutex_lock(&_pool_lock);
   void** head = atomic_load_explicit(pool, memory_order_relaxed);
-  if (head != NULL && (size_t)(uintptr_t)head[LINK_COUNT] <= room) {
-    atomic_store_explicit(pool, head[LINK_BATCH], memory_order_relaxed);
-    _pool_bytes -= (size_t)(uintptr_t)head[LINK_COUNT] * _hak_class_size[cls];
+  if (head != NULL && (size_t)(uintptr_t)head[BATCH_COUNT] <= room) {
+    atomic_store_explicit(pool, head[BATCH_NEXT], memory_order_relaxed);
+    _pool_bytes -= (size_t)(uintptr_t)head[BATCH_COUNT] * _hak_class_size[cls];
   } else {
     head = NULL;
   }
@@ -88,11 +90,12 @@ void _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p) {
 
 void* _hak_mid_cache_refill(hak_heap_t* heap, int cls) {
   hak_mid_stack_t* st = &heap->mid_stack[cls];
-  void** b = pool_take(cls, (size_t)(st->end - st->top));
-  if (b == NULL) return NULL;
+  void** head = pool_take(cls, (size_t)(st->end - st->top));
+  if (head == NULL) return NULL;
   count(heap, HAK_STAT_MID_BATCHES_TAKEN);
-  for (; b != NULL; b = (void**)b[LINK_BLOCK]) *st->top++ = b;
-  return *--st->top;
+  size_t n = (size_t)(uintptr_t)head[BATCH_COUNT];
+  for (size_t i = 1; i < n; i++) *st->top++ = head[BATCH_BLOCKS + i - 1];
+  return head;
 }
 
 void _hak_mid_cache_flush(hak_heap_t* heap) {

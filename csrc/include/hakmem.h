@@ -49,6 +49,7 @@ typedef struct hak_config_s {
   size_t tiny_max;        /* largest tiny request (1024) */
   size_t mid_max;         /* largest mid request (65536) */
   int harden;             /* HAK_HARDEN */
+  int mid_cache_slots;    /* blocks a thread keeps per mid class (HAK_MID_CACHE_SLOTS; 0: off) */
 } hak_config_t;
 
 HAK_API void hak_config(hak_config_t* out);
@@ -79,6 +80,8 @@ typedef struct hak_stats_always_s {
   uint64_t segments_reclaimed;    /* taken over by a free into one of their pages */
   uint64_t segments_reused;       /* taken from the global cache of empty segments */
   uint64_t segments_purged;       /* cached segments given back to the OS after the purge delay */
+  uint64_t mid_batches_shared;    /* batches of freed mid blocks a thread's full stack put in the shared pool */
+  uint64_t mid_batches_taken;     /* batches a thread's empty stack took from the shared pool */
 } hak_stats_always_t;
 
 typedef struct hak_stats_tier_s {

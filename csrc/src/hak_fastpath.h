@@ -8,15 +8,19 @@
 
 /* ---- counters that cost something on fast paths exist only at HAK_STATS >= 1 ---- */
 
-hak_inline void _hak_count_alloc(hak_heap_t* heap, const hak_page_t* page, size_t size) {
+hak_inline void _hak_count_alloc_of(hak_heap_t* heap, int tier, int cls, size_t size) {
 #if HAK_STATS >= 1
-  _hak_counter_add(&heap->stats.tier_allocs[page->tier], 1);
-  _hak_counter_add(&heap->stats.tier_bytes[page->tier], size);
+  _hak_counter_add(&heap->stats.tier_allocs[tier], 1);
+  _hak_counter_add(&heap->stats.tier_bytes[tier], size);
 #endif
 #if HAK_STATS >= 2
-  _hak_counter_add(&heap->stats.class_allocs[page->class_idx], 1);
+  _hak_counter_add(&heap->stats.class_allocs[cls], 1);
 #endif
-  (void)heap; (void)page; (void)size;
+  (void)heap; (void)tier; (void)cls; (void)size;
+}
+
+hak_inline void _hak_count_alloc(hak_heap_t* heap, const hak_page_t* page, size_t size) {
+  _hak_count_alloc_of(heap, page->tier, page->class_idx, size);
 }
 
 hak_inline void _hak_count_free(hak_heap_t* heap, const hak_page_t* page) {
@@ -100,7 +104,15 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
     page = heap->current[_hak_class_search(size)];
 #endif
   } else if (size <= HAK_MID_MAX) {
-    page = heap->current[_hak_class_of(size)];
+    int cls = _hak_class_of(size);
+#if HAK_MID_CACHE_SLOTS
+    hak_mid_stack_t* st = &heap->mid_stack[cls];
+    if (hak_likely(st->top != st->base)) {
+      _hak_count_alloc_of(heap, HAK_TIER_MID, cls, size);
+      return *--st->top;
+    }
+#endif
+    page = heap->current[cls];
   } else {
     return _hak_malloc_generic(heap, size, wrapped);
   }

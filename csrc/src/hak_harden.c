@@ -110,7 +110,7 @@ static bool listed(const hak_page_t* page, const hak_block_t* b, const hak_block
  * another thread takes a free-looking block for free. */
 static bool block_free(const hak_page_t* page, const void* p) {
   if (!looks_free(page, p)) return false;
-  if ((_hak_page_owner(page) & ~(uintptr_t)1) != _hak_thread_id()) return true;
+  if ((_hak_page_owner(page) & ~HAK_OWNER_TAGS) != _hak_thread_id()) return true;
   hak_page_t* pg = (hak_page_t*)page;
 #if HAK_DUAL_LISTS
   return listed(page, pg->free, HAK_LIST_END(page), p) ||

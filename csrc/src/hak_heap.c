@@ -92,6 +92,9 @@ static void heap_init(hak_heap_t* heap) {
   for (size_t i = 0; i < HAK_DIRECT_SLOTS; i++) heap->direct[i] = &_hak_page_empty;
 #endif
   for (size_t i = 0; i < HAK_CLASS_COUNT; i++) heap->current[i] = &_hak_page_empty;
+#if HAK_MID_CACHE_SLOTS
+  _hak_mid_cache_init(heap);
+#endif
 }
 
 hak_heap_t* _hak_heap_for_thread(void) {
@@ -118,6 +121,10 @@ hak_heap_t* _hak_heap_for_thread(void) {
 
 /* Thread exit: hand every page and segment over, then recycle the heap. */
 static void heap_abandon(hak_heap_t* heap) {
+  /* 0. cached mid blocks back to their pages, so that empty pages are released below */
+#if HAK_MID_CACHE_SLOTS
+  _hak_mid_cache_flush(heap);
+#endif
   /* 1. no remote free may notify this heap any more; forget pending notifications */
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     for (hak_page_t* page = heap->queue[cls].first; page != NULL; page = page->next) _hak_page_block_notify(page);

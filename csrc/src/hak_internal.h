@@ -118,9 +118,9 @@ typedef struct hak_page_s {
   _Atomic(uint32_t) used;
 #endif
   uint32_t block_size;
-  /* the owning thread's id (its thread pointer), 0 when abandoned; tagged with bit 0 while
-   * the page sits in its heap's full list, so the free fast path (owner == this thread)
-   * never matches a full page */
+  /* the owning thread's id (its thread pointer), 0 when abandoned, with HAK_OWNER_* tags
+   * in its low bits for pages whose owner's frees must take the slow path: a page in its
+   * heap's full list, a mid page (whose frees go to the mid cache) */
   _Atomic(uintptr_t) owner;
   uint8_t* area;                        /* first block */
 #if !HAK_HARDEN
@@ -271,7 +271,7 @@ enum {
   HAK_STAT_LIBC_MALLOC_TINY, HAK_STAT_LIBC_MALLOC_TINY_BYTES, HAK_STAT_LIBC_MALLOC_OTHER,
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
   HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED, HAK_STAT_SEGMENTS_REUSED,
-  HAK_STAT_SEGMENTS_PURGED,
+  HAK_STAT_SEGMENTS_PURGED, HAK_STAT_MID_BATCHES_SHARED, HAK_STAT_MID_BATCHES_TAKEN,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -305,6 +305,18 @@ hak_internal void _hak_stat_global_free(const struct hak_page_s* page);
 
 typedef struct hak_page_queue_s { hak_page_t* first; hak_page_t* last; } hak_page_queue_t;
 
+#if HAK_MID_CACHE_SLOTS
+/* A class's stack of mid blocks its thread freed (hak_config.h), growing up from base:
+ * top[-1] is the most recent, and end - base the class's limit. Its blocks still count as
+ * used in their pages. The empty heap's stacks are all NULL: empty and full at once. */
+typedef struct hak_mid_stack_s {
+  void** top;
+  void** base;
+  void** end;
+  void* pad;                                /* 32 bytes: indexed by shifting */
+} hak_mid_stack_t;
+#endif
+
 typedef struct hak_heap_s {
 #if HAK_DIRECT_CACHE
   hak_page_t* direct[HAK_DIRECT_SLOTS];     /* (size+7)/8 -> current page of its class */
@@ -312,6 +324,10 @@ typedef struct hak_heap_s {
   hak_page_t* current[HAK_CLASS_COUNT];     /* class -> page the fast path pops from */
   hak_page_queue_t queue[HAK_CLASS_COUNT];  /* pages that may have free blocks; first == current */
   hak_page_queue_t full;                    /* pages without free blocks */
+#if HAK_MID_CACHE_SLOTS
+  hak_mid_stack_t mid_stack[HAK_CLASS_COUNT];   /* by class; the tiny ones stay unused */
+  void* mid_blocks[HAK_MID_CLASSES][HAK_MID_CACHE_SLOTS];
+#endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
   hak_segment_t* filled[2];                 /* segments whose pages are all carved */
@@ -330,6 +346,17 @@ hak_internal extern hak_heap_t _hak_heap_empty;
 hak_internal extern __thread hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
 
 hak_inline hak_heap_t* _hak_heap(void) { return _hak_tls_heap; }
+
+/* Tags in the low bits of a page's owner word (a thread pointer is 16-byte aligned), each
+ * of which sends the owner's frees past the fast path to _hak_free_slow. */
+#define HAK_OWNER_FULL   ((uintptr_t)1)   /* the page is in its heap's full list */
+#define HAK_OWNER_CACHED ((uintptr_t)2)   /* a mid page: the owner's frees go to its mid cache */
+#define HAK_OWNER_TAGS   (HAK_OWNER_FULL | HAK_OWNER_CACHED)
+
+/* The owner word of a page the heap holds, outside the full list. */
+hak_inline uintptr_t _hak_owner_word(const hak_heap_t* heap, const hak_page_t* page) {
+  return heap->tid | (HAK_MID_CACHE_SLOTS != 0 && page->tier == HAK_TIER_MID ? HAK_OWNER_CACHED : 0);
+}
 
 /* ---------------------------------------------------------------- options and state */
 
@@ -375,6 +402,18 @@ hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
+hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
+
+/* mid cache (hak_midcache.c) */
+#if HAK_MID_CACHE_SLOTS
+hak_internal void  _hak_mid_cache_init(hak_heap_t* heap);   /* a new heap's stacks and limits */
+hak_internal void  _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p);
+hak_internal void* _hak_mid_cache_refill(hak_heap_t* heap, int cls);
+hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* thread exit: the stacks emptied */
+hak_internal void  _hak_mid_pool_lock(void);
+hak_internal void  _hak_mid_pool_unlock(void);
+hak_internal void  _hak_mid_pool_reset_lock(void);
+#endif
 
 /* segments (hak_segment.c) */
 hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls);

@@ -53,6 +53,9 @@ static void read_environment(void) {
  * by a thread that does not exist there. */
 static void fork_prepare(void) {
   _hak_heaps_lock();
+#if HAK_MID_CACHE_SLOTS
+  _hak_mid_pool_lock();
+#endif
   _hak_segments_lock();
   _hak_large_lock();
   _hak_registry_fork_lock();
@@ -62,6 +65,9 @@ static void fork_parent(void) {
   _hak_registry_fork_unlock();
   _hak_large_unlock();
   _hak_segments_unlock();
+#if HAK_MID_CACHE_SLOTS
+  _hak_mid_pool_unlock();
+#endif
   _hak_heaps_unlock();
 }
 
@@ -69,6 +75,9 @@ static void fork_child(void) {
   _hak_registry_fork_unlock();
   _hak_large_reset_lock();
   _hak_segments_reset_lock();
+#if HAK_MID_CACHE_SLOTS
+  _hak_mid_pool_reset_lock();
+#endif
   _hak_heaps_reset_lock();
 }
 
@@ -107,6 +116,7 @@ void hak_config(hak_config_t* out) {
   out->tiny_max = HAK_TINY_MAX;
   out->mid_max = HAK_MID_MAX;
   out->harden = HAK_HARDEN;
+  out->mid_cache_slots = HAK_MID_CACHE_SLOTS;
 }
 
 __attribute__((constructor)) static void hak_start(void) {

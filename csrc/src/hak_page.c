@@ -110,7 +110,7 @@ static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
   _hak_heap_queue_push_back(&heap->full, page);
   page->in_full = 1;
-  atomic_store_explicit(&page->owner, heap->tid | 1, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page) | HAK_OWNER_FULL, memory_order_relaxed);
   return true;
 }
 
@@ -124,7 +124,7 @@ static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
                                                 memory_order_acq_rel, memory_order_relaxed)) { }
   _hak_heap_queue_remove(&heap->full, page);
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
 }
@@ -194,6 +194,17 @@ found:
 }
 
 void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
+#if HAK_MID_CACHE_SLOTS
+  /* blocks other threads freed and could not keep come before pages: they are memory that
+   * is already resident and otherwise idle */
+  if (cls >= HAK_TINY_CLASSES) {
+    void* shared = _hak_mid_cache_refill(heap, cls);
+    if (shared != NULL) {
+      _hak_count_alloc_of(heap, HAK_TIER_MID, cls, size);
+      return shared;
+    }
+  }
+#endif
   if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
   hak_page_t* page = page_find(heap, cls);
   if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
@@ -259,7 +270,10 @@ static void count_event(hak_heap_t* heap, int which) {
   else _hak_counter_add(&heap->stats.always[which], 1);
 }
 
-void _hak_free_slow(void* p, hak_page_t* page) {
+static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page);
+static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner);
+
+static hak_noinline void free_other(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
@@ -285,19 +299,64 @@ void _hak_free_slow(void* p, hak_page_t* page) {
     _hak_large_free(heap, page->segment);
     return;
   }
-  uintptr_t owner = _hak_page_owner(page) & ~(uintptr_t)1;
+  uintptr_t owner = page_owner_reclaiming(heap, page);
+#if HAK_MID_CACHE_SLOTS
+  if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {
+    _hak_mid_cache_push(heap, page->class_idx, p);
+    return;
+  }
+#endif
+  free_to_page(heap, page, p, owner);
+}
+
+void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
+  free_to_page(heap, page, p, page_owner_reclaiming(heap, page));
+}
+
+/* The owner of a small page, after taking over the segment of an exited thread whose page
+ * this is, where the calling thread can (reclaim on free). */
+static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
+  uintptr_t owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
     count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED);
-    owner = _hak_page_owner(page) & ~(uintptr_t)1;
+    owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
   }
+  return owner;
+}
+
+/* A block back onto its small page: our own page directly (it may be in the full list),
+ * anyone else's through its atomic list. */
+static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner) {
   if (owner == _hak_thread_id()) {
-    /* our own page, sitting in the full list (or just reclaimed) */
     page_unfull(heap, page);
     _hak_page_push_local(page, p);
     return;
   }
   page_remote_free(page, p);
   count_event(heap, HAK_STAT_REMOTE_FREES);
+}
+
+/* Every free the inline fast path does not finish. A mid block of a page with a live owner,
+ * whichever thread that is and whether its page is full or not (the stack leaves the page
+ * as it is), goes onto the calling thread's stack for its class while there is room, in a
+ * few instructions before anything else is set up: the thread reuses the blocks it frees,
+ * as it would its own, and they go back to their pages only when its stack overflows or
+ * it exits. The empty heap's stacks are always full. */
+void _hak_free_slow(void* p, hak_page_t* page) {
+#if HAK_MID_CACHE_SLOTS
+  hak_heap_t* heap = _hak_heap();
+  if (_hak_page_owner(page) & HAK_OWNER_CACHED) {
+    hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
+    if (hak_likely(st->top != st->end)) {
+#if HAK_STATS >= 1
+      _hak_count_free(heap, page);
+#endif
+      *st->top++ = p;
+      return;
+    }
+  }
+#endif
+  free_other(page, p);
 }
 
 /* ---------------------------------------------------------------- thread exit and adoption */
@@ -321,7 +380,7 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
 
 /* A page of an adopted segment: collect, release if empty, else queue it. */
 void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
-  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 #if HAK_DUAL_LISTS
   page_collect_remote(page);

@@ -272,7 +272,7 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
   page->tier = (uint8_t)_hak_class_tier(cls);
   page->in_use = 1;
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, heap->tid, memory_order_relaxed);
+  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 
   if (++seg->pages_used == seg->page_count) {

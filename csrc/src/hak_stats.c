@@ -23,7 +23,7 @@ static const char* const _always_names[HAK_STAT_ALWAYS_COUNT] = {
   "segmentsMapped", "segmentsUnmapped", "pagesPurged",
   "libcMallocTiny", "libcMallocTinyBytes", "libcMallocOther", "libcFree",
   "remoteFrees", "heapsAbandoned", "segmentsAdopted", "segmentsReclaimed",
-  "segmentsReused", "segmentsPurged",
+  "segmentsReused", "segmentsPurged", "midBatchesShared", "midBatchesTaken",
 };
 
 void _hak_stat_global_add(int which, uint64_t n) {

@@ -282,6 +282,58 @@ static void run_thread(void* (*fn)(void*), size_t size) {
 
 /* Runs first, while no segment is abandoned or cached. The hak_* API, so that wrap-tiny and
  * the sanitizers' malloc do not matter. */
+/* The mid cache: the block a thread freed last is the next of its class it gets, even when
+ * its page is full and not the one the class allocates from, and even when another thread
+ * allocated it; what a thread still holds when it exits goes to the shared pool, from which
+ * the next thread that needs blocks of the class takes them before it carves fresh pages. */
+#define MID_CACHE_BLOCKS 40     /* 20 KiB blocks: over three 256 KiB pages */
+static void* mid_cache_blocks[MID_CACHE_BLOCKS];
+static void* mid_cache_foreign;
+
+static void* mid_cache_free_and_exit(void* arg) {
+  (void)arg;
+  void** b = mid_cache_blocks;
+  for (int i = 0; i < MID_CACHE_BLOCKS; i++) b[i] = hak_malloc(20000);
+  hak_free(b[0]);
+  void* again = hak_malloc(19000);
+  CHECK(again == b[0], "the mid block freed last (%p) is handed out next, got %p", b[0], again);
+  hak_free(mid_cache_foreign);            /* allocated by the main thread */
+  again = hak_malloc(20000);
+  CHECK(again == mid_cache_foreign, "a mid block freed by another thread (%p) is reused by it, got %p",
+        mid_cache_foreign, again);
+  hak_free(again);
+  for (int i = 0; i < MID_CACHE_BLOCKS; i++) hak_free(b[i]);
+  return NULL;
+}
+
+static void* mid_cache_take(void* arg) {
+  *(void**)arg = hak_malloc(20000);
+  return NULL;
+}
+
+static void test_mid_cache(void) {
+  hak_config_t cfg;
+  hak_config(&cfg);
+  if (cfg.mid_cache_slots == 0) return;     /* off in this build (harden) */
+  mid_cache_foreign = hak_malloc(20000);
+  pthread_t t;
+  pthread_create(&t, NULL, mid_cache_free_and_exit, NULL);
+  pthread_join(t, NULL);
+  hak_stats_t before, after;
+  hak_stats_get(&before);
+  void* taken = NULL;
+  pthread_create(&t, NULL, mid_cache_take, &taken);    /* a new thread: no pages of its own */
+  pthread_join(t, NULL);
+  hak_stats_get(&after);
+  int found = 0;
+  for (int i = 0; i < MID_CACHE_BLOCKS; i++) found |= taken == mid_cache_blocks[i];
+  CHECK(found, "a new thread's first mid block (%p) is one the exited thread left in the pool", taken);
+  CHECK(after.always.mid_batches_taken > before.always.mid_batches_taken, "a batch was taken from the pool");
+  CHECK(after.always.mid_pages_carved == before.always.mid_pages_carved, "no mid page was carved (%llu)",
+        (unsigned long long)(after.always.mid_pages_carved - before.always.mid_pages_carved));
+  hak_free(taken);
+}
+
 static void test_lifecycle(void) {
   void* mine = hak_malloc(100);      /* this thread allocates: it has segments of its own */
   hak_stats_t before, after;
@@ -339,6 +391,7 @@ static void test_lifecycle(void) {
 int main(void) {
   live_init();
   test_lifecycle();
+  test_mid_cache();
   for (size_t i = 0; i < TEST_API_COUNT; i++) {
     A = test_apis[i];
     test_producer_consumer(2, 2);

@@ -170,10 +170,12 @@ hak_inline _Atomic(uintptr_t)* _hak_page_remote_word(hak_page_t* page) {
 #endif
 }
 
-/* Whether p, any address, is the start of a block carved from the page. */
+/* Whether p, any address, is the start of a block carved from the page. Any thread may ask
+ * while the owner carves more: the capacity is read atomically (a plain load). */
 hak_inline bool _hak_page_holds_block(const hak_page_t* page, const void* p) {
   uintptr_t off = (uintptr_t)p - (uintptr_t)page->area;
-  return (uintptr_t)p >= (uintptr_t)page->area && off % page->block_size == 0 && off / page->block_size < page->capacity;
+  return (uintptr_t)p >= (uintptr_t)page->area && off % page->block_size == 0 &&
+         off / page->block_size < __atomic_load_n(&page->capacity, __ATOMIC_RELAXED);
 }
 
 hak_inline uint32_t _hak_page_used(hak_page_t* page) {

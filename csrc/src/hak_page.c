@@ -55,7 +55,7 @@ static uint32_t page_extend(hak_page_t* page) {
   } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)start | (w & HAK_NOTIFY_MASK),
                                                   memory_order_release, memory_order_relaxed));
 #endif
-  page->capacity += n;
+  __atomic_store_n(&page->capacity, page->capacity + n, __ATOMIC_RELAXED);   /* _hak_page_holds_block */
 #if HAK_HARDEN
   _hak_hd_page_extended(page);
 #endif

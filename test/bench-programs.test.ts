@@ -214,6 +214,18 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(result('stress_exchange', ['3', '2', '1000', '40', '4', '20', '100']).checksum).not.toBe(start.checksum);
   });
 
+  it('stress_exchange finds a block overlapped by another through the check bits its slot keeps', () => {
+    // one thread, no blocks kept: under alias, the slots filled in turn hold pairs of blocks
+    // at one address, the second one's tag in both
+    const r = run('stress_exchange', ['1', '1', '1000', '100', '1', '0', '1', '10', '1', '1048576'], broken, {BROKEN_ALLOC: 'alias'});
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(
+      /^stress_exchange: memory corruption detected: slot (\d+), block at 0x[0-9a-f]+: start tag reads 0x[0-9a-f]{16}, which is not the tag of slot \1 stored with the block's address/,
+    );
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(jsonLines(r.stdout)).toHaveLength(0);
+  });
+
   it('stress_exchange rejects size shares that add up to more than 100 percent', () => {
     const r = run('stress_exchange', ['2', '1', '10', '10', '1', '0', '1', '60', '41']);
     expect(r.status).toBe(2);

@@ -68,8 +68,9 @@ static bench_cli_t cli = {
     "thread frees its own blocks. Sizes: medium percent in (1 KiB, 64 KiB], large percent in\n"
     "(64 KiB, max], the rest uniform in [8, 1 KiB]; in the two upper bands each power-of-two\n"
     "octave is equally likely, uniform within it. touch says what is written in a block (and\n"
-    "verified before its free); one block in 64 is filled and verified whole in any case. The\n"
-    "main thread fills the slots before the measured region and empties them after it.\n"
+    "verified before its free); one block in 64 (in 256 above 1 KiB) is filled and verified\n"
+    "whole in any case. The main thread fills the slots before the measured region and\n"
+    "empties them after it.\n"
     "Operations: 2 x (keep + iters) x threads x rounds.",
     args, BENCH_NARGS(args), 0};
 
@@ -79,9 +80,11 @@ static bench_cli_t cli = {
  * put in, so a block that another one overlaps fails instead of being freed as another size. */
 #define CHECK_SHIFT 48
 #define ADDRESS_MASK ((UINT64_C(1) << CHECK_SHIFT) - 1)
-/* Blocks whose tag hash has these bits clear (one in 64) are filled and verified whole. */
+/* Blocks whose tag hash has these bits clear are filled and verified whole: one small block
+ * in 64, one larger block in 256 (a fill of 1 MiB is some 10^5 instructions). */
 #define SAMPLE_SHIFT 40
-#define SAMPLE_MASK 63
+#define SAMPLE_MASK_SMALL 63
+#define SAMPLE_MASK_LARGER 255
 
 #define MEDIUM_OCTAVES 6 /* 1 KiB << 6 = 64 KiB */
 
@@ -112,7 +115,8 @@ static inline uint64_t tag_hash(uint64_t tag) {
 }
 
 static inline int tag_sampled(uint64_t tag) {
-  return ((tag_hash(tag) >> SAMPLE_SHIFT) & SAMPLE_MASK) == 0;
+  const uint64_t mask = bench_tag_size(tag) <= SMALL_MAX ? SAMPLE_MASK_SMALL : SAMPLE_MASK_LARGER;
+  return ((tag_hash(tag) >> SAMPLE_SHIFT) & mask) == 0;
 }
 
 /* A size in (low << k, min(low << (k + 1), high)] for an octave k drawn uniformly. */

@@ -45,6 +45,9 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'cross_thread', args: ['3', '30000'], ops: 2 * 3 * 30_000},
   {program: 'large_churn', args: ['2', '300', '4', '1234567', '8', '60000'], ops: -1}, // the first fill of a slot has no free
   {program: 'large_churn', args: ['1', '40', '2', '1234567', '1048576', '2097152'], ops: -1},
+  // threads, rounds, iters, slots per thread, keep, local %, seed, medium %, large %, max, touch
+  {program: 'stress_exchange', args: ['4', '3', '3000', '100', '8', '20', '1234567', '10', '1', '1048576'], ops: 2 * (8 + 3000) * 4 * 3},
+  {program: 'stress_exchange', args: ['3', '2', '2000', '50', '4', '30', '1234567', '20', '2', '2097152', 'pages'], ops: 2 * (4 + 2000) * 3 * 2},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -109,7 +112,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(10);
+    expect(PROGRAMS).toHaveLength(11);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });
@@ -199,6 +202,45 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(result('large_churn', ['1', '5', '1', '7', '8', '4096']).ops).toBe(2 * 5 - 1);
   });
 
+  it('stress_exchange does the same work whatever it writes in a block, and verifies all of it with touch=all', () => {
+    const args = ['3', '2', '1000', '40', '4', '20', '99', '10', '2', '1048576'];
+    const start = result('stress_exchange', [...args, 'start'], hakmem);
+    const all = result('stress_exchange', [...args, 'all'], hakmem);
+    expect(all.checksum).toBe(start.checksum);
+    expect(all.ops).toBe(start.ops);
+    // every block: the 3 x 40 that fill the slots, then (keep + iters) per thread and round
+    expect(all.verifiedBlocks).toBe(3 * 40 + 3 * 2 * (4 + 1000));
+    expect(start.verifiedBlocks).toBeLessThan(all.verifiedBlocks / 8);
+    expect(result('stress_exchange', ['3', '2', '1000', '40', '4', '20', '100']).checksum).not.toBe(start.checksum);
+  });
+
+  it('stress_exchange finds a block overlapped by another through the check bits its slot keeps', () => {
+    // one thread, no blocks kept: under alias, the slots filled in turn hold pairs of blocks
+    // at one address, the second one's tag in both
+    const r = run('stress_exchange', ['1', '1', '1000', '100', '1', '0', '1', '10', '1', '1048576'], broken, {BROKEN_ALLOC: 'alias'});
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(
+      /^stress_exchange: memory corruption detected: slot (\d+), block at 0x[0-9a-f]+: start tag reads 0x[0-9a-f]{16}, which is not the tag of slot \1 stored with the block's address/,
+    );
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(jsonLines(r.stdout)).toHaveLength(0);
+  });
+
+  it('stress_exchange rejects size shares that add up to more than 100 percent', () => {
+    const r = run('stress_exchange', ['2', '1', '10', '10', '1', '0', '1', '60', '41']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(
+      "stress_exchange: bad argument 'large': medium + large must be at most 100 (percent), got 60 + 41 (see stress_exchange --help)",
+    );
+    expect(run('stress_exchange', ['2', '1', '10', '10', '1', '0', '1', '10', '1', '65536']).stderr).toMatch(
+      /bad argument 'max': expected an integer in \[65537, 1073741824\], got '65536'/,
+    );
+    expect(run('stress_exchange', ['2', '1', '10', '10', '1', '0', '1', '10', '1', '1048576', 'every']).stderr).toMatch(
+      /bad argument 'touch': unknown value 'every'; expected one of start pages all/,
+    );
+  });
+
   describe.each(PROGRAMS)('%s arguments', (program) => {
     it('--help prints the usage and exits 0', () => {
       const r = run(program, ['--help']);
@@ -232,7 +274,8 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
         const r = run(program, args, broken, {BROKEN_ALLOC: mode});
         expect(r.signal).toBeNull();
         expect(r.status, r.stderr).toBe(3);
-        expect(r.stderr).toMatch(new RegExp(`^${program}: memory corruption detected: slot \\d+, block of \\d+ bytes`));
+        // stress_exchange may find an overlapped block by its slot's check bits before knowing its size
+        expect(r.stderr).toMatch(new RegExp(`^${program}: memory corruption detected: slot \\d+, block (of \\d+ bytes|at 0x)`));
         expect(jsonLines(r.stdout)).toHaveLength(0);
       });
 

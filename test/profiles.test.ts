@@ -31,6 +31,7 @@ const SEED_PROFILES = [
   'quick-wins',
   'random-mixed',
   'short-threads',
+  'stress-exchange',
   'thread-churn',
   'tiny-hot',
 ];

@@ -52,6 +52,7 @@ describe('the real csrc build', () => {
       'producer_consumer',
       'quick_wins',
       'random_mixed',
+      'stress_exchange',
       'thread_churn',
       'tiny_hot',
     ]);

@@ -172,7 +172,7 @@ uint64_t bench_verified_count(void) {
 
 /* A failure ends the process at once: other threads may still be calling the allocator,
  * so exit handlers and destructors (the allocator's own included) must not run. */
-BENCH_NORETURN static void bench_die(int code) {
+void bench_die(int code) {
   fflush(stdout);
   _exit(code);
 }
@@ -182,9 +182,8 @@ void bench_fail_nomem(size_t size) {
   bench_die(BENCH_EXIT_NOMEM);
 }
 
-static BENCH_NORETURN void bench_fail_word(const void *p, size_t size, uint64_t slot,
-                                           const char *what, size_t offset, uint64_t expected,
-                                           uint64_t found) {
+void bench_fail_word(const void *p, size_t size, uint64_t slot, const char *what, size_t offset,
+                     uint64_t expected, uint64_t found) {
   fprintf(stderr,
           "%s: memory corruption detected: slot %" PRIu64 ", block of %zu bytes at %p: %s at "
           "offset %zu reads 0x%016" PRIx64 ", expected 0x%016" PRIx64

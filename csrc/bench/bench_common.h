@@ -121,8 +121,14 @@ static inline size_t bench_tag_size(uint64_t tag) {
   return (size_t)((tag >> 32) - BENCH_TAG_SIZE_BIAS);
 }
 
+/* Ends the process at once with code: other threads may still be calling the allocator,
+ * so exit handlers and destructors (the allocator's own included) must not run. */
+BENCH_NORETURN void bench_die(int code);
 BENCH_NORETURN void bench_fail_nomem(size_t size);
 BENCH_NORETURN void bench_fail_tag(const void *p, size_t size, uint64_t tag, uint64_t slot);
+/* Exits 3 naming the block, which word (what, at offset) was found and what was expected. */
+BENCH_NORETURN void bench_fail_word(const void *p, size_t size, uint64_t slot, const char *what,
+                                    size_t offset, uint64_t expected, uint64_t found);
 /* The sampled blocks' out-of-line paths: malloc and fill the whole block with its tag;
  * verify the whole block (exits 3 on a mismatch), then free it and return the tag. Out of
  * line, so the common path keeps no sampled-block state alive across its malloc or free. */
@@ -160,6 +166,44 @@ static inline uint64_t bench_load_word(const void *p) {
 static inline uint64_t bench_free(void *p, size_t size, uint64_t tag, uint64_t slot, int sampled) {
   if (bench_unlikely(sampled)) return bench_free_verified(p, size, tag, slot);
   if (bench_unlikely(bench_load_word(p) != tag)) bench_fail_tag(p, size, tag, slot);
+  free(p);
+  return tag;
+}
+
+/* ---------------------------------------------------------------- paged blocks */
+
+/* Blocks written as a program filling a buffer would touch them: the tag in the start word,
+ * tag + k at the start of each further 4 KiB page k, and the tag in the last word (size >= 16).
+ * Every page of a large block is written, so the page faults an allocator causes by handing
+ * memory back to the OS show; a block moved, shortened or overlapping another fails. A
+ * sampled block is filled and verified whole instead. */
+#define BENCH_PAGE 4096
+
+static inline void *bench_alloc_paged(size_t size, uint64_t tag, int sampled) {
+  if (bench_unlikely(sampled)) return bench_alloc_filled(size, tag);
+  unsigned char *p = malloc(size);
+  if (bench_unlikely(p == NULL)) bench_fail_nomem(size);
+  bench_put_tag(p, tag);
+  for (size_t off = BENCH_PAGE; off + 2 * sizeof tag <= size; off += BENCH_PAGE)
+    bench_put_tag(p + off, tag + off / BENCH_PAGE);
+  if (size >= 2 * sizeof tag) bench_put_tag(p + size - sizeof tag, tag);
+  return p;
+}
+
+/* Verifies what bench_alloc_paged wrote, then frees the block; returns the tag. */
+static inline uint64_t bench_free_paged(void *block, size_t size, uint64_t tag, uint64_t slot,
+                                        int sampled) {
+  if (bench_unlikely(sampled)) return bench_free_verified(block, size, tag, slot);
+  unsigned char *p = block;
+  if (bench_unlikely(bench_load_word(p) != tag)) bench_fail_tag(p, size, tag, slot);
+  for (size_t off = BENCH_PAGE; off + 2 * sizeof tag <= size; off += BENCH_PAGE) {
+    const uint64_t want = tag + off / BENCH_PAGE;
+    if (bench_unlikely(bench_load_word(p + off) != want))
+      bench_fail_word(p, size, slot, "page word", off, want, bench_load_word(p + off));
+  }
+  const size_t last = size - sizeof tag;
+  if (bench_unlikely(size >= 2 * sizeof tag && bench_load_word(p + last) != tag))
+    bench_fail_word(p, size, slot, "last word", last, tag, bench_load_word(p + last));
   free(p);
   return tag;
 }

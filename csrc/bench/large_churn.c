@@ -29,7 +29,6 @@ static bench_cli_t cli = {
     "in its place, writing one word on each page; one block in 16 is filled and verified whole. Operations: malloc calls plus free calls.",
     args, BENCH_NARGS(args), 0};
 
-#define PAGE 4096
 /* Blocks allocated on cycles that are multiples of 16 are filled and verified whole. */
 #define SAMPLE_MASK 15
 
@@ -46,26 +45,9 @@ typedef struct worker_s {
   char pad[64];
 } worker_t;
 
-/* Page k of a block holds tag + k at its start (unless the last word overlaps it), the last
- * word holds tag: a block moved, shortened or overlapping another fails. */
-static void *fill(size_t size, uint64_t tag) {
-  unsigned char *p = malloc(size);
-  if (p == NULL) bench_fail_nomem(size);
-  for (size_t off = 0; off + 2 * sizeof tag <= size; off += PAGE) bench_put_tag(p + off, tag + off / PAGE);
-  bench_put_tag(p + size - sizeof tag, tag);
-  return p;
-}
-
+/* Writes and verifies every page of a block (bench_alloc_paged, bench_free_paged). */
 static uint64_t check_and_free(void *block, uint64_t tag, uint64_t slot, int sampled) {
-  if (sampled) return bench_free_verified(block, bench_tag_size(tag), tag, slot);
-  unsigned char *p = block;
-  size_t size = bench_tag_size(tag);
-  for (size_t off = 0; off + 2 * sizeof tag <= size; off += PAGE) {
-    if (bench_unlikely(bench_load_word(p + off) != tag + off / PAGE)) bench_fail_tag(p + off, size, tag + off / PAGE, slot);
-  }
-  if (bench_unlikely(bench_load_word(p + size - sizeof tag) != tag)) bench_fail_tag(p, size, tag, slot);
-  free(p);
-  return tag;
+  return bench_free_paged(block, bench_tag_size(tag), tag, slot, sampled);
 }
 
 BENCH_NOINLINE void bench_loop_large_churn(worker_t *w) {
@@ -82,7 +64,7 @@ BENCH_NOINLINE void bench_loop_large_churn(worker_t *w) {
     /* the tag's slot half counts pages up from a multiple of 2^20, so tags never collide */
     w->tags[i] = bench_tag((uint64_t)i << 20, size);
     w->sampled[i] = (c & SAMPLE_MASK) == 0;
-    w->blocks[i] = w->sampled[i] ? bench_alloc_filled(size, w->tags[i]) : fill(size, w->tags[i]);
+    w->blocks[i] = bench_alloc_paged(size, w->tags[i], w->sampled[i]);
     ops++;
   }
   w->rng = rng;

@@ -203,12 +203,21 @@ static void heap_purge(hak_heap_t* heap) {
     hak_segment_t* lists[2] = { heap->avail[kind], heap->spare[kind] };
     for (int l = 0; l < 2; l++) {
       for (hak_segment_t* seg = lists[l]; seg != NULL; seg = (l == 0 ? seg->next : NULL)) {
-        for (size_t i = 0; i < seg->page_count; i++) {
-          hak_page_t* page = &seg->pages[i];
-          if (page->in_use || !page->is_dirty) continue;
-          _hak_os_purge(page->area, page_area_size(seg, i));
-          page->is_dirty = 0;
-          count(heap, HAK_STAT_PAGES_PURGED);
+        /* neighbouring pages' areas touch: each run of them is one system call */
+        uint8_t* run = NULL;
+        size_t run_size = 0;
+        for (size_t i = 0; i <= seg->page_count; i++) {
+          hak_page_t* page = i < seg->page_count ? &seg->pages[i] : NULL;
+          if (page != NULL && !page->in_use && page->is_dirty) {
+            if (run == NULL) run = page->area;
+            run_size += page_area_size(seg, i);
+            page->is_dirty = 0;
+            count(heap, HAK_STAT_PAGES_PURGED);
+            continue;
+          }
+          if (run != NULL) _hak_os_purge(run, run_size);
+          run = NULL;
+          run_size = 0;
         }
       }
     }

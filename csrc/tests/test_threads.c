@@ -285,8 +285,7 @@ static void run_thread(void* (*fn)(void*), size_t size) {
 /* The mid cache: the block a thread freed last is the next of its class it gets, even when
  * its page is full and not the one the class allocates from, and even when another thread
  * allocated it; what a thread still holds when it exits goes to the shared pool, from which
- * the next thread that needs blocks of the class takes them before it carves fresh pages;
- * a thread's own blocks that overflow its stack go back to its pages, not to the pool. */
+ * the next thread that needs blocks of the class takes them before it carves fresh pages. */
 #define MID_CACHE_BLOCKS 40     /* 20 KiB blocks: over three 256 KiB pages */
 static void* mid_cache_blocks[MID_CACHE_BLOCKS];
 static void* mid_cache_foreign;
@@ -333,16 +332,6 @@ static void test_mid_cache(void) {
   CHECK(after.always.mid_pages_carved == before.always.mid_pages_carved, "no mid page was carved (%llu)",
         (unsigned long long)(after.always.mid_pages_carved - before.always.mid_pages_carved));
   hak_free(taken);
-
-  /* A full stack gives the thread's own blocks back to its pages: none goes to the pool. */
-  static void* own[4 * MID_CACHE_BLOCKS];
-  hak_stats_get(&before);
-  for (int i = 0; i < 4 * MID_CACHE_BLOCKS; i++) own[i] = hak_malloc(20000);
-  for (int i = 0; i < 4 * MID_CACHE_BLOCKS; i++) hak_free(own[i]);
-  hak_stats_get(&after);
-  CHECK(after.always.mid_batches_shared == before.always.mid_batches_shared,
-        "a thread's own mid blocks stay out of the pool (%llu batches shared)",
-        (unsigned long long)(after.always.mid_batches_shared - before.always.mid_batches_shared));
 }
 
 static void test_lifecycle(void) {

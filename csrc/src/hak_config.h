@@ -119,13 +119,13 @@
  * process-wide pool, from which any thread whose stack and current page are empty takes a
  * batch before it looks for other pages or carves fresh memory. The pool keeps at most
  * HAK_MID_POOL_BYTES in all classes; beyond that, blocks go back to their pages. A thread's
- * exit gives all its stacks hold to the pool. Blocks in stacks and the pool count as in use
- * in their pages; a thread holds at most about 7 MiB in its stacks (the sum over the 24
- * classes with the defaults). Larson with 2-32 KiB blocks on 4 threads, whose main thread
- * allocates every first block: peak RSS 130 MiB with the stacks alone, 102 MiB with a pool
- * of 1 MiB a class, 85 MiB with 16 MiB in all (tcmalloc 90 MiB). Compiling with
- * -DHAK_MID_CACHE_SLOTS=0 turns the cache off; harden turns it off too, since a block on a
- * stack is not marked free and a second free of it would go unnoticed. */
+ * exit gives all its stacks hold to the pool. Blocks in stacks and the pool count as in use in their pages; a thread holds
+ * at most about 7 MiB in its stacks (the sum over the 24 classes with the defaults).
+ * Larson with 2-32 KiB blocks on 4 threads, whose main thread allocates every first block:
+ * peak RSS 130 MiB with the stacks alone, 102 MiB with a pool of 1 MiB a class, 85 MiB with
+ * 16 MiB in all (tcmalloc 90 MiB). Compiling with -DHAK_MID_CACHE_SLOTS=0 turns the cache off;
+ * harden turns it off too, since a block on a stack is not marked free and a second free of
+ * it would go unnoticed. */
 #ifndef HAK_MID_CACHE_SLOTS
 #define HAK_MID_CACHE_SLOTS  32
 #endif

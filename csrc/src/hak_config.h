@@ -117,9 +117,9 @@
  * a full stack gives its older half away: blocks of the thread's own pages back to them (so
  * a thread's blocks stay with it, in its core's caches), the others as one batch to a
  * process-wide pool, from which any thread whose stack and current page are empty takes a
- * batch before it looks for other pages or carves fresh memory. The pool keeps at most
- * HAK_MID_POOL_BYTES in all classes; beyond that, blocks go back to their pages. A thread's
- * exit gives all its stacks hold to the pool. Blocks in stacks and the pool count as in use in their pages; a thread holds
+ * batch before it looks for other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES in all
+ * classes; beyond that, blocks go back to their pages. A thread's exit empties its stacks
+ * the same way. Blocks in stacks and the pool count as in use in their pages; a thread holds
  * at most about 7 MiB in its stacks (the sum over the 24 classes with the defaults).
  * Larson with 2-32 KiB blocks on 4 threads, whose main thread allocates every first block:
  * peak RSS 130 MiB with the stacks alone, 102 MiB with a pool of 1 MiB a class, 85 MiB with

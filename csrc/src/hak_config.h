@@ -114,10 +114,9 @@
  * on cold blocks, pages fill and empty over and over, and a block freed into a page whose
  * owner no longer allocates is never reused. A class's stack holds at most
  * HAK_MID_CACHE_SLOTS blocks and about HAK_MID_CACHE_BYTES of them (never fewer than 2);
- * a full stack gives its older half away: blocks of the thread's own pages back to them (so
- * a thread's blocks stay with it, in its core's caches), the others as one batch to a
- * process-wide pool, from which any thread whose stack and current page are empty takes a
- * batch before it looks for other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES in all
+ * a full stack gives its older half away as one batch to a process-wide pool, from which
+ * any thread whose stack and current page are empty takes a batch before it looks for
+ * other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES in all
  * classes; beyond that, blocks go back to their pages. A thread's exit empties its stacks
  * the same way. Blocks in stacks and the pool count as in use in their pages; a thread holds
  * at most about 7 MiB in its stacks (the sum over the 24 classes with the defaults).

@@ -1,7 +1,7 @@
 /* The mid cache (hak_config.h): each thread's per-class stacks of the mid blocks it freed,
- * and the process-wide pool where a thread's overflow of other threads' blocks (and all it
- * holds when it exits) goes so that another thread reuses it, instead of it waiting on the
- * atomic list of a page whose owner may not allocate again. The push and pop of a stack are inlined into malloc and free; what is here runs
+ * and the process-wide pool where a thread's overflow goes so that another thread reuses
+ * it, instead of it waiting on the atomic list of a page whose owner may not allocate
+ * again. The push and pop of a stack are inlined into malloc and free; what is here runs
  * when a stack is full, empty, or its thread exits. */
 #include "hak_fastpath.h"
 
@@ -68,26 +68,14 @@ static void** pool_take(int cls, size_t room) {
   return head;
 }
 
-/* Gives the oldest n blocks of a stack away, and moves the newer ones down. With `keep_own`,
- * blocks of the thread's own pages go back to them, where its next refill finds them, so a
- * thread's blocks stay with the thread (and in its core's caches); the others, blocks of
- * pages another thread owns, go to the pool as one batch, or each back to its page when the
- * pool is full. */
-static void stack_trim(hak_heap_t* heap, int cls, hak_mid_stack_t* st, size_t n, bool keep_own) {
+/* Gives the oldest n blocks of a stack away: to the pool as one batch, or when it is full,
+ * each back to its page. The newer blocks move down. */
+static void stack_trim(hak_heap_t* heap, int cls, hak_mid_stack_t* st, size_t n) {
   if (n == 0) return;
-  size_t shared = 0;
-  for (size_t i = 0; i < n; i++) {
-    void* b = st->base[i];
-    hak_page_t* page = _hak_page_of(b);
-    if (keep_own && (_hak_page_owner(page) & ~HAK_OWNER_TAGS) == heap->tid) _hak_free_to_page(heap, page, b);
-    else st->base[shared++] = b;
-  }
-  if (shared != 0) {
-    if (pool_put(cls, st->base, shared)) {
-      count(heap, HAK_STAT_MID_BATCHES_SHARED);
-    } else {
-      for (size_t i = 0; i < shared; i++) _hak_free_to_page(heap, _hak_page_of(st->base[i]), st->base[i]);
-    }
+  if (pool_put(cls, st->base, n)) {
+    count(heap, HAK_STAT_MID_BATCHES_SHARED);
+  } else {
+    for (size_t i = 0; i < n; i++) _hak_free_to_page(heap, _hak_page_of(st->base[i]), st->base[i]);
   }
   size_t keep = (size_t)(st->top - st->base) - n;
   for (size_t i = 0; i < keep; i++) st->base[i] = st->base[n + i];
@@ -96,7 +84,7 @@ static void stack_trim(hak_heap_t* heap, int cls, hak_mid_stack_t* st, size_t n,
 
 void _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p) {
   hak_mid_stack_t* st = &heap->mid_stack[cls];
-  if (st->top == st->end) stack_trim(heap, cls, st, batch_max(st), true);
+  if (st->top == st->end) stack_trim(heap, cls, st, batch_max(st));
   *st->top++ = p;
 }
 
@@ -115,7 +103,7 @@ void _hak_mid_cache_flush(hak_heap_t* heap) {
     hak_mid_stack_t* st = &heap->mid_stack[cls];
     while (st->top != st->base) {
       size_t n = (size_t)(st->top - st->base);
-      stack_trim(heap, cls, st, n < batch_max(st) ? n : batch_max(st), false);   /* exiting: share all */
+      stack_trim(heap, cls, st, n < batch_max(st) ? n : batch_max(st));
     }
   }
 }

@@ -11,6 +11,19 @@ static inline void spin_pause(void) { __builtin_ia32_pause(); }
 /* ---------------------------------------------------------------- refill */
 
 #if HAK_DUAL_LISTS
+/* Whether a collected pointer may be followed: it lies in the page's carved blocks (the
+ * hardened build also checks that it starts one); anything else means the list was
+ * overwritten. A range test, not the division of _hak_page_holds_block: the walk below
+ * runs for every block another thread frees. */
+static inline bool collected_ok(const hak_page_t* page, const void* b, uintptr_t span) {
+#if HAK_HARDEN
+  (void)span;
+  return _hak_hd_block_start(page, b);
+#else
+  return (uintptr_t)b - (uintptr_t)page->area < span;
+#endif
+}
+
 /* Takes every block other threads freed into the page (one atomic exchange for the whole
  * batch) and puts them on the allocation list. Returns how many. */
 static uint32_t page_collect_remote(hak_page_t* page) {
@@ -22,10 +35,13 @@ static uint32_t page_collect_remote(hak_page_t* page) {
   hak_block_t* head = _hak_word_block(w);
   hak_block_t* tail = head;
   uint32_t n = 1;
-  if (hak_unlikely(!_hak_page_holds_block(page, head))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, head, page->block_size);
+  /* only the owner carves, and the owner is collecting: the capacity stays put */
+  const uint32_t capacity = __atomic_load_n(&page->capacity, __ATOMIC_RELAXED);
+  const uintptr_t span = (uintptr_t)capacity * page->block_size;
+  if (hak_unlikely(!collected_ok(page, head, span))) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, head, page->block_size);
   for (hak_block_t* next; (next = HAK_HD_NEXT(page, tail)) != NULL; tail = next, n++) {
-    /* a block outside the page means the list was overwritten: stop before following it */
-    if (hak_unlikely(!_hak_page_holds_block(page, next) || n > page->capacity)) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, tail, page->block_size);
+    /* stop before following a pointer that is not the page's, or a list that loops */
+    if (hak_unlikely(!collected_ok(page, next, span) || n > capacity)) _hak_misuse(HAK_MISUSE_CORRUPT_LIST, tail, page->block_size);
   }
   HAK_HD_LINK(page, tail, page->free);
   page->free = head;

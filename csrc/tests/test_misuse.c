@@ -143,11 +143,13 @@ static void overflow_next(void) {
   memset(a, 'B', 96 + 16);
   malloc_until(96, keep[1]);
 }
-static void overflow_large(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 10] = 'x'; hak_free(p); }
+/* A stray write flips bits rather than storing a fixed byte: a canary byte is random, and a
+ * fixed byte would equal it in one run out of 256, when nothing is there to catch. */
+static void overflow_large(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 10] ^= 0x5a; hak_free(p); }
 static void overflow_large_far(void) { char* p = hak_malloc(LARGE + 10); memset(p + LARGE, 'x', 17); hak_free(p); }
-static void overflow_large_realloc(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 12] = 'x'; hak_realloc(p, LARGE + 20000); }
+static void overflow_large_realloc(void) { char* p = hak_malloc(LARGE + 10); p[LARGE + 12] ^= 0x5a; hak_realloc(p, LARGE + 20000); }
 
-static void underflow_large(void) { char* p = hak_malloc(LARGE); p[-3] = 'x'; hak_free(p); }
+static void underflow_large(void) { char* p = hak_malloc(LARGE); p[-3] ^= 0x5a; hak_free(p); }
 static void guard_large(void) {
   /* the page after the usable part is inaccessible: the run faults in this code */
   char* p = hak_malloc(LARGE);

@@ -314,7 +314,9 @@ static void* mid_cache_take(void* arg) {
 static void test_mid_cache(void) {
   hak_config_t cfg;
   hak_config(&cfg);
-  if (cfg.mid_cache_slots == 0) return;     /* off in this build (harden) */
+  CHECK((cfg.mid_cache_slots == 0) == (cfg.harden != 0), "the mid cache is off exactly in hardened builds (%d slots)",
+        cfg.mid_cache_slots);
+  if (cfg.mid_cache_slots == 0) return;
   mid_cache_foreign = hak_malloc(20000);
   pthread_t t;
   pthread_create(&t, NULL, mid_cache_free_and_exit, NULL);

@@ -6,11 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-static void count(hak_heap_t* heap, int which, uint64_t n) {
-  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, n);
-  else _hak_counter_add(&heap->stats.always[which], n);
-}
-
 /* The thread's heap, created on first use; NULL while hakmem is initialising (glibc
  * serves those few requests, and frees of them find their way back to glibc). */
 static hak_heap_t* heap_or_create(hak_heap_t* heap) {
@@ -20,8 +15,8 @@ static hak_heap_t* heap_or_create(hak_heap_t* heap) {
 /* wrap-tiny is off and the request came through the override: the tiny pool declines, as
  * the wrapper guard of the seeds did, and glibc's allocator serves it. */
 static hak_noinline void* tiny_declined(hak_heap_t* heap, size_t size, size_t alignment) {
-  count(heap, HAK_STAT_LIBC_MALLOC_TINY, 1);
-  count(heap, HAK_STAT_LIBC_MALLOC_TINY_BYTES, size);
+  _hak_count_event(heap, HAK_STAT_LIBC_MALLOC_TINY, 1);
+  _hak_count_event(heap, HAK_STAT_LIBC_MALLOC_TINY_BYTES, size);
   return alignment <= 16 ? _hak_sys_malloc(size) : _hak_sys_memalign(alignment, size);
 }
 

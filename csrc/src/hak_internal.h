@@ -349,6 +349,13 @@ hak_internal extern __thread hak_heap_t* _hak_tls_heap __attribute__((tls_model(
 
 hak_inline hak_heap_t* _hak_heap(void) { return _hak_tls_heap; }
 
+/* Adds n to one of the always-on counters: the heap's own (a plain add), or the process's
+ * for the empty heap of a thread that has none. */
+hak_inline void _hak_count_event(hak_heap_t* heap, int which, uint64_t n) {
+  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, n);
+  else _hak_counter_add(&heap->stats.always[which], n);
+}
+
 /* Tags in the low bits of a page's owner word (a thread pointer is 16-byte aligned), each
  * of which sends the owner's frees past the fast path to _hak_free_slow. */
 #define HAK_OWNER_FULL   ((uintptr_t)1)   /* the page is in its heap's full list */

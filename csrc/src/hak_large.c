@@ -88,14 +88,9 @@ static size_t cache_decay(hak_segment_t** out, size_t extra) {
   return n;
 }
 
-static void count(hak_heap_t* heap, int which, uint64_t n) {
-  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, n);
-  else _hak_counter_add(&heap->stats.always[which], n);
-}
-
 static void large_unmap(hak_heap_t* heap, hak_segment_t* seg) {
   _hak_segment_unmap(seg);
-  count(heap, HAK_STAT_LARGE_UNMAPS, 1);
+  _hak_count_event(heap, HAK_STAT_LARGE_UNMAPS, 1);
 }
 
 /* The cached block that costs least: the fewest pages to fault in (resident short of the
@@ -170,9 +165,9 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   if (fresh) {
     seg = large_map(mapping_size(committed), offset);
     if (seg == NULL) { errno = ENOMEM; return NULL; }
-    count(heap, HAK_STAT_LARGE_MAPS, 1);
+    _hak_count_event(heap, HAK_STAT_LARGE_MAPS, 1);
   } else {
-    count(heap, HAK_STAT_LARGE_CACHE_HITS, 1);
+    _hak_count_event(heap, HAK_STAT_LARGE_CACHE_HITS, 1);
 #if !HAK_SUPERSLAB
     if (seg->first_area != (uint8_t*)seg + offset) _hak_registry_remove(seg);
 #endif
@@ -190,8 +185,8 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   pthread_mutex_lock(&_large_lock);
   note_live(seg->resident, true);
   pthread_mutex_unlock(&_large_lock);
-  count(heap, HAK_STAT_LARGE_ALLOCS, 1);
-  count(heap, HAK_STAT_LARGE_BYTES, size);
+  _hak_count_event(heap, HAK_STAT_LARGE_ALLOCS, 1);
+  _hak_count_event(heap, HAK_STAT_LARGE_BYTES, size);
 #if HAK_STATS >= 1
   if (heap != &_hak_heap_empty) {
     _hak_counter_add(&heap->stats.tier_allocs[HAK_TIER_LARGE], 1);

@@ -25,8 +25,6 @@ void _hak_mid_pool_lock(void) { pthread_mutex_lock(&_pool_lock); }
 void _hak_mid_pool_unlock(void) { pthread_mutex_unlock(&_pool_lock); }
 void _hak_mid_pool_reset_lock(void) { pthread_mutex_init(&_pool_lock, NULL); }
 
-static void count(hak_heap_t* heap, int which) { _hak_counter_add(&heap->stats.always[which], 1); }
-
 static size_t stack_limit(const hak_mid_stack_t* st) { return (size_t)(st->end - st->base); }
 
 /* The most a stack gives away at once, and so the longest batch: a stack with half its
@@ -73,7 +71,7 @@ static void** pool_take(int cls, size_t room) {
 static void stack_trim(hak_heap_t* heap, int cls, hak_mid_stack_t* st, size_t n) {
   if (n == 0) return;
   if (pool_put(cls, st->base, n)) {
-    count(heap, HAK_STAT_MID_BATCHES_SHARED);
+    _hak_count_event(heap, HAK_STAT_MID_BATCHES_SHARED, 1);
   } else {
     for (size_t i = 0; i < n; i++) _hak_free_to_page(heap, _hak_page_of(st->base[i]), st->base[i]);
   }
@@ -92,7 +90,7 @@ void* _hak_mid_cache_refill(hak_heap_t* heap, int cls) {
   hak_mid_stack_t* st = &heap->mid_stack[cls];
   void** head = pool_take(cls, (size_t)(st->end - st->top));
   if (head == NULL) return NULL;
-  count(heap, HAK_STAT_MID_BATCHES_TAKEN);
+  _hak_count_event(heap, HAK_STAT_MID_BATCHES_TAKEN, 1);
   size_t n = (size_t)(uintptr_t)head[BATCH_COUNT];
   for (size_t i = 1; i < n; i++) *st->top++ = head[BATCH_BLOCKS + i - 1];
   return head;

@@ -281,13 +281,28 @@ static void page_remote_free(hak_page_t* page, void* p) {
   }
 }
 
-static void count_event(hak_heap_t* heap, int which) {
-  if (heap == &_hak_heap_empty) _hak_stat_global_add(which, 1);
-  else _hak_counter_add(&heap->stats.always[which], 1);
+/* The owner of a small page, after taking over the segment of an exited thread whose page
+ * this is, where the calling thread can (reclaim on free). */
+static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
+  uintptr_t owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
+  if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
+    _hak_count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED, 1);
+    owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
+  }
+  return owner;
 }
 
-static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page);
-static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner);
+/* A block back onto its small page: our own page directly (it may be in the full list),
+ * anyone else's through its atomic list. */
+void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
+  if (page_owner_reclaiming(heap, page) == _hak_thread_id()) {
+    page_unfull(heap, page);
+    _hak_page_push_local(page, p);
+    return;
+  }
+  page_remote_free(page, p);
+  _hak_count_event(heap, HAK_STAT_REMOTE_FREES, 1);
+}
 
 static hak_noinline void free_other(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
@@ -296,7 +311,7 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
 #if HAK_HARDEN
     _hak_hd_check_foreign(p);
 #endif
-    count_event(heap, HAK_STAT_LIBC_FREE);
+    _hak_count_event(heap, HAK_STAT_LIBC_FREE, 1);
     _hak_sys_free(p);
     return;
   }
@@ -315,41 +330,14 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
     _hak_large_free(heap, page->segment);
     return;
   }
-  uintptr_t owner = page_owner_reclaiming(heap, page);
 #if HAK_MID_CACHE_SLOTS
   if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {
+    page_owner_reclaiming(heap, page);    /* an exited thread's segment becomes ours */
     _hak_mid_cache_push(heap, page->class_idx, p);
     return;
   }
 #endif
-  free_to_page(heap, page, p, owner);
-}
-
-void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
-  free_to_page(heap, page, p, page_owner_reclaiming(heap, page));
-}
-
-/* The owner of a small page, after taking over the segment of an exited thread whose page
- * this is, where the calling thread can (reclaim on free). */
-static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
-  uintptr_t owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
-  if (owner == 0 && heap != &_hak_heap_empty && _hak_segment_reclaim(heap, page->segment)) {
-    count_event(heap, HAK_STAT_SEGMENTS_RECLAIMED);
-    owner = _hak_page_owner(page) & ~HAK_OWNER_TAGS;
-  }
-  return owner;
-}
-
-/* A block back onto its small page: our own page directly (it may be in the full list),
- * anyone else's through its atomic list. */
-static void free_to_page(hak_heap_t* heap, hak_page_t* page, void* p, uintptr_t owner) {
-  if (owner == _hak_thread_id()) {
-    page_unfull(heap, page);
-    _hak_page_push_local(page, p);
-    return;
-  }
-  page_remote_free(page, p);
-  count_event(heap, HAK_STAT_REMOTE_FREES);
+  _hak_free_to_page(heap, page, p);
 }
 
 /* Every free the inline fast path does not finish. A mid block of a page with a live owner,

@@ -51,8 +51,6 @@ static size_t page_area_size(const hak_segment_t* seg, size_t idx) {
   return idx == 0 ? span - (size_t)(seg->first_area - (const uint8_t*)seg) : span;
 }
 
-static void count(hak_heap_t* heap, int which) { _hak_counter_add(&heap->stats.always[which], 1); }
-
 /* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -117,7 +115,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
       _hak_segmap_set(seg, true);
       (void)_hak_registry_add(seg);
     }
-    count(heap, HAK_STAT_SEGMENTS_REUSED);
+    _hak_count_event(heap, HAK_STAT_SEGMENTS_REUSED, 1);
     return seg;
   }
   size_t mapped;
@@ -140,7 +138,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
     return NULL;
   }
 #endif
-  count(heap, HAK_STAT_SEGMENTS_MAPPED);
+  _hak_count_event(heap, HAK_STAT_SEGMENTS_MAPPED, 1);
   return seg;
 }
 
@@ -167,7 +165,7 @@ static void cache_decay_locked(hak_heap_t* heap, uint64_t now) {
   for (hak_segment_t* s = _cached; s != NULL; s = s->next) {
     if (s->purged || s->cached_at + _hak_options.purge_delay_ms > now) continue;
     segment_purge_all(s);
-    count(heap, HAK_STAT_SEGMENTS_PURGED);
+    _hak_count_event(heap, HAK_STAT_SEGMENTS_PURGED, 1);
   }
 }
 
@@ -192,7 +190,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
   pthread_mutex_unlock(&_abandoned_lock);
   if (unmap != NULL) {
     _hak_segment_unmap(unmap);
-    count(heap, HAK_STAT_SEGMENTS_UNMAPPED);
+    _hak_count_event(heap, HAK_STAT_SEGMENTS_UNMAPPED, 1);
   }
 }
 
@@ -212,7 +210,7 @@ static void heap_purge(hak_heap_t* heap) {
             if (run == NULL) run = page->area;
             run_size += page_area_size(seg, i);
             page->is_dirty = 0;
-            count(heap, HAK_STAT_PAGES_PURGED);
+            _hak_count_event(heap, HAK_STAT_PAGES_PURGED, 1);
             continue;
           }
           if (run != NULL) _hak_os_purge(run, run_size);
@@ -362,7 +360,7 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
   } else {
     seg_push(&heap->avail[kind], seg);
   }
-  count(heap, HAK_STAT_SEGMENTS_ADOPTED);
+  _hak_count_event(heap, HAK_STAT_SEGMENTS_ADOPTED, 1);
   /* adopting the last live page may release the segment: stop once all are seen */
   size_t live = seg->pages_used;
   for (size_t i = 0; live > 0; i++) {

@@ -194,31 +194,28 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
   }
 }
 
+/* Returns a segment's empty-but-written pages to the OS. Neighbouring pages' areas touch,
+ * so each run of them is one system call. */
+static void segment_purge_empty(hak_heap_t* heap, hak_segment_t* seg) {
+  for (size_t i = 0; i < seg->page_count;) {
+    if (seg->pages[i].in_use || !seg->pages[i].is_dirty) { i++; continue; }
+    uint8_t* run = seg->pages[i].area;
+    size_t run_size = 0;
+    for (; i < seg->page_count && !seg->pages[i].in_use && seg->pages[i].is_dirty; i++) {
+      run_size += page_area_size(seg, i);
+      seg->pages[i].is_dirty = 0;
+      _hak_count_event(heap, HAK_STAT_PAGES_PURGED, 1);
+    }
+    _hak_os_purge(run, run_size);
+  }
+}
+
 /* Returns every empty-but-written page of the heap to the OS with MADV_DONTNEED (their
  * address space stays reserved). */
 static void heap_purge(hak_heap_t* heap) {
   for (int kind = 0; kind < 2; kind++) {
-    hak_segment_t* lists[2] = { heap->avail[kind], heap->spare[kind] };
-    for (int l = 0; l < 2; l++) {
-      for (hak_segment_t* seg = lists[l]; seg != NULL; seg = (l == 0 ? seg->next : NULL)) {
-        /* neighbouring pages' areas touch: each run of them is one system call */
-        uint8_t* run = NULL;
-        size_t run_size = 0;
-        for (size_t i = 0; i <= seg->page_count; i++) {
-          hak_page_t* page = i < seg->page_count ? &seg->pages[i] : NULL;
-          if (page != NULL && !page->in_use && page->is_dirty) {
-            if (run == NULL) run = page->area;
-            run_size += page_area_size(seg, i);
-            page->is_dirty = 0;
-            _hak_count_event(heap, HAK_STAT_PAGES_PURGED, 1);
-            continue;
-          }
-          if (run != NULL) _hak_os_purge(run, run_size);
-          run = NULL;
-          run_size = 0;
-        }
-      }
-    }
+    for (hak_segment_t* seg = heap->avail[kind]; seg != NULL; seg = seg->next) segment_purge_empty(heap, seg);
+    if (heap->spare[kind] != NULL) segment_purge_empty(heap, heap->spare[kind]);
   }
   heap->dirty_bytes = 0;
   heap->purge_at = 0;

@@ -25,8 +25,8 @@ static hak_noinline void* libc_fallback(size_t size, size_t alignment) {
   return alignment <= 16 ? _hak_sys_malloc(size) : _hak_sys_memalign(alignment, size);
 }
 
-void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped) {
-  heap = heap_or_create(heap);
+void* _hak_malloc_generic(size_t size, bool wrapped) {
+  hak_heap_t* heap = heap_or_create(_hak_heap());
   if (hak_unlikely(heap == NULL)) return libc_fallback(size, 0);
   if (size <= HAK_TINY_MAX) {
     if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);

@@ -91,7 +91,9 @@ hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
 #endif
 }
 
-hak_internal void* _hak_malloc_generic(hak_heap_t* heap, size_t size, bool wrapped);
+/* Everything the fast path does not serve. It reads the heap again itself, so that the fast
+ * path keeps `size` in its argument register instead of shuffling for the call. */
+hak_internal void* _hak_malloc_generic(size_t size, bool wrapped);
 
 /* `wrapped`: the request came through the malloc override (where wrap-tiny applies). */
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
@@ -114,20 +116,26 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
 #endif
     page = heap->current[cls];
   } else {
-    return _hak_malloc_generic(heap, size, wrapped);
+    return _hak_malloc_generic(size, wrapped);
   }
   void* b = _hak_page_pop(page);
   if (hak_likely(b != NULL)) {
     _hak_count_alloc(heap, page, size);
     return b;
   }
-  return _hak_malloc_generic(heap, size, wrapped);
+  return _hak_malloc_generic(size, wrapped);
 }
 
 hak_inline void _hak_free_inline(void* p) {
-  hak_page_t* page = _hak_page_of(p);
+#if HAK_SUPERSLAB
+  /* a foreign pointer has no page: the slow path gives it the empty page */
+  hak_page_t* page = _hak_page_lookup(p);
+  if (hak_likely(page != NULL) && hak_likely(_hak_page_owner(page) == _hak_thread_id())) {
+#else
   /* foreign pointers map to the empty page, whose owner is nobody */
+  hak_page_t* page = _hak_page_of(p);
   if (hak_likely(_hak_page_owner(page) == _hak_thread_id())) {
+#endif
 #if HAK_HARDEN
     if (hak_unlikely(!_hak_hd_block_start(page, p))) _hak_hd_bad_free(page, p);
     /* free already, or live data that looks so: the slow path looks for it on the lists */

@@ -345,8 +345,9 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
  * as it is), goes onto the calling thread's stack for its class while there is room, in a
  * few instructions before anything else is set up: the thread reuses the blocks it frees,
  * as it would its own, and they go back to their pages only when its stack overflows or
- * it exits. The empty heap's stacks are always full. */
+ * it exits. The empty heap's stacks are always full. A NULL page: p is not hakmem's. */
 void _hak_free_slow(void* p, hak_page_t* page) {
+  if (page == NULL) page = &_hak_page_empty;
 #if HAK_MID_CACHE_SLOTS
   hak_heap_t* heap = _hak_heap();
   if (_hak_page_owner(page) & HAK_OWNER_CACHED) {

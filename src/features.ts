@@ -100,7 +100,7 @@ export const TOGGLES: readonly ToggleInfo[] = [
     idPrefix: 'h',
     idOnlyWhenOn: true,
     meaning: 'stop heap misuse (double free, invalid free, write after free, large-block overflow) with a one-line message and abort()',
-    mechanism: 'free-list links checked against a per-page secret, double-free and block-start checks at free, large-block canaries (like mimalloc\'s secure mode); the mid cache is off',
+    mechanism: 'free-list links checked against a per-page secret, double-free and block-start checks at free, large-block canaries (like mimalloc\'s secure mode); the tiny and mid caches are off',
   },
 ];
 

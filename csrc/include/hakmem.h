@@ -50,6 +50,7 @@ typedef struct hak_config_s {
   size_t mid_max;         /* largest mid request (65536) */
   int harden;             /* HAK_HARDEN */
   int mid_cache_slots;    /* blocks a thread keeps per mid class (HAK_MID_CACHE_SLOTS; 0: off) */
+  int tiny_cache_blocks;  /* most blocks a thread keeps per tiny class (HAK_TINY_CACHE_BLOCKS; 0: off) */
 } hak_config_t;
 
 HAK_API void hak_config(hak_config_t* out);

@@ -30,7 +30,12 @@ void* _hak_malloc_generic(size_t size, bool wrapped) {
   if (hak_unlikely(heap == NULL)) return libc_fallback(size, 0);
   if (size <= HAK_TINY_MAX) {
     if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);
-    return _hak_malloc_class(heap, _hak_class_of(size), size);
+    int cls = _hak_class_of(size);
+    void* p = _hak_malloc_class(heap, cls, size);
+#if HAK_TINY_CACHE_BLOCKS
+    if (p != NULL) _hak_tiny_cache_fill(heap, cls);   /* the next mallocs take from the list */
+#endif
+    return p;
   }
   if (size <= HAK_MID_MAX) return _hak_malloc_class(heap, _hak_class_of(size), size);
   return _hak_large_malloc(heap, size, 0, false);

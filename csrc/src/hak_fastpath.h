@@ -33,6 +33,12 @@ hak_inline void _hak_count_free(hak_heap_t* heap, const hak_page_t* page) {
   (void)heap; (void)page;
 }
 
+/* One instruction on the word in memory: a plain decrement is compiled into a load, a
+ * subtraction and a store when the value was just tested. */
+hak_inline void _hak_dec_in_memory(uint64_t* word) {
+  __asm__("subq $1, %0" : "+m"(*word));
+}
+
 /* Pops a block from the page's allocation list; NULL when the list is empty. */
 hak_inline void* _hak_page_pop(hak_page_t* page) {
 #if HAK_DUAL_LISTS
@@ -100,7 +106,23 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
   hak_heap_t* heap = _hak_heap();
   hak_page_t* page;
   if (hak_likely(size <= HAK_TINY_MAX)) {
+#if HAK_TINY_CACHE_BLOCKS
 #if HAK_DIRECT_CACHE
+    hak_tiny_list_t* list = heap->tiny_direct[(size + 7) >> 3];
+#else
+    hak_tiny_list_t* list = &heap->tiny_list[_hak_class_search(size)];
+#endif
+    hak_block_t* b = list->head;
+    if (hak_likely(b != NULL)) {
+      hak_block_t* next = b->next;
+      __asm__("" : "+r"(b));   /* keeps gcc from parking b in another register than the result's */
+      list->head = next;
+      list->room++;
+      _hak_count_alloc_of(heap, HAK_TIER_TINY, (int)(list - heap->tiny_list), size);
+      return b;
+    }
+    return _hak_malloc_generic(size, wrapped);
+#elif HAK_DIRECT_CACHE
     page = heap->direct[(size + 7) >> 3];
 #else
     page = heap->current[_hak_class_search(size)];
@@ -127,6 +149,31 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
 }
 
 hak_inline void _hak_free_inline(void* p) {
+#if HAK_TINY_CACHE_BLOCKS
+  /* a tiny block, any thread's, onto this thread's list for its class; a mid or large
+   * block's page points at the heap's no_list, which has no room */
+#if HAK_SUPERSLAB
+  hak_page_t* page = _hak_page_lookup(p);
+  if (hak_likely(page != NULL)) {
+#else
+  hak_page_t* page = _hak_page_of(p);
+  {
+#endif
+    hak_heap_t* heap = _hak_heap();
+    hak_tiny_list_t* list = (hak_tiny_list_t*)((char*)heap + page->list_off);
+    if (hak_likely(list->room != 0)) {
+#if HAK_STATS >= 1
+      _hak_count_free(heap, page);
+#endif
+      ((hak_block_t*)p)->next = list->head;
+      list->head = (hak_block_t*)p;
+      _hak_dec_in_memory(&list->room);
+      return;
+    }
+  }
+  _hak_free_slow(p, page);
+}
+#else
 #if HAK_SUPERSLAB
   /* a foreign pointer has no page: the slow path gives it the empty page */
   hak_page_t* page = _hak_page_lookup(p);
@@ -151,5 +198,6 @@ hak_inline void _hak_free_inline(void* p) {
   }
   _hak_free_slow(p, page);
 }
+#endif
 
 #endif

@@ -12,6 +12,9 @@ hak_page_t _hak_page_empty = HAK_EMPTY_PAGE_INIT;
 hak_heap_t _hak_heap_empty = {
 #if HAK_DIRECT_CACHE
   .direct = EMPTY_PAGES(HAK_DIRECT_SLOTS),
+#if HAK_TINY_CACHE_BLOCKS
+  .tiny_direct = { [0 ... HAK_DIRECT_SLOTS - 1] = &_hak_heap_empty.no_list },
+#endif
 #endif
   .current = EMPTY_PAGES(HAK_CLASS_COUNT),
 };
@@ -95,6 +98,9 @@ static void heap_init(hak_heap_t* heap) {
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_cache_init(heap);
 #endif
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_cache_init(heap);
+#endif
 }
 
 hak_heap_t* _hak_heap_for_thread(void) {
@@ -121,7 +127,11 @@ hak_heap_t* _hak_heap_for_thread(void) {
 
 /* Thread exit: hand every page and segment over, then recycle the heap. */
 static void heap_abandon(hak_heap_t* heap) {
-  /* 0. cached mid blocks back to their pages, so that empty pages are released below */
+  /* 0. cached blocks back to their pages (mid ones to the pool first), so that empty
+   * pages are released below */
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_cache_flush(heap);
+#endif
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_cache_flush(heap);
 #endif

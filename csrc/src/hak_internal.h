@@ -132,7 +132,8 @@ typedef struct hak_page_s {
   uint8_t in_use;                       /* carved from its segment */
   uint8_t in_full;                      /* in the heap's full list */
   uint8_t is_dirty;                     /* written since the last purge */
-  uint8_t pad0[3];
+  uint8_t pad0;
+  uint16_t list_off;                    /* where in a heap its class's tiny list lies (0: none) */
 #if HAK_HARDEN
   /* what the hardened fast paths read (hak_harden.h): the free-list secret, and the
    * multiplier and limit of the block-start test */
@@ -335,9 +336,30 @@ typedef struct hak_mid_stack_s {
 } hak_mid_stack_t;
 #endif
 
+#if HAK_TINY_CACHE_BLOCKS
+/* A thread's list of free blocks of one tiny class (hak_config.h), linked as a page's list
+ * is; room: how many more it may take (64 bits: the free fast path tests and decrements it
+ * in memory, one instruction each). */
+typedef struct hak_tiny_list_s {
+  hak_block_t* head;
+  uint64_t room;
+} hak_tiny_list_t;
+#endif
+
 typedef struct hak_heap_s {
+#if HAK_TINY_CACHE_BLOCKS
+  /* first, at offset 0, where a page without a list points (a mid or large one): no room,
+   * so its frees take the slow path; never written */
+  hak_tiny_list_t no_list;
+#endif
 #if HAK_DIRECT_CACHE
   hak_page_t* direct[HAK_DIRECT_SLOTS];     /* (size+7)/8 -> current page of its class */
+#if HAK_TINY_CACHE_BLOCKS
+  hak_tiny_list_t* tiny_direct[HAK_DIRECT_SLOTS];   /* (size+7)/8 -> its class's list */
+#endif
+#endif
+#if HAK_TINY_CACHE_BLOCKS
+  hak_tiny_list_t tiny_list[HAK_TINY_CLASSES];
 #endif
   hak_page_t* current[HAK_CLASS_COUNT];     /* class -> page the fast path pops from */
   hak_page_queue_t queue[HAK_CLASS_COUNT];  /* pages that may have free blocks; first == current */
@@ -357,6 +379,18 @@ typedef struct hak_heap_s {
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;
 } hak_heap_t;
+
+/* Where in a heap a page of class cls finds the list its frees go to: 0 (the no_list) but
+ * for a tiny class with the tiny cache. */
+hak_inline uint16_t _hak_tiny_list_off(int cls) {
+#if HAK_TINY_CACHE_BLOCKS
+  _Static_assert(offsetof(hak_heap_t, tiny_list) + sizeof(hak_tiny_list_t) * HAK_TINY_CLASSES <= UINT16_MAX,
+                 "list offsets fit a page's 16 bits");
+  if (cls < HAK_TINY_CLASSES) return (uint16_t)(offsetof(hak_heap_t, tiny_list) + sizeof(hak_tiny_list_t) * (size_t)cls);
+#endif
+  (void)cls;
+  return 0;
+}
 
 /* Every thread starts on the empty heap: its pages have no free blocks, so the first malloc
  * takes the slow path, which gives the thread a heap of its own. */
@@ -428,6 +462,16 @@ hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
 hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
+
+/* tiny cache (hak_tinycache.c) */
+#if HAK_TINY_CACHE_BLOCKS
+hak_internal void  _hak_tiny_cache_init(hak_heap_t* heap);
+/* a free the fast path did not take (the list was full): the older half of the list goes
+ * back to its pages first; false when the class has no room at all (wrap-tiny off) */
+hak_internal bool  _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p);
+hak_internal void  _hak_tiny_cache_fill(hak_heap_t* heap, int cls);   /* after a miss */
+hak_internal void  _hak_tiny_cache_flush(hak_heap_t* heap);          /* thread exit */
+#endif
 
 /* mid cache (hak_midcache.c) */
 #if HAK_MID_CACHE_SLOTS

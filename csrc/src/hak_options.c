@@ -117,6 +117,7 @@ void hak_config(hak_config_t* out) {
   out->mid_max = HAK_MID_MAX;
   out->harden = HAK_HARDEN;
   out->mid_cache_slots = HAK_MID_CACHE_SLOTS;
+  out->tiny_cache_blocks = HAK_TINY_CACHE_BLOCKS;
 }
 
 __attribute__((constructor)) static void hak_start(void) {

@@ -337,6 +337,12 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
     return;
   }
 #endif
+#if HAK_TINY_CACHE_BLOCKS
+  if (page->tier == HAK_TIER_TINY && heap != &_hak_heap_empty) {
+    page_owner_reclaiming(heap, page);
+    if (_hak_tiny_cache_push(heap, page->class_idx, p)) return;
+  }
+#endif
   _hak_free_to_page(heap, page, p);
 }
 

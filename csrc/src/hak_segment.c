@@ -274,6 +274,7 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
 #endif
   page->class_idx = (uint8_t)cls;
   page->tier = (uint8_t)_hak_class_tier(cls);
+  page->list_off = _hak_tiny_list_off(cls);
   page->in_use = 1;
   page->in_full = 0;
   atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);

@@ -336,6 +336,66 @@ static void test_mid_cache(void) {
   hak_free(taken);
 }
 
+/* The tiny cache: a thread's next tiny block of a class is the one it freed last, whichever
+ * thread allocated it, and taking a block another thread allocated costs no remote free;
+ * what a thread's lists hold when it exits goes back to the blocks' pages. With wrap-tiny
+ * off the lists have no room, and such frees go to their owner's page at once. */
+#define TINY_CACHE_BLOCKS 32
+static void* tiny_cache_foreign[TINY_CACHE_BLOCKS];
+
+static void* tiny_cache_free_and_take(void* arg) {
+  (void)arg;
+  hak_stats_t before, after;
+  hak_stats_get(&before);
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
+  hak_stats_get(&after);
+  uint64_t remote = after.always.remote_frees - before.always.remote_frees;
+  if (!wrap_tiny_on()) {
+    CHECK(remote == TINY_CACHE_BLOCKS, "without room, each free went to its owner's page (%llu remote)",
+          (unsigned long long)remote);
+    return NULL;
+  }
+  CHECK(remote == 0, "frees of another thread's tiny blocks are kept, not sent back (%llu remote)",
+        (unsigned long long)remote);
+  for (int i = TINY_CACHE_BLOCKS - 1; i >= 0; i--) {
+    void* again = hak_malloc(60);
+    CHECK(again == tiny_cache_foreign[i], "the tiny block freed last (%p) is handed out next, got %p",
+          tiny_cache_foreign[i], again);
+  }
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
+  return NULL;     /* the exit sends them back */
+}
+
+static void test_tiny_cache(void) {
+  hak_config_t cfg;
+  hak_config(&cfg);
+  CHECK((cfg.tiny_cache_blocks == 0) == (cfg.harden != 0), "the tiny cache is off exactly in hardened builds (%d blocks)",
+        cfg.tiny_cache_blocks);
+  if (cfg.tiny_cache_blocks == 0) return;
+  void* a = hak_malloc(48);
+  void* b = hak_malloc(48);
+  hak_free(a);
+  hak_free(b);
+  void* first = hak_malloc(40);
+  void* second = hak_malloc(48);
+  CHECK(first == b && second == a, "freed tiny blocks come back last in, first out (%p %p, got %p %p)", b, a, first, second);
+  hak_free(first);
+  hak_free(second);
+
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) tiny_cache_foreign[i] = hak_malloc(64);
+  hak_stats_t before, after;
+  hak_stats_get(&before);
+  pthread_t t;
+  pthread_create(&t, NULL, tiny_cache_free_and_take, NULL);
+  pthread_join(t, NULL);
+  hak_stats_get(&after);
+  if (wrap_tiny_on()) {
+    uint64_t remote = after.always.remote_frees - before.always.remote_frees;
+    CHECK(remote >= TINY_CACHE_BLOCKS, "the exiting thread sent the blocks it held back to their pages (%llu remote)",
+          (unsigned long long)remote);
+  }
+}
+
 static void test_lifecycle(void) {
   void* mine = hak_malloc(100);      /* this thread allocates: it has segments of its own */
   hak_stats_t before, after;
@@ -394,6 +454,7 @@ int main(void) {
   live_init();
   test_lifecycle();
   test_mid_cache();
+  test_tiny_cache();
   for (size_t i = 0; i < TEST_API_COUNT; i++) {
     A = test_apis[i];
     test_producer_consumer(2, 2);

@@ -86,7 +86,10 @@ describe('owner categories', () => {
   });
 
   it('splits hakmem by source file and the profile\'s tiers', () => {
-    const files = new Map([['page_refill', 'hak_page.c'], ['_hak_large_malloc', 'hak_large.c'], ['_hak_heap_for_thread', 'hak_heap.c']]);
+    const files = new Map([
+      ['page_refill', 'hak_page.c'], ['_hak_large_malloc', 'hak_large.c'], ['_hak_heap_for_thread', 'hak_heap.c'],
+      ['list_trim', 'hak_tinycache.c'], ['stack_trim', 'hak_midcache.c'],
+    ]);
     const item = (symbol: string) => ({symbol, library: '/b/libhakmem.so'});
     const on = (tiers: AttributionContext['tiers']): AttributionContext => ({program: 'random_mixed', tiers, hakmemFiles: files});
     expect(categorize(item('page_refill'), on(['tiny']))).toBe('hakmem tiny');
@@ -95,6 +98,8 @@ describe('owner categories', () => {
     expect(categorize(item('malloc'), on(['tiny', 'mid']))).toBe('hakmem pages');
     expect(categorize(item('malloc'), on(['large']))).toBe('hakmem large');
     expect(categorize(item('_hak_large_malloc'), on(['tiny']))).toBe('hakmem large');
+    expect(categorize(item('list_trim'), on(['tiny', 'mid']))).toBe('hakmem tiny');
+    expect(categorize(item('stack_trim'), on(['tiny', 'mid']))).toBe('hakmem mid');
     expect(categorize(item('_hak_heap_for_thread'), on(['tiny']))).toBe('hakmem other');
     expect(categorize(item('tiny_declined'), on(['tiny']))).toBe('hakmem other');
     expect(categorize(item('__libc_free@plt'), on(['tiny']))).toBe('hakmem other');

@@ -96,6 +96,8 @@ const ENTRY_POINTS = /^(malloc|free|cfree|calloc|realloc|reallocarray|memalign|p
 
 /** hakmem source files that hold the page machinery shared by the tiny and mid tiers. */
 const PAGE_FILES = new Set(['hak_page.c', 'hak_segment.c', 'hak_registry.c', 'hak_classes.c']);
+/** hakmem source files that serve one tier only: the per-thread caches of freed blocks. */
+const TIER_CACHE_FILES = new Map<string, Category>([['hak_tinycache.c', 'hakmem tiny'], ['hak_midcache.c', 'hakmem mid']]);
 /** The malloc/free entry points and the inline fast paths they are built from. */
 const ENTRY_FILES = new Set(['hak_override.c', 'hak_alloc.c', 'hak_fastpath.h', 'hak_internal.h', 'hak_alloc.h']);
 const ENTRY_NAMES = /^(malloc|free|calloc|realloc|reallocarray|memalign|posix_memalign|aligned_alloc|valloc|pvalloc|hak_\w+|_hak_\w+_impl|_hak_malloc_\w+|_hak_free_\w+)$/;
@@ -113,6 +115,8 @@ function hakmemCategory(symbol: string, context: AttributionContext, file: strin
   if (symbol.endsWith('@plt') || HAND_OFF_NAMES.has(name)) return 'hakmem other';
   const source = file ? basename(file) : context.hakmemFiles?.get(name);
   if (source === 'hak_large.c' || (!source && name.startsWith('_hak_large'))) return 'hakmem large';
+  const tierCache = source ? TIER_CACHE_FILES.get(source) : undefined;
+  if (tierCache) return tierCache;
   if (source ? PAGE_FILES.has(source) : /page|segment|segmap|class/.test(name)) return pageTierCategory(context.tiers);
   if (source ? ENTRY_FILES.has(source) : ENTRY_NAMES.test(name)) {
     // The entry points dispatch every tier; a profile of large blocks only spends them there.
@@ -172,7 +176,8 @@ export function attributionNote(context: AttributionContext, sizes: {min: number
   const tiers = context.tiers.length > 0 ? context.tiers.join(' and ') : 'unknown tiers';
   return (
     `hakmem's page code (hak_page.c, hak_segment.c, hak_registry.c, hak_classes.c) and its malloc/free fast paths serve tiny and mid ` +
-    `requests alike; this profile's requests (${range}: ${tiers}) make them ${pages}. hak_large.c counts as hakmem large; ` +
+    `requests alike; this profile's requests (${range}: ${tiers}) make them ${pages}. hak_tinycache.c counts as hakmem tiny, hak_midcache.c as hakmem mid, ` +
+    'hak_large.c as hakmem large; ' +
     'heap, option, OS and stats code and the hand-off to glibc (tiny_declined, libc_fallback) as hakmem other.'
   );
 }

@@ -80,21 +80,27 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
 
 /* Frees a block into a page the calling thread owns. With dual lists it goes on top of the
  * allocation list, so the page's next malloc of the class reuses it while its line is still
- * in L1 (the caller has usually just touched it). */
-hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
-  hak_block_t* b = (hak_block_t*)p;
+ * in L1 (the caller has usually just touched it). The chain form takes n blocks linked from
+ * first to last (last's link is written here; the others' links are plain, so n > 1 only
+ * without harden, where the tiny cache hands pages back their blocks in runs). */
+hak_inline void _hak_page_push_local_chain(hak_page_t* page, hak_block_t* first, hak_block_t* last, uint32_t n) {
 #if HAK_DUAL_LISTS
-  HAK_HD_LINK(page, b, page->free);
-  page->free = b;
-  if (hak_unlikely(--page->used == 0)) _hak_page_retire(page);
+  HAK_HD_LINK(page, last, page->free);
+  page->free = first;
+  page->used -= n;
+  if (hak_unlikely(page->used == 0)) _hak_page_retire(page);
 #else
   uintptr_t w = atomic_load_explicit(&page->free, memory_order_relaxed);
   do {
-    HAK_HD_LINK(page, b, _hak_word_block(w));
-  } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)b | (w & HAK_NOTIFY_MASK),
+    HAK_HD_LINK(page, last, _hak_word_block(w));
+  } while (!atomic_compare_exchange_weak_explicit(&page->free, &w, (uintptr_t)first | (w & HAK_NOTIFY_MASK),
                                                   memory_order_release, memory_order_relaxed));
-  if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, 1, memory_order_acq_rel) == 1)) _hak_page_retire(page);
+  if (hak_unlikely(atomic_fetch_sub_explicit(&page->used, n, memory_order_acq_rel) == n)) _hak_page_retire(page);
 #endif
+}
+
+hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
+  _hak_page_push_local_chain(page, (hak_block_t*)p, (hak_block_t*)p, 1);
 }
 
 /* Everything the fast path does not serve. It reads the heap again itself, so that the fast

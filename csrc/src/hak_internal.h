@@ -462,6 +462,8 @@ hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
 hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
+hak_internal void  _hak_free_chain_to_page(hak_heap_t* heap, hak_page_t* page, hak_block_t* first, hak_block_t* last,
+                                           uint32_t n);
 
 /* tiny cache (hak_tinycache.c) */
 #if HAK_TINY_CACHE_BLOCKS

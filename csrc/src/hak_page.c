@@ -253,18 +253,20 @@ void _hak_page_retire(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- free slow path */
 
-static void page_remote_free(hak_page_t* page, void* p) {
-  hak_block_t* b = (hak_block_t*)p;
+/* Blocks first .. last (n of them, linked in that order) onto another thread's page. */
+static void page_remote_free(hak_page_t* page, hak_block_t* first, hak_block_t* last, uint32_t n) {
   _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
   uintptr_t w = atomic_load_explicit(rw, memory_order_relaxed);
   uintptr_t s;
   do {
     s = w & HAK_NOTIFY_MASK;
-    HAK_HD_LINK(page, b, _hak_word_block(w));
-  } while (!atomic_compare_exchange_weak_explicit(rw, &w, (uintptr_t)b | (s == HAK_NOTIFY_WANT ? HAK_NOTIFY_BUSY : s),
+    HAK_HD_LINK(page, last, _hak_word_block(w));
+  } while (!atomic_compare_exchange_weak_explicit(rw, &w, (uintptr_t)first | (s == HAK_NOTIFY_WANT ? HAK_NOTIFY_BUSY : s),
                                                   memory_order_acq_rel, memory_order_relaxed));
 #if !HAK_DUAL_LISTS
-  atomic_fetch_sub_explicit(&page->used, 1, memory_order_release);
+  atomic_fetch_sub_explicit(&page->used, n, memory_order_release);
+#else
+  (void)n;
 #endif
   if (hak_unlikely(s == HAK_NOTIFY_WANT)) {
     /* The page is in its owner's full list: tell the owner. BUSY keeps the page (and the
@@ -292,16 +294,20 @@ static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
   return owner;
 }
 
-/* A block back onto its small page: our own page directly (it may be in the full list),
- * anyone else's through its atomic list. */
-void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
+/* Blocks back onto their small page: our own page directly (it may be in the full list),
+ * anyone else's through its atomic list, n blocks in one exchange. */
+void _hak_free_chain_to_page(hak_heap_t* heap, hak_page_t* page, hak_block_t* first, hak_block_t* last, uint32_t n) {
   if (page_owner_reclaiming(heap, page) == _hak_thread_id()) {
     page_unfull(heap, page);
-    _hak_page_push_local(page, p);
+    _hak_page_push_local_chain(page, first, last, n);
     return;
   }
-  page_remote_free(page, p);
-  _hak_count_event(heap, HAK_STAT_REMOTE_FREES, 1);
+  page_remote_free(page, first, last, n);
+  _hak_count_event(heap, HAK_STAT_REMOTE_FREES, n);
+}
+
+void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
+  _hak_free_chain_to_page(heap, page, (hak_block_t*)p, (hak_block_t*)p, 1);
 }
 
 static hak_noinline void free_other(hak_page_t* page, void* p) {

@@ -15,25 +15,39 @@ static uint32_t list_limit(int cls) {
   return limit < HAK_TINY_CACHE_BLOCKS ? limit : HAK_TINY_CACHE_BLOCKS;
 }
 
-/* Sends every block after the first `keep` (the most recently freed) back to its page. */
-static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, uint32_t keep) {
+/* Sends every block after the first `keep` (the most recently freed) back to its page, each
+ * run of neighbours on the list that share a page in one push: a thread that frees what
+ * another allocated in order hands back long runs, one atomic exchange each. The walk goes
+ * no further than the list's count, so that a list a double free made circular (without
+ * harden nothing stops one) cannot hold the thread forever. */
+static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, int cls, uint32_t keep) {
+  uint64_t count = list_limit(cls) - list->room;
   hak_block_t** link = &list->head;
-  for (uint32_t i = 0; i < keep && *link != NULL; i++) link = &(*link)->next;
+  uint64_t kept = 0;
+  for (; kept < keep && kept < count && *link != NULL; kept++) link = &(*link)->next;
   hak_block_t* b = *link;
   *link = NULL;
-  while (b != NULL) {
-    hak_block_t* next = b->next;          /* the page's push writes the link */
-    _hak_free_to_page(heap, _hak_page_of(b), b);
-    list->room++;
+  for (uint64_t left = count - kept; b != NULL && left > 0;) {
+    hak_page_t* page = _hak_page_of(b);
+    hak_block_t* last = b;
+    uint32_t n = 1;
+    while (n < left && last->next != NULL && _hak_page_of(last->next) == page) {
+      last = last->next;
+      n++;
+    }
+    hak_block_t* next = last->next;       /* the page's push writes last's link */
+    _hak_free_chain_to_page(heap, page, b, last, n);
+    left -= n;
     b = next;
   }
+  list->room = list_limit(cls) - kept;
 }
 
 bool _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p) {
   hak_tiny_list_t* list = &heap->tiny_list[cls];
   uint32_t limit = list_limit(cls);
   if (limit == 0) return false;
-  if (list->room == 0) list_trim(heap, list, limit / 2);
+  if (list->room == 0) list_trim(heap, list, cls, limit / 2);
   ((hak_block_t*)p)->next = list->head;
   list->head = (hak_block_t*)p;
   list->room--;
@@ -61,7 +75,7 @@ void _hak_tiny_cache_fill(hak_heap_t* heap, int cls) {
 }
 
 void _hak_tiny_cache_flush(hak_heap_t* heap) {
-  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) list_trim(heap, &heap->tiny_list[cls], 0);
+  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) list_trim(heap, &heap->tiny_list[cls], cls, 0);
 }
 
 void _hak_tiny_cache_init(hak_heap_t* heap) {

@@ -79,10 +79,10 @@ static uint32_t page_extend(hak_page_t* page) {
   return n;
 }
 
-/* Makes the allocation list non-empty if the page has any block to give: remote frees
- * first, then fresh blocks (the owner's frees are already on the list). Returns false when the
- * page is full. *supplied: blocks made available. */
-static bool page_refill(hak_page_t* page, uint32_t* supplied) {
+/* Makes the allocation list non-empty if the page has blocks carved already to give (the
+ * owner's frees are on the list, remote frees are collected); false when it has none.
+ * *supplied: blocks collected. */
+static bool page_take_carved(hak_page_t* page, uint32_t* supplied) {
   *supplied = 0;
 #if HAK_DUAL_LISTS
   if (page->free != HAK_LIST_END(page)) {
@@ -92,11 +92,10 @@ static bool page_refill(hak_page_t* page, uint32_t* supplied) {
 #endif
     return true;
   }
-  if ((*supplied = page_collect_remote(page)) != 0) return true;
+  return (*supplied = page_collect_remote(page)) != 0;
 #else
-  if (_hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL) return true;
+  return _hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL;
 #endif
-  return (*supplied = page_extend(page)) != 0;
 }
 
 /* ---------------------------------------------------------------- full pages */
@@ -180,33 +179,58 @@ static void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
 }
 
+static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
+  if (page == q->first) return;
+  _hak_heap_queue_remove(q, page);
+  _hak_heap_queue_push_front(q, page);
+}
+
+/* Blocks already carved come first: a page's own frees and the remote frees of every page
+ * of the class (collected), then pages of exited threads (adopted), and only then fresh
+ * blocks, whose first touch faults their memory in. A page with nothing to give and no room
+ * left goes to the full list; one with room waits for the second pass. Returns the page that
+ * has free blocks, moved to the front of its queue, or NULL. */
+static hak_page_t* page_find_carved(hak_heap_t* heap, int cls, uint32_t* supplied) {
+  hak_page_queue_t* q = &heap->queue[cls];
+  hak_page_t* page = q->first;
+  while (page != NULL) {
+    hak_page_t* next = page->next;
+    if (page_take_carved(page, supplied)) {
+      queue_to_front(q, page);
+      return page;
+    }
+    if (page->capacity == page->reserved) (void)page_mark_full(heap, page);
+    page = next;
+  }
+  return NULL;
+}
+
 static hak_page_t* page_find(hak_heap_t* heap, int cls) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
-  uint32_t supplied;
-  /* Threads that exited left segments behind: adopt a few before mapping more, but not
-   * all of them for one request; later refills adopt the rest. */
+  uint32_t supplied = 0;
+  /* Threads that exited left segments behind: adopt a few before carving fresh blocks or
+   * mapping more, but not all of them for one request; later refills adopt the rest. */
   int adoptions_left = HAK_ADOPT_PER_REFILL;
+  hak_page_t* page;
   for (;;) {
-    hak_page_t* page = q->first;
-    while (page != NULL) {
-      if (page_refill(page, &supplied)) goto found;
-      hak_page_t* next = page->next;
-      if (page_mark_full(heap, page)) page = next;
-    }
+    if ((page = page_find_carved(heap, cls, &supplied)) != NULL) goto found;
     if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
   }
-  {
-    hak_page_t* page = _hak_segment_page_alloc(heap, cls);
-    if (page == NULL) return NULL;
-    page_refill(page, &supplied);
-    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
-    q = &heap->queue[cls];
-    hak_assert(q->first == page);
+  for (page = q->first; page != NULL; page = page->next) {
+    if ((supplied = page_extend(page)) != 0) {
+      queue_to_front(q, page);
+      goto found;
+    }
   }
+  page = _hak_segment_page_alloc(heap, cls);
+  if (page == NULL) return NULL;
+  supplied = page_extend(page);
+  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
+  hak_assert(heap->queue[cls].first == page);
 found:
   count_refill(heap, tier, supplied);
-  return q->first;
+  return page;
 }
 
 void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {

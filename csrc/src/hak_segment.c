@@ -129,6 +129,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
   if (seg == NULL) return NULL;
   seg->mapped_size = mapped;
   seg->mapped_base = base;
+  seg->purged = 1;      /* fresh memory: no page is resident, so none counts as dirty */
   segment_layout(seg, heap, kind);
 #if HAK_SUPERSLAB
   _hak_segmap_set(seg, true);

@@ -361,10 +361,18 @@ static void test_lifecycle(void) {
         (unsigned long long)(after.always.segments_mapped - before.always.segments_mapped));
 
   /* Decay: empty pages this thread released are purged in one batch once they have waited
-   * the purge delay; the check runs when a page is next carved or emptied. */
+   * the purge delay; the check runs when a page is next carved or emptied. Two classes of
+   * two pages each leave two empty pages: the next carve reuses one, the other is purged. */
+  static void* more_blocks[LIFECYCLE_BLOCKS];
   hak_stats_get(&before);
-  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(1000);
-  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) {
+    lifecycle_blocks[i] = hak_malloc(1000);
+    more_blocks[i] = hak_malloc(900);
+  }
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) {
+    hak_free(lifecycle_blocks[i]);
+    hak_free(more_blocks[i]);
+  }
   struct timespec delay = { 0, 50 * 1000 * 1000 };
   nanosleep(&delay, NULL);
   for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(500);

@@ -185,27 +185,37 @@ static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
   _hak_heap_queue_push_front(q, page);
 }
 
+/* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move
+ * them off boundaries above 64 bytes). */
+static bool page_fits(const hak_page_t* page, size_t alignment) {
+  return ((uintptr_t)page->area & (alignment - 1)) == 0;
+}
+
 /* Blocks already carved come first: a page's own frees and the remote frees of every page
  * of the class (collected), then pages of exited threads (adopted), and only then fresh
  * blocks, whose first touch faults their memory in. A page with nothing to give and no room
  * left goes to the full list; one with room waits for the second pass. Returns the page that
  * has free blocks, moved to the front of its queue, or NULL. */
-static hak_page_t* page_find_carved(hak_heap_t* heap, int cls, uint32_t* supplied) {
+static hak_page_t* page_find_carved(hak_heap_t* heap, int cls, size_t alignment, uint32_t* supplied) {
   hak_page_queue_t* q = &heap->queue[cls];
   hak_page_t* page = q->first;
   while (page != NULL) {
     hak_page_t* next = page->next;
-    if (page_take_carved(page, supplied)) {
-      queue_to_front(q, page);
-      return page;
+    if (page_fits(page, alignment)) {
+      if (page_take_carved(page, supplied)) {
+        queue_to_front(q, page);
+        return page;
+      }
+      if (page->capacity == page->reserved) (void)page_mark_full(heap, page);
     }
-    if (page->capacity == page->reserved) (void)page_mark_full(heap, page);
     page = next;
   }
   return NULL;
 }
 
-static hak_page_t* page_find(hak_heap_t* heap, int cls) {
+/* A page of the class with free blocks on an `alignment` boundary (1: any), made the first
+ * of its queue; NULL when no memory is left. */
+static hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
   uint32_t supplied = 0;
@@ -214,16 +224,16 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls) {
   int adoptions_left = HAK_ADOPT_PER_REFILL;
   hak_page_t* page;
   for (;;) {
-    if ((page = page_find_carved(heap, cls, &supplied)) != NULL) goto found;
+    if ((page = page_find_carved(heap, cls, alignment, &supplied)) != NULL) goto found;
     if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
   }
   for (page = q->first; page != NULL; page = page->next) {
-    if ((supplied = page_extend(page)) != 0) {
+    if (page_fits(page, alignment) && (supplied = page_extend(page)) != 0) {
       queue_to_front(q, page);
       goto found;
     }
   }
-  page = _hak_segment_page_alloc(heap, cls);
+  page = _hak_segment_page_alloc(heap, cls, alignment);
   if (page == NULL) return NULL;
   supplied = page_extend(page);
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
@@ -231,6 +241,18 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls) {
 found:
   count_refill(heap, tier, supplied);
   return page;
+}
+
+/* A block from the class's pages, on an `alignment` boundary. */
+static void* malloc_from_pages(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  hak_page_t* page = page_find(heap, cls, alignment);
+  if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
+  _hak_heap_set_current(heap, cls);
+  void* b = _hak_page_pop(page);
+  hak_assert(b != NULL);
+  _hak_count_alloc(heap, page, size);
+  return b;
 }
 
 void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
@@ -245,14 +267,15 @@ void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
     }
   }
 #endif
-  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
-  hak_page_t* page = page_find(heap, cls);
-  if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
-  _hak_heap_set_current(heap, cls);
-  void* b = _hak_page_pop(page);
-  hak_assert(b != NULL);
-  _hak_count_alloc(heap, page, size);
-  return b;
+  return malloc_from_pages(heap, cls, size, 1);
+}
+
+/* A block of the class on an `alignment` boundary (at most 4 KiB, which the class's size
+ * is a multiple of): from a page whose colour keeps it there, made the current one, or
+ * from a new page given no colour beyond it. The mid cache and the pool are passed by:
+ * their blocks may come from any page. */
+void* _hak_malloc_class_aligned(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
+  return malloc_from_pages(heap, cls, size, alignment);
 }
 
 

@@ -51,6 +51,23 @@ static size_t page_area_size(const hak_segment_t* seg, size_t idx) {
   return idx == 0 ? span - (size_t)(seg->first_area - (const uint8_t*)seg) : span;
 }
 
+/* Where a page's span for blocks starts (its first block may start later: its colour). */
+static uint8_t* page_base(hak_segment_t* seg, size_t idx) {
+  return idx == 0 ? seg->first_area : (uint8_t*)seg + (idx << seg->page_shift);
+}
+
+/* The colour of a new page of blocks of bsize bytes in a span of `area` bytes: how far past
+ * the span's start its first block lies (hak_config.h, HAK_MID_COLORS). Mid pages only, a
+ * multiple of 64 that differs between neighbouring pages and segments and keeps the blocks
+ * on an `alignment` boundary; 0 where it would cost a page of fewer than 8 blocks one block. */
+static size_t page_color(const hak_segment_t* seg, size_t idx, size_t bsize, size_t area, size_t alignment) {
+  if (HAK_MID_COLORS <= 1 || seg->kind != HAK_SEG_MID) return 0;
+  size_t color = ((((uintptr_t)seg >> HAK_SEGMENT_SHIFT) * 11 + idx * 5) % HAK_MID_COLORS) * 64;
+  color &= ~(alignment - 1);
+  if (area / bsize < 8 && color > area % bsize) return 0;
+  return color;
+}
+
 /* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -99,7 +116,7 @@ static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
     memset(page, 0, sizeof(*page));
     page->is_dirty = dirty;
     page->segment = seg;
-    page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
+    page->area = page_base(seg, i);
     atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
   }
 }
@@ -200,7 +217,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
 static void segment_purge_empty(hak_heap_t* heap, hak_segment_t* seg) {
   for (size_t i = 0; i < seg->page_count;) {
     if (seg->pages[i].in_use || !seg->pages[i].is_dirty) { i++; continue; }
-    uint8_t* run = seg->pages[i].area;
+    uint8_t* run = page_base(seg, i);
     size_t run_size = 0;
     for (; i < seg->page_count && !seg->pages[i].in_use && seg->pages[i].is_dirty; i++) {
       run_size += page_area_size(seg, i);
@@ -241,7 +258,7 @@ static void heap_decay(hak_heap_t* heap) {
 
 /* ---------------------------------------------------------------- pages */
 
-hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
+hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment) {
   int kind = _hak_class_tier(cls) == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
   hak_segment_t* seg = heap->avail[kind];
   if (seg == NULL) {
@@ -269,7 +286,9 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
 #endif
   page->block_size = _hak_class_size[cls];
   page->capacity = 0;
-  page->reserved = (uint32_t)(area / page->block_size);
+  size_t color = page_color(seg, idx, page->block_size, area, alignment);
+  page->area = page_base(seg, idx) + color;
+  page->reserved = (uint32_t)((area - color) / page->block_size);
 #if HAK_HARDEN
   _hak_hd_page_init(page);
 #endif

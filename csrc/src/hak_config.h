@@ -103,15 +103,25 @@
 #define HAK_MID_MAX          65536
 
 /* Fresh blocks are carved from a page lazily, about this many bytes at a time, so a page
- * that serves a few blocks never touches all of its memory. Carving comes last in a refill
- * (not a tunable, a policy): a class whose current page runs dry first takes the blocks
- * already carved in any of its pages (the owner's frees, then the remote frees, collected),
- * then adopts exited threads' segments, and only then carves, since fresh blocks are first
- * touches that the kernel faults in (a page fault each 4 KiB). Carving the current page
- * before looking at the others left blocks freed by other threads idle on the other pages'
- * lists while fresh memory was faulted in: 32 threads trading blocks in rounds,
- * 76.4 k -> 51.0 k minor faults, peak RSS 69.0 -> 56.3 MiB. */
+ * that serves a few blocks never touches all of its memory. */
 #define HAK_EXTEND_BYTES     4096
+
+/* Refill order. When a class's current page runs dry, the blocks already carved in its
+ * other pages come before fresh ones: the current page's remote frees (collected), then any
+ * other page of the class with at least HAK_REFILL_SWITCH_BYTES of free blocks, its own
+ * frees or remote ones (it becomes the current page; any amount once the current page has
+ * no room left), then exited threads' segments (adopted), and only then fresh blocks of the
+ * current page, whose first touch the kernel faults in (a fault per 4 KiB), then the other
+ * pages in order, then a new page. Carving the current
+ * page before looking at the others left blocks idle on the other pages' lists while fresh
+ * memory was faulted in: 32 threads trading blocks in rounds (stress_exchange), 65.2 k ->
+ * 43.7 k minor faults, peak RSS 63.4 -> 57.8 MiB. The threshold keeps a thread that frees
+ * its own blocks in random order from switching pages for a handful of blocks at every
+ * refill (a page switch rewrites up to 16 entries of the direct cache): with it a 16-1039 B
+ * mix costs the same instructions per operation as before. */
+#ifndef HAK_REFILL_SWITCH_BYTES
+#define HAK_REFILL_SWITCH_BYTES (32u << 10)
+#endif
 
 /* Cache colours of mid pages: a new mid page's first block starts a multiple of 64 bytes
  * past the page's start, one of HAK_MID_COLORS offsets (0 .. 4032 with 64), different for

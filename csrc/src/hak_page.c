@@ -92,6 +92,7 @@ static bool page_take_carved(hak_page_t* page, uint32_t* supplied) {
 #endif
     return true;
   }
+  if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) == NULL) return false;
   return (*supplied = page_collect_remote(page)) != 0;
 #else
   return _hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL;
@@ -173,10 +174,16 @@ void _hak_page_block_notify(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- allocation slow path */
 
-static void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
+hak_inline void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
   if (supplied == 0) return;
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
+}
+
+/* Free blocks a page behind the first must offer to be taken instead of fresh ones. */
+static inline uint32_t switch_min(uint32_t bsize) {
+  uint32_t n = HAK_REFILL_SWITCH_BYTES / bsize;
+  return n != 0 ? n : 1;
 }
 
 static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
@@ -191,22 +198,23 @@ static bool page_fits(const hak_page_t* page, size_t alignment) {
   return ((uintptr_t)page->area & (alignment - 1)) == 0;
 }
 
-/* Blocks already carved come first: a page's own frees and the remote frees of every page
- * of the class (collected), then pages of exited threads (adopted), and only then fresh
- * blocks, whose first touch faults their memory in. A page with nothing to give and no room
- * left goes to the full list; one with room waits for the second pass. Returns the page that
- * has free blocks, moved to the front of its queue, or NULL. */
-static hak_page_t* page_find_carved(hak_heap_t* heap, int cls, size_t alignment, uint32_t* supplied) {
-  hak_page_queue_t* q = &heap->queue[cls];
-  hak_page_t* page = q->first;
-  while (page != NULL) {
+/* The first pass of a refill (hak_config.h, HAK_REFILL_SWITCH_BYTES): blocks already carved,
+ * the first page's and those of any page behind it that offers enough (its own frees and
+ * its remote frees, collected), before fresh ones, whose first touch faults their memory
+ * in. Returns the page that has free blocks, moved to the front of its queue, or NULL. */
+hak_inline hak_page_t* page_find_carved(hak_page_queue_t* q, size_t alignment, uint32_t* supplied) {
+  hak_page_t* const first = q->first;
+  /* while the first page has room, a page behind it must offer HAK_REFILL_SWITCH_BYTES of
+   * free blocks (capacity - used counts its own and its remote frees) */
+  const bool room = first != NULL && first->capacity < first->reserved;
+  for (hak_page_t* page = first; page != NULL;) {
     hak_page_t* next = page->next;
-    if (page_fits(page, alignment)) {
+    bool few = room && page != first && page->capacity - _hak_page_used(page) < switch_min(page->block_size);
+    if (!few && page_fits(page, alignment)) {
       if (page_take_carved(page, supplied)) {
         queue_to_front(q, page);
         return page;
       }
-      if (page->capacity == page->reserved) (void)page_mark_full(heap, page);
     }
     page = next;
   }
@@ -214,8 +222,9 @@ static hak_page_t* page_find_carved(hak_heap_t* heap, int cls, size_t alignment,
 }
 
 /* A page of the class with free blocks on an `alignment` boundary (1: any), made the first
- * of its queue; NULL when no memory is left. */
-static hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
+ * of its queue; NULL when no memory is left. After the first pass and the adoptions, the
+ * pages in order: free blocks, else fresh ones; a page with neither goes to the full list. */
+hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
   uint32_t supplied = 0;
@@ -224,14 +233,21 @@ static hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   int adoptions_left = HAK_ADOPT_PER_REFILL;
   hak_page_t* page;
   for (;;) {
-    if ((page = page_find_carved(heap, cls, alignment, &supplied)) != NULL) goto found;
-    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
+    if ((page = page_find_carved(q, alignment, &supplied)) != NULL) goto found;
+    int kind = tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
+    if (adoptions_left-- == 0 || atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0 ||
+        !_hak_segment_adopt_one(heap, kind)) break;
   }
-  for (page = q->first; page != NULL; page = page->next) {
-    if (page_fits(page, alignment) && (supplied = page_extend(page)) != 0) {
-      queue_to_front(q, page);
-      goto found;
+  for (page = q->first; page != NULL;) {
+    hak_page_t* next = page->next;
+    if (page_fits(page, alignment)) {
+      if (page_take_carved(page, &supplied) || (supplied = page_extend(page)) != 0) {
+        queue_to_front(q, page);
+        goto found;
+      }
+      if (!page_mark_full(heap, page)) continue;    /* remote frees arrived: look again */
     }
+    page = next;
   }
   page = _hak_segment_page_alloc(heap, cls, alignment);
   if (page == NULL) return NULL;
@@ -244,11 +260,11 @@ found:
 }
 
 /* A block from the class's pages, on an `alignment` boundary. */
-static void* malloc_from_pages(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
+hak_inline void* malloc_from_pages(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
   if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
   hak_page_t* page = page_find(heap, cls, alignment);
   if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
-  _hak_heap_set_current(heap, cls);
+  if (heap->current[cls] != page) _hak_heap_set_current(heap, cls);    /* a refill of the same page is not a switch */
   void* b = _hak_page_pop(page);
   hak_assert(b != NULL);
   _hak_count_alloc(heap, page, size);

@@ -186,6 +186,20 @@ static inline uint32_t switch_min(uint32_t bsize) {
   return n != 0 ? n : 1;
 }
 
+/* Blocks of the page not in use: its remote frees are collected (and counted) first, since
+ * they count as used until then. */
+static inline uint32_t page_free_count(hak_heap_t* heap, hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) != NULL) {
+    uint32_t n = page_collect_remote(page);
+    _hak_counter_add(&heap->stats.always[page->tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], n);
+  }
+#else
+  (void)heap;
+#endif
+  return page->capacity - _hak_page_used(page);
+}
+
 static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
   if (page == q->first) return;
   _hak_heap_queue_remove(q, page);
@@ -202,14 +216,14 @@ static bool page_fits(const hak_page_t* page, size_t alignment) {
  * the first page's and those of any page behind it that offers enough (its own frees and
  * its remote frees, collected), before fresh ones, whose first touch faults their memory
  * in. Returns the page that has free blocks, moved to the front of its queue, or NULL. */
-hak_inline hak_page_t* page_find_carved(hak_page_queue_t* q, size_t alignment, uint32_t* supplied) {
+hak_inline hak_page_t* page_find_carved(hak_heap_t* heap, hak_page_queue_t* q, size_t alignment, uint32_t* supplied) {
   hak_page_t* const first = q->first;
   /* while the first page has room, a page behind it must offer HAK_REFILL_SWITCH_BYTES of
-   * free blocks (capacity - used counts its own and its remote frees) */
+   * free blocks, its own and its remote frees */
   const bool room = first != NULL && first->capacity < first->reserved;
   for (hak_page_t* page = first; page != NULL;) {
     hak_page_t* next = page->next;
-    bool few = room && page != first && page->capacity - _hak_page_used(page) < switch_min(page->block_size);
+    bool few = room && page != first && page_free_count(heap, page) < switch_min(page->block_size);
     if (!few && page_fits(page, alignment)) {
       if (page_take_carved(page, supplied)) {
         queue_to_front(q, page);
@@ -233,7 +247,7 @@ hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   int adoptions_left = HAK_ADOPT_PER_REFILL;
   hak_page_t* page;
   for (;;) {
-    if ((page = page_find_carved(q, alignment, &supplied)) != NULL) goto found;
+    if ((page = page_find_carved(heap, q, alignment, &supplied)) != NULL) goto found;
     int kind = tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
     if (adoptions_left-- == 0 || atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0 ||
         !_hak_segment_adopt_one(heap, kind)) break;

@@ -106,19 +106,19 @@
  * that serves a few blocks never touches all of its memory. */
 #define HAK_EXTEND_BYTES     4096
 
-/* Refill order. When a class's current page runs dry, the blocks already carved in its
- * other pages come before fresh ones: the current page's remote frees (collected), then any
- * other page of the class with at least HAK_REFILL_SWITCH_BYTES of free blocks, its own
- * frees or remote ones (it becomes the current page; any amount once the current page has
- * no room left), then exited threads' segments (adopted), and only then fresh blocks of the
- * current page, whose first touch the kernel faults in (a fault per 4 KiB), then the other
- * pages in order, then a new page. Carving the current
- * page before looking at the others left blocks idle on the other pages' lists while fresh
- * memory was faulted in: 32 threads trading blocks in rounds (stress_exchange), 65.2 k ->
- * 43.7 k minor faults, peak RSS 63.4 -> 57.8 MiB. The threshold keeps a thread that frees
- * its own blocks in random order from switching pages for a handful of blocks at every
- * refill (a page switch rewrites up to 16 entries of the direct cache): with it a 16-1039 B
- * mix costs the same instructions per operation as before. */
+/* Refill order (default 32 KiB). When a class's current page runs dry, blocks already
+ * carved come before fresh ones: the current page's remote frees (collected), then any other
+ * page of the class with at least HAK_REFILL_SWITCH_BYTES of free blocks, its own frees or
+ * remote ones (it becomes the current page; any amount once the current page has no room
+ * left), then exited threads' segments (adopted), and only then fresh blocks of the current
+ * page, whose first touch the kernel faults in (a fault per 4 KiB), then the other pages in
+ * order, then a new page. Carving the current page before looking at the others left blocks
+ * idle on the other pages' lists while fresh memory was faulted in: 32 threads trading
+ * blocks in rounds (stress_exchange, medians of 5 interleaved runs), 51.4 k -> 41.0 k minor
+ * faults, peak RSS 67.1 -> 54.9 MiB. The threshold keeps a thread that frees its own blocks
+ * in random order from switching pages for a handful of blocks at every refill (a switch
+ * rewrites up to 16 entries of the direct cache): the bare 16-1039 B mix stays at 51.8
+ * instructions per operation (51.9 with any amount taken). */
 #ifndef HAK_REFILL_SWITCH_BYTES
 #define HAK_REFILL_SWITCH_BYTES (32u << 10)
 #endif

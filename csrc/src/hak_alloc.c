@@ -138,12 +138,14 @@ static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
   if (size <= HAK_TINY_MAX && wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, alignment);
   int cls = _hak_aligned_class(size, alignment);
   if (cls >= 0) {
-    void* b = _hak_page_pop(heap->current[cls]);
+    hak_page_t* page = heap->current[cls];
+    /* a coloured mid page's blocks lie on 64-byte boundaries only */
+    void* b = ((uintptr_t)page->area & (alignment - 1)) == 0 ? _hak_page_pop(page) : NULL;
     if (b != NULL) {
-      _hak_count_alloc(heap, heap->current[cls], size);
+      _hak_count_alloc(heap, page, size);
       return b;
     }
-    return _hak_malloc_class(heap, cls, size);
+    return _hak_malloc_class_aligned(heap, cls, size, alignment);
   }
   return _hak_large_malloc(heap, size, alignment, false);
 }

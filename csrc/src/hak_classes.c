@@ -33,7 +33,9 @@ int _hak_class_search(size_t size) {
 }
 
 /* The smallest class whose blocks all start on an `alignment` boundary: its size is a
- * multiple of the alignment, and page areas start at least 4 KiB aligned. -1 if none. */
+ * multiple of the alignment, and page areas start at least 4 KiB aligned, or 64 bytes
+ * for a coloured mid page (the caller takes a page whose colour keeps the alignment). -1 if
+ * none. */
 int _hak_aligned_class(size_t size, size_t alignment) {
   if (alignment > HAK_OS_PAGE || size > HAK_MID_MAX) return -1;
   for (int c = _hak_class_search(size < 1 ? 1 : size); c < HAK_CLASS_COUNT; c++) {

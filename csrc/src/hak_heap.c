@@ -63,7 +63,10 @@ void _hak_heap_set_current(hak_heap_t* heap, int cls) {
     /* every (size+7)/8 slot whose class is cls; the table is sorted by class */
     size_t lo = cls == 0 ? 0 : ((size_t)_hak_class_size[cls - 1] + 8) / 8;
     size_t hi = (size_t)_hak_class_size[cls] / 8;
-    for (size_t i = lo; i <= hi; i++) heap->direct[i] = page;
+    /* two slots a step: every class but the first has an even number (2 to 16) */
+    hak_page_t** d = &heap->direct[lo];
+    if (((hi - lo) & 1) == 0) *d++ = page;
+    for (hak_page_t** end = &heap->direct[hi]; d < end; d += 2) d[0] = d[1] = page;
   }
 #endif
 }

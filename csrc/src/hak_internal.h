@@ -455,6 +455,7 @@ hak_internal void _hak_heap_thread_key_create(void);
 
 /* pages (hak_page.c) */
 hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);
+hak_internal void* _hak_malloc_class_aligned(hak_heap_t* heap, int cls, size_t size, size_t alignment);
 hak_internal void  _hak_page_retire(hak_page_t* page);
 hak_internal void  _hak_free_slow(void* p, hak_page_t* page);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
@@ -487,10 +488,11 @@ hak_internal void  _hak_mid_pool_reset_lock(void);
 #endif
 
 /* segments (hak_segment.c) */
-hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls);
+hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment);
 hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
 hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
+hak_internal extern _Atomic(size_t) _hak_abandoned_count[2];   /* segments on the abandoned lists */
 hak_internal bool  _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg);
 hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);

@@ -79,10 +79,10 @@ static uint32_t page_extend(hak_page_t* page) {
   return n;
 }
 
-/* Makes the allocation list non-empty if the page has any block to give: remote frees
- * first, then fresh blocks (the owner's frees are already on the list). Returns false when the
- * page is full. *supplied: blocks made available. */
-static bool page_refill(hak_page_t* page, uint32_t* supplied) {
+/* Makes the allocation list non-empty if the page has blocks carved already to give (the
+ * owner's frees are on the list, remote frees are collected); false when it has none.
+ * *supplied: blocks collected. */
+static bool page_take_carved(hak_page_t* page, uint32_t* supplied) {
   *supplied = 0;
 #if HAK_DUAL_LISTS
   if (page->free != HAK_LIST_END(page)) {
@@ -92,11 +92,11 @@ static bool page_refill(hak_page_t* page, uint32_t* supplied) {
 #endif
     return true;
   }
-  if ((*supplied = page_collect_remote(page)) != 0) return true;
+  if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) == NULL) return false;
+  return (*supplied = page_collect_remote(page)) != 0;
 #else
-  if (_hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL) return true;
+  return _hak_word_block(atomic_load_explicit(&page->free, memory_order_acquire)) != NULL;
 #endif
-  return (*supplied = page_extend(page)) != 0;
 }
 
 /* ---------------------------------------------------------------- full pages */
@@ -174,39 +174,115 @@ void _hak_page_block_notify(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- allocation slow path */
 
-static void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
+hak_inline void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
   if (supplied == 0) return;
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
 }
 
-static hak_page_t* page_find(hak_heap_t* heap, int cls) {
+/* Free blocks a page behind the first must offer to be taken instead of fresh ones. */
+static inline uint32_t switch_min(uint32_t bsize) {
+  uint32_t n = HAK_REFILL_SWITCH_BYTES / bsize;
+  return n != 0 ? n : 1;
+}
+
+/* Blocks of the page not in use: its remote frees are collected (and counted) first, since
+ * they count as used until then. */
+static inline uint32_t page_free_count(hak_heap_t* heap, hak_page_t* page) {
+#if HAK_DUAL_LISTS
+  if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) != NULL) {
+    uint32_t n = page_collect_remote(page);
+    _hak_counter_add(&heap->stats.always[page->tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], n);
+  }
+#else
+  (void)heap;
+#endif
+  return page->capacity - _hak_page_used(page);
+}
+
+static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
+  if (page == q->first) return;
+  _hak_heap_queue_remove(q, page);
+  _hak_heap_queue_push_front(q, page);
+}
+
+/* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move
+ * them off boundaries above 64 bytes). */
+static bool page_fits(const hak_page_t* page, size_t alignment) {
+  return ((uintptr_t)page->area & (alignment - 1)) == 0;
+}
+
+/* The first pass of a refill (hak_config.h, HAK_REFILL_SWITCH_BYTES): blocks already carved,
+ * the first page's and those of any page behind it that offers enough (its own frees and
+ * its remote frees, collected), before fresh ones, whose first touch faults their memory
+ * in. Returns the page that has free blocks, moved to the front of its queue, or NULL. */
+hak_inline hak_page_t* page_find_carved(hak_heap_t* heap, hak_page_queue_t* q, size_t alignment, uint32_t* supplied) {
+  hak_page_t* const first = q->first;
+  /* while the first page has room, a page behind it must offer HAK_REFILL_SWITCH_BYTES of
+   * free blocks, its own and its remote frees */
+  const bool room = first != NULL && first->capacity < first->reserved;
+  for (hak_page_t* page = first; page != NULL;) {
+    hak_page_t* next = page->next;
+    bool few = room && page != first && page_free_count(heap, page) < switch_min(page->block_size);
+    if (!few && page_fits(page, alignment)) {
+      if (page_take_carved(page, supplied)) {
+        queue_to_front(q, page);
+        return page;
+      }
+    }
+    page = next;
+  }
+  return NULL;
+}
+
+/* A page of the class with free blocks on an `alignment` boundary (1: any), made the first
+ * of its queue; NULL when no memory is left. After the first pass and the adoptions, the
+ * pages in order: free blocks, else fresh ones; a page with neither goes to the full list. */
+hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_page_queue_t* q = &heap->queue[cls];
   int tier = _hak_class_tier(cls);
-  uint32_t supplied;
-  /* Threads that exited left segments behind: adopt a few before mapping more, but not
-   * all of them for one request; later refills adopt the rest. */
+  uint32_t supplied = 0;
+  /* Threads that exited left segments behind: adopt a few before carving fresh blocks or
+   * mapping more, but not all of them for one request; later refills adopt the rest. */
   int adoptions_left = HAK_ADOPT_PER_REFILL;
+  hak_page_t* page;
   for (;;) {
-    hak_page_t* page = q->first;
-    while (page != NULL) {
-      if (page_refill(page, &supplied)) goto found;
-      hak_page_t* next = page->next;
-      if (page_mark_full(heap, page)) page = next;
+    if ((page = page_find_carved(heap, q, alignment, &supplied)) != NULL) goto found;
+    int kind = tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
+    if (adoptions_left-- == 0 || atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0 ||
+        !_hak_segment_adopt_one(heap, kind)) break;
+  }
+  for (page = q->first; page != NULL;) {
+    hak_page_t* next = page->next;
+    if (page_fits(page, alignment)) {
+      if (page_take_carved(page, &supplied) || (supplied = page_extend(page)) != 0) {
+        queue_to_front(q, page);
+        goto found;
+      }
+      if (!page_mark_full(heap, page)) continue;    /* remote frees arrived: look again */
     }
-    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
+    page = next;
   }
-  {
-    hak_page_t* page = _hak_segment_page_alloc(heap, cls);
-    if (page == NULL) return NULL;
-    page_refill(page, &supplied);
-    _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
-    q = &heap->queue[cls];
-    hak_assert(q->first == page);
-  }
+  page = _hak_segment_page_alloc(heap, cls, alignment);
+  if (page == NULL) return NULL;
+  supplied = page_extend(page);
+  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_PAGES_CARVED : HAK_STAT_MID_PAGES_CARVED], 1);
+  hak_assert(heap->queue[cls].first == page);
 found:
   count_refill(heap, tier, supplied);
-  return q->first;
+  return page;
+}
+
+/* A block from the class's pages, on an `alignment` boundary. */
+hak_inline void* malloc_from_pages(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  hak_page_t* page = page_find(heap, cls, alignment);
+  if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
+  if (heap->current[cls] != page) _hak_heap_set_current(heap, cls);    /* a refill of the same page is not a switch */
+  void* b = _hak_page_pop(page);
+  hak_assert(b != NULL);
+  _hak_count_alloc(heap, page, size);
+  return b;
 }
 
 void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
@@ -221,14 +297,15 @@ void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
     }
   }
 #endif
-  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
-  hak_page_t* page = page_find(heap, cls);
-  if (hak_unlikely(page == NULL)) { errno = ENOMEM; return NULL; }
-  _hak_heap_set_current(heap, cls);
-  void* b = _hak_page_pop(page);
-  hak_assert(b != NULL);
-  _hak_count_alloc(heap, page, size);
-  return b;
+  return malloc_from_pages(heap, cls, size, 1);
+}
+
+/* A block of the class on an `alignment` boundary (at most 4 KiB, which the class's size
+ * is a multiple of): from a page whose colour keeps it there, made the current one, or
+ * from a new page given no colour beyond it. The mid cache and the pool are passed by:
+ * their blocks may come from any page. */
+void* _hak_malloc_class_aligned(hak_heap_t* heap, int cls, size_t size, size_t alignment) {
+  return malloc_from_pages(heap, cls, size, alignment);
 }
 
 

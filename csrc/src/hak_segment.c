@@ -17,7 +17,7 @@ _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 
 static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t* _abandoned[2];
-static _Atomic(size_t) _abandoned_count[2];
+_Atomic(size_t) _hak_abandoned_count[2];
 /* Empty segments of either kind, most recently emptied first, under _abandoned_lock. */
 static hak_segment_t* _cached;
 static size_t _cached_count;
@@ -49,6 +49,23 @@ static void seg_remove(hak_segment_t** head, hak_segment_t* seg) {
 static size_t page_area_size(const hak_segment_t* seg, size_t idx) {
   size_t span = (size_t)1 << seg->page_shift;
   return idx == 0 ? span - (size_t)(seg->first_area - (const uint8_t*)seg) : span;
+}
+
+/* Where a page's span for blocks starts (its first block may start later: its colour). */
+static uint8_t* page_base(hak_segment_t* seg, size_t idx) {
+  return idx == 0 ? seg->first_area : (uint8_t*)seg + (idx << seg->page_shift);
+}
+
+/* The colour of a new page of blocks of bsize bytes in a span of `area` bytes: how far past
+ * the span's start its first block lies (hak_config.h, HAK_MID_COLORS). Mid pages only, a
+ * multiple of 64 that differs between neighbouring pages and segments and keeps the blocks
+ * on an `alignment` boundary; 0 where it would cost a page of fewer than 8 blocks one block. */
+static size_t page_color(const hak_segment_t* seg, size_t idx, size_t bsize, size_t area, size_t alignment) {
+  if (HAK_MID_COLORS <= 1 || seg->kind != HAK_SEG_MID) return 0;
+  size_t color = ((((uintptr_t)seg >> HAK_SEGMENT_SHIFT) * 11 + idx * 5) % HAK_MID_COLORS) * 64;
+  color &= ~(alignment - 1);
+  if (area / bsize < 8 && color > area % bsize) return 0;
+  return color;
 }
 
 /* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
@@ -99,7 +116,7 @@ static void segment_layout(hak_segment_t* seg, hak_heap_t* heap, int kind) {
     memset(page, 0, sizeof(*page));
     page->is_dirty = dirty;
     page->segment = seg;
-    page->area = i == 0 ? seg->first_area : (uint8_t*)seg + (i << seg->page_shift);
+    page->area = page_base(seg, i);
     atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
   }
 }
@@ -129,6 +146,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
   if (seg == NULL) return NULL;
   seg->mapped_size = mapped;
   seg->mapped_base = base;
+  seg->purged = 1;      /* fresh memory: no page is resident, so none counts as dirty */
   segment_layout(seg, heap, kind);
 #if HAK_SUPERSLAB
   _hak_segmap_set(seg, true);
@@ -199,7 +217,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
 static void segment_purge_empty(hak_heap_t* heap, hak_segment_t* seg) {
   for (size_t i = 0; i < seg->page_count;) {
     if (seg->pages[i].in_use || !seg->pages[i].is_dirty) { i++; continue; }
-    uint8_t* run = seg->pages[i].area;
+    uint8_t* run = page_base(seg, i);
     size_t run_size = 0;
     for (; i < seg->page_count && !seg->pages[i].in_use && seg->pages[i].is_dirty; i++) {
       run_size += page_area_size(seg, i);
@@ -240,7 +258,7 @@ static void heap_decay(hak_heap_t* heap) {
 
 /* ---------------------------------------------------------------- pages */
 
-hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
+hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment) {
   int kind = _hak_class_tier(cls) == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
   hak_segment_t* seg = heap->avail[kind];
   if (seg == NULL) {
@@ -268,7 +286,9 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls) {
 #endif
   page->block_size = _hak_class_size[cls];
   page->capacity = 0;
-  page->reserved = (uint32_t)(area / page->block_size);
+  size_t color = page_color(seg, idx, page->block_size, area, alignment);
+  page->area = page_base(seg, idx) + color;
+  page->reserved = (uint32_t)((area - color) / page->block_size);
 #if HAK_HARDEN
   _hak_hd_page_init(page);
 #endif
@@ -331,7 +351,7 @@ void _hak_segments_abandon(hak_heap_t* heap) {
         pthread_mutex_lock(&_abandoned_lock);
         seg->abandoned = 1;
         seg_push(&_abandoned[kind], seg);
-        atomic_fetch_add_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&_hak_abandoned_count[kind], 1, memory_order_relaxed);
         pthread_mutex_unlock(&_abandoned_lock);
       }
     }
@@ -344,7 +364,7 @@ static bool abandoned_take(hak_segment_t* seg) {
   if (!seg->abandoned) return false;
   seg->abandoned = 0;
   seg_remove(&_abandoned[seg->kind], seg);
-  atomic_fetch_sub_explicit(&_abandoned_count[seg->kind], 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&_hak_abandoned_count[seg->kind], 1, memory_order_relaxed);
   return true;
 }
 
@@ -369,7 +389,7 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
 }
 
 bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
-  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
+  if (atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0) return false;
   pthread_mutex_lock(&_abandoned_lock);
   hak_segment_t* seg = _abandoned[kind];
   if (seg != NULL) abandoned_take(seg);

@@ -196,6 +196,40 @@ static void test_foreign_pointers(const api_t* a) {
   a->free(mine);
 }
 
+/* Mid pages are coloured: their blocks start at different offsets within 4 KiB from page to
+ * page, so a class's blocks do not all fall on the same cache sets. An aligned request of
+ * such a class still gets an aligned block, whatever page is current. */
+static void test_mid_colors(const api_t* a) {
+  enum { N = 100 };                    /* more than three pages of 8 KiB blocks */
+  void* blocks[N];
+  uint64_t offsets = 0;                /* which 64-byte offsets within 4 KiB were seen */
+  for (int i = 0; i < N; i++) {
+    blocks[i] = a->malloc(8192);
+    CHECK(blocks[i] != NULL && ((uintptr_t)blocks[i] & 63) == 0, "8 KiB block %p is not 64-byte aligned", blocks[i]);
+    offsets |= (uint64_t)1 << (((uintptr_t)blocks[i] & 4095) >> 6);
+    fill_pattern(blocks[i], 8192, (uint32_t)i);
+  }
+#if !defined(HAK_MID_COLORS) || HAK_MID_COLORS > 1       /* the default has colours */
+  CHECK(__builtin_popcountll(offsets) >= 2, "8 KiB blocks of several pages all start at one offset within 4 KiB");
+#endif
+  void* aligned[7];
+  int n = 0;
+  for (size_t al = 128; al <= 4096; al *= 2, n++) {
+    aligned[n] = a->memalign(al, 8000);
+    CHECK(aligned[n] != NULL && is_aligned(aligned[n], al), "memalign(%zu, 8000) = %p", al, aligned[n]);
+    CHECK(a->usable(aligned[n]) >= 8000, "usable");
+    fill_pattern(aligned[n], 8000, 1000u + (uint32_t)n);
+  }
+  for (int i = 0; i < N; i++) {
+    CHECK(check_pattern(blocks[i], 8192, (uint32_t)i), "8 KiB block overwritten");
+    a->free(blocks[i]);
+  }
+  for (int i = 0; i < n; i++) {
+    CHECK(check_pattern(aligned[i], 8000, 1000u + (uint32_t)i), "aligned block overwritten");
+    a->free(aligned[i]);
+  }
+}
+
 /* Fill a few pages of one class, free them all, allocate again: memory is reused rather
  * than growing (empty pages and segments are recycled). */
 static void test_reuse(const api_t* a) {
@@ -222,6 +256,7 @@ int main(void) {
     test_overflow_and_errno(a);
     test_realloc(a);
     test_alignment(a);
+    test_mid_colors(a);
     test_foreign_pointers(a);
     test_reuse(a);
   }

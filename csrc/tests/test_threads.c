@@ -311,6 +311,54 @@ static void* mid_cache_take(void* arg) {
   return NULL;
 }
 
+/* Refill order: when the current page runs dry, blocks other threads freed into another
+ * page of the class (here 100 KiB of them, above the 32 KiB threshold) are taken before
+ * fresh blocks are carved from the current page. The owner allocates two pages' worth of
+ * 1000-byte blocks, a second thread frees 100 of the first page's, and the owner's next
+ * allocations are those blocks again. */
+enum { REFILL_BLOCKS = 600, REFILL_FREED = 100, REFILL_AGAIN = 50 };
+static void* refill_blocks[REFILL_BLOCKS];
+static pthread_barrier_t refill_barrier;
+
+static void* refill_freer(void* arg) {
+  (void)arg;
+  pthread_barrier_wait(&refill_barrier);             /* the owner has allocated */
+  for (int i = 0; i < REFILL_FREED; i++) hak_free(refill_blocks[i]);
+  pthread_barrier_wait(&refill_barrier);
+  return NULL;
+}
+
+static void* refill_owner(void* arg) {
+  (void)arg;
+  for (int i = 0; i < REFILL_BLOCKS; i++) {
+    refill_blocks[i] = hak_malloc(1000);
+    CHECK(refill_blocks[i] != NULL, "hak_malloc(1000)");
+  }
+  pthread_barrier_wait(&refill_barrier);
+  pthread_barrier_wait(&refill_barrier);             /* the freer is done */
+  /* drain what is left on the current page's list, then count the reused blocks */
+  void* again[REFILL_AGAIN + 8];
+  int reused = 0;
+  for (int i = 0; i < REFILL_AGAIN + 8; i++) {
+    again[i] = hak_malloc(1000);
+    for (int k = 0; k < REFILL_FREED && i >= 8; k++) reused += again[i] == refill_blocks[k];
+  }
+  CHECK(reused >= REFILL_AGAIN - 4, "only %d of %d blocks after a refill were the ones another thread freed", reused, REFILL_AGAIN);
+  for (int i = 0; i < REFILL_AGAIN + 8; i++) hak_free(again[i]);
+  for (int i = REFILL_FREED; i < REFILL_BLOCKS; i++) hak_free(refill_blocks[i]);
+  return NULL;
+}
+
+static void test_refill_order(void) {
+  pthread_t owner, freer;
+  pthread_barrier_init(&refill_barrier, NULL, 2);
+  pthread_create(&owner, NULL, refill_owner, NULL);
+  pthread_create(&freer, NULL, refill_freer, NULL);
+  pthread_join(owner, NULL);
+  pthread_join(freer, NULL);
+  pthread_barrier_destroy(&refill_barrier);
+}
+
 static void test_mid_cache(void) {
   hak_config_t cfg;
   hak_config(&cfg);
@@ -421,10 +469,18 @@ static void test_lifecycle(void) {
         (unsigned long long)(after.always.segments_mapped - before.always.segments_mapped));
 
   /* Decay: empty pages this thread released are purged in one batch once they have waited
-   * the purge delay; the check runs when a page is next carved or emptied. */
+   * the purge delay; the check runs when a page is next carved or emptied. Two classes of
+   * two pages each leave two empty pages: the next carve reuses one, the other is purged. */
+  static void* more_blocks[LIFECYCLE_BLOCKS];
   hak_stats_get(&before);
-  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(1000);
-  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) hak_free(lifecycle_blocks[i]);
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) {
+    lifecycle_blocks[i] = hak_malloc(1000);
+    more_blocks[i] = hak_malloc(900);
+  }
+  for (int i = 0; i < LIFECYCLE_BLOCKS; i++) {
+    hak_free(lifecycle_blocks[i]);
+    hak_free(more_blocks[i]);
+  }
   struct timespec delay = { 0, 50 * 1000 * 1000 };
   nanosleep(&delay, NULL);
   for (int i = 0; i < LIFECYCLE_BLOCKS; i++) lifecycle_blocks[i] = hak_malloc(500);
@@ -453,6 +509,7 @@ static void test_lifecycle(void) {
 int main(void) {
   live_init();
   test_lifecycle();
+  test_refill_order();
   test_mid_cache();
   test_tiny_cache();
   for (size_t i = 0; i < TEST_API_COUNT; i++) {

@@ -152,6 +152,14 @@ describe('sample witness', () => {
     );
   });
 
+  it('does not judge by a handful of samples: a short process\'s one sample in glibc\'s malloc is no fallback', () => {
+    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, tiers: [], libcTinyBytes: 0, libcFrees: 0};
+    const few = {event: 'cpu-clock', samples: 9, glibcMallocShare: 1 / 9, hakmemShare: 0, glibcSymbols: ['_int_malloc 11%']};
+    expect(judgeServed({counters, binding: null, samples: few, tiers: ['tiny'], sizes: null})).toMatchObject({verdict: 'pass', cause: null});
+    const many = {...few, samples: 900, glibcMallocShare: 100 / 900};
+    expect(judgeServed({counters, binding: null, samples: many, tiers: ['tiny'], sizes: null}).verdict).toBe('fail');
+  });
+
   it('sees no glibc in hakmem\'s or mimalloc\'s samples', () => {
     expect(samplesWitness(report('report-hakmem.txt'))).toMatchObject({glibcMallocShare: 0, glibcSymbols: []});
     expect(samplesWitness(report('report-hakmem.txt')).hakmemShare).toBeGreaterThan(0.7);

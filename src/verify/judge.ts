@@ -25,6 +25,17 @@ export interface SamplesWitness {
 
 /** Above this share of samples in glibc's allocator internals, glibc did the work. */
 export const GLIBC_SAMPLE_LIMIT = 0.05;
+/**
+ * ...and only when they hold at least this many samples (4 ms at perf's 4999 Hz): a process
+ * that lives a few milliseconds has a handful of samples, and one of them can land in glibc's
+ * allocator while hakmem starts up (what it allocates while it initialises is glibc's by design).
+ */
+export const GLIBC_SAMPLE_MIN = 20;
+
+/** Whether the samples say glibc's allocator did the work. */
+export function glibcDidTheWork(samples: SamplesWitness): boolean {
+  return samples.glibcMallocShare > GLIBC_SAMPLE_LIMIT && samples.samples * samples.glibcMallocShare >= GLIBC_SAMPLE_MIN;
+}
 
 export interface ServedEvidence {
   counters: CounterWitness;
@@ -91,7 +102,7 @@ export function judgeServed(evidence: ServedEvidence): ServedVerdict {
       `hakmem served only ${percent(witness.share)} of ${tier} requests (${sizeRange(evidence.sizes, tier)}); ${witness.handedToLibc} went to glibc${samplesNote(samples)}`);
   }
 
-  if (samples && samples.samples > 0 && samples.glibcMallocShare > GLIBC_SAMPLE_LIMIT) {
+  if (samples && glibcDidTheWork(samples)) {
     return fail('unknown', `glibc's malloc internals took ${percent(samples.glibcMallocShare)} of ${samples.event} samples (${glibcSymbolList(samples)}) although hakmem's counters show it serving`);
   }
 

@@ -4,7 +4,7 @@
  */
 import {SERVED_THRESHOLD} from './counters.js';
 import type {BindingEvidence, CounterEvidence, SamplesEvidence, VerifyReport} from './index.js';
-import {GLIBC_SAMPLE_LIMIT} from './judge.js';
+import {glibcDidTheWork} from './judge.js';
 
 const number = (value: number): string => value.toLocaleString('en-US');
 const percent = (share: number, digits = 1): string => `${(share * 100).toFixed(digits)}%`;
@@ -44,7 +44,7 @@ function bindingFigures(binding: BindingEvidence): string {
 
 function samplesSay(samples: SamplesEvidence): string {
   if (samples.status === 'skipped') return 'skipped';
-  if (samples.glibcMallocShare > GLIBC_SAMPLE_LIMIT) return 'glibc';
+  if (glibcDidTheWork(samples)) return 'glibc';
   // The allocator whose code took the most samples.
   const owners = new Map<string, number>();
   for (const [category, share] of Object.entries(samples.categories)) {

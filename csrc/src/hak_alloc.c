@@ -139,8 +139,7 @@ static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
   int cls = _hak_aligned_class(size, alignment);
   if (cls >= 0) {
     hak_page_t* page = heap->current[cls];
-    /* a coloured mid page's blocks lie on 64-byte boundaries only */
-    void* b = ((uintptr_t)page->area & (alignment - 1)) == 0 ? _hak_page_pop(page) : NULL;
+    void* b = _hak_page_fits(page, alignment) ? _hak_page_pop(page) : NULL;
     if (b != NULL) {
       _hak_count_alloc(heap, page, size);
       return b;

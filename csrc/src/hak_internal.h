@@ -392,6 +392,12 @@ hak_inline uint16_t _hak_tiny_list_off(int cls) {
   return 0;
 }
 
+/* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move
+ * them off boundaries above 64 bytes). */
+hak_inline bool _hak_page_fits(const hak_page_t* page, size_t alignment) {
+  return ((uintptr_t)page->area & (alignment - 1)) == 0;
+}
+
 /* Every thread starts on the empty heap: its pages have no free blocks, so the first malloc
  * takes the slow path, which gives the thread a heap of its own. */
 hak_internal extern hak_heap_t _hak_heap_empty;

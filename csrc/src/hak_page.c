@@ -174,10 +174,14 @@ void _hak_page_block_notify(hak_page_t* page) {
 
 /* ---------------------------------------------------------------- allocation slow path */
 
+hak_inline void count_supplied(hak_heap_t* heap, int tier, uint32_t n) {
+  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], n);
+}
+
 hak_inline void count_refill(hak_heap_t* heap, int tier, uint32_t supplied) {
   if (supplied == 0) return;
   _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_REFILLS : HAK_STAT_MID_REFILLS], 1);
-  _hak_counter_add(&heap->stats.always[tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], supplied);
+  count_supplied(heap, tier, supplied);
 }
 
 /* Free blocks a page behind the first must offer to be taken instead of fresh ones. */
@@ -191,8 +195,7 @@ static inline uint32_t switch_min(uint32_t bsize) {
 static inline uint32_t page_free_count(hak_heap_t* heap, hak_page_t* page) {
 #if HAK_DUAL_LISTS
   if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) != NULL) {
-    uint32_t n = page_collect_remote(page);
-    _hak_counter_add(&heap->stats.always[page->tier == HAK_TIER_TINY ? HAK_STAT_TINY_BLOCKS_SUPPLIED : HAK_STAT_MID_BLOCKS_SUPPLIED], n);
+    count_supplied(heap, page->tier, page_collect_remote(page));
   }
 #else
   (void)heap;
@@ -204,12 +207,6 @@ static void queue_to_front(hak_page_queue_t* q, hak_page_t* page) {
   if (page == q->first) return;
   _hak_heap_queue_remove(q, page);
   _hak_heap_queue_push_front(q, page);
-}
-
-/* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move
- * them off boundaries above 64 bytes). */
-static bool page_fits(const hak_page_t* page, size_t alignment) {
-  return ((uintptr_t)page->area & (alignment - 1)) == 0;
 }
 
 /* The first pass of a refill (hak_config.h, HAK_REFILL_SWITCH_BYTES): blocks already carved,
@@ -224,7 +221,7 @@ hak_inline hak_page_t* page_find_carved(hak_heap_t* heap, hak_page_queue_t* q, s
   for (hak_page_t* page = first; page != NULL;) {
     hak_page_t* next = page->next;
     bool few = room && page != first && page_free_count(heap, page) < switch_min(page->block_size);
-    if (!few && page_fits(page, alignment)) {
+    if (!few && _hak_page_fits(page, alignment)) {
       if (page_take_carved(page, supplied)) {
         queue_to_front(q, page);
         return page;
@@ -254,7 +251,7 @@ hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   }
   for (page = q->first; page != NULL;) {
     hak_page_t* next = page->next;
-    if (page_fits(page, alignment)) {
+    if (_hak_page_fits(page, alignment)) {
       if (page_take_carved(page, &supplied) || (supplied = page_extend(page)) != 0) {
         queue_to_front(q, page);
         goto found;

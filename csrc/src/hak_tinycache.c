@@ -20,8 +20,8 @@ static uint32_t list_limit(int cls) {
  * another allocated in order hands back long runs, one atomic exchange each. The walk goes
  * no further than the list's count, so that a list a double free made circular (without
  * harden nothing stops one) cannot hold the thread forever. */
-static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, int cls, uint32_t keep) {
-  uint64_t count = list_limit(cls) - list->room;
+static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, uint32_t limit, uint32_t keep) {
+  uint64_t count = limit - list->room;
   hak_block_t** link = &list->head;
   uint64_t kept = 0;
   for (; kept < keep && kept < count && *link != NULL; kept++) link = &(*link)->next;
@@ -40,14 +40,14 @@ static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, int cls, uint32_t
     left -= n;
     b = next;
   }
-  list->room = list_limit(cls) - kept;
+  list->room = limit - kept;
 }
 
 bool _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p) {
   hak_tiny_list_t* list = &heap->tiny_list[cls];
   uint32_t limit = list_limit(cls);
   if (limit == 0) return false;
-  if (list->room == 0) list_trim(heap, list, cls, limit / 2);
+  if (list->room == 0) list_trim(heap, list, limit, limit / 2);
   ((hak_block_t*)p)->next = list->head;
   list->head = (hak_block_t*)p;
   list->room--;
@@ -75,7 +75,7 @@ void _hak_tiny_cache_fill(hak_heap_t* heap, int cls) {
 }
 
 void _hak_tiny_cache_flush(hak_heap_t* heap) {
-  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) list_trim(heap, &heap->tiny_list[cls], cls, 0);
+  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) list_trim(heap, &heap->tiny_list[cls], list_limit(cls), 0);
 }
 
 void _hak_tiny_cache_init(hak_heap_t* heap) {

@@ -359,12 +359,19 @@ static void test_refill_order(void) {
   pthread_barrier_destroy(&refill_barrier);
 }
 
+/* Whether a cache of `size` (blocks or slots; 0: compiled out) is on, checking that it is
+ * off exactly in hardened builds. */
+static int cache_on(int size, const char* name) {
+  hak_config_t cfg;
+  hak_config(&cfg);
+  CHECK((size == 0) == (cfg.harden != 0), "the %s cache is off exactly in hardened builds (%d)", name, size);
+  return size != 0;
+}
+
 static void test_mid_cache(void) {
   hak_config_t cfg;
   hak_config(&cfg);
-  CHECK((cfg.mid_cache_slots == 0) == (cfg.harden != 0), "the mid cache is off exactly in hardened builds (%d slots)",
-        cfg.mid_cache_slots);
-  if (cfg.mid_cache_slots == 0) return;
+  if (!cache_on(cfg.mid_cache_slots, "mid")) return;
   mid_cache_foreign = hak_malloc(20000);
   pthread_t t;
   pthread_create(&t, NULL, mid_cache_free_and_exit, NULL);
@@ -417,9 +424,7 @@ static void* tiny_cache_free_and_take(void* arg) {
 static void test_tiny_cache(void) {
   hak_config_t cfg;
   hak_config(&cfg);
-  CHECK((cfg.tiny_cache_blocks == 0) == (cfg.harden != 0), "the tiny cache is off exactly in hardened builds (%d blocks)",
-        cfg.tiny_cache_blocks);
-  if (cfg.tiny_cache_blocks == 0) return;
+  if (!cache_on(cfg.tiny_cache_blocks, "tiny")) return;
   void* a = hak_malloc(48);
   void* b = hak_malloc(48);
   hak_free(a);

@@ -193,7 +193,8 @@ function countersWarning(stats: HakmemStats | null): string {
 
 /**
  * The warning seed 3 needed: glibc's allocator did the work of a run meant to measure hakmem.
- * The limit is hak verify's (GLIBC_SAMPLE_LIMIT), so a run this warns about fails verify.
+ * The share limit is hak verify's (GLIBC_SAMPLE_LIMIT); a profile's samples are many, so its
+ * minimum count (GLIBC_SAMPLE_MIN) does not come into play here.
  */
 export function glibcWarning(attribution: Attribution, unit: string, stats: HakmemStats | null): string | null {
   const share = attribution.categories['glibc malloc'] ?? 0;

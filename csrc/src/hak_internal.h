@@ -63,21 +63,18 @@ extern void* __libc_memalign(size_t, size_t);
 #define HAK_MID_CLASSES    24
 #define HAK_CLASS_COUNT    (HAK_TINY_CLASSES + HAK_MID_CLASSES)
 #define HAK_DIRECT_SLOTS   (HAK_TINY_MAX / 8 + 1)  /* (size+7)/8 for size <= 1024 */
+#define HAK_MID_DIRECT_SLOTS (HAK_MID_MAX / 256)   /* (size-1)/256 for size <= 65536 */
 
 hak_internal extern const uint32_t _hak_class_size[HAK_CLASS_COUNT];
 hak_internal extern const uint8_t  _hak_direct_class[HAK_DIRECT_SLOTS];
+hak_internal extern const uint8_t  _hak_mid_direct_class[HAK_MID_DIRECT_SLOTS];
 
 /* Class of a request of at most HAK_MID_MAX bytes by binary search over the class table:
  * the DIRECT_CACHE=0 baseline. */
 hak_internal int _hak_class_search(size_t size);
 
-/* Mid class by arithmetic: four classes per power of two. */
-hak_inline int _hak_mid_class(size_t size) {
-  size_t w = (size - 1) >> 8;                      /* size in 256-byte units, minus one */
-  int b = 63 - __builtin_clzl(w);                  /* w >= 4 since size > 1024 */
-  int q = (int)((w >> (b - 2)) & 3);
-  return HAK_TINY_CLASSES + (b - 2) * 4 + q;
-}
+/* Mid class, size 1025..65536: every mid class size is a multiple of 256. */
+hak_inline int _hak_mid_class(size_t size) { return _hak_mid_direct_class[(size - 1) >> 8]; }
 
 hak_inline int _hak_class_of(size_t size) {
 #if HAK_DIRECT_CACHE

@@ -428,24 +428,14 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
 
 /* Every free the inline fast path does not finish. A mid block of a page with a live owner,
  * whichever thread that is and whether its page is full or not (the stack leaves the page
- * as it is), goes onto the calling thread's stack for its class while there is room, in a
- * few instructions before anything else is set up: the thread reuses the blocks it frees,
+ * as it is), goes onto the calling thread's stack for its class while there is room (the
+ * fast path does the same when the tiny cache is on): the thread reuses the blocks it frees,
  * as it would its own, and they go back to their pages only when its stack overflows or
  * it exits. The empty heap's stacks are always full. A NULL page: p is not hakmem's. */
 void _hak_free_slow(void* p, hak_page_t* page) {
   if (page == NULL) page = &_hak_page_empty;
 #if HAK_MID_CACHE_SLOTS
-  hak_heap_t* heap = _hak_heap();
-  if (_hak_page_owner(page) & HAK_OWNER_CACHED) {
-    hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
-    if (hak_likely(st->top != st->end)) {
-#if HAK_STATS >= 1
-      _hak_count_free(heap, page);
-#endif
-      *st->top++ = p;
-      return;
-    }
-  }
+  if (_hak_mid_cache_put(_hak_heap(), page, p)) return;
 #endif
   free_other(page, p);
 }

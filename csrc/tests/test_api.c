@@ -188,7 +188,7 @@ static void test_foreign_pointers(const api_t* a) {
   static int in_data;
   CHECK(!hak_owns(&on_stack) && !hak_owns(&in_data) && !hak_owns(NULL), "hak_owns on non-heap memory");
   void* mine = a->malloc(32);
-  CHECK(hak_owns(mine) || (a->override && !wrap_tiny_on()), "hak_owns on a tiny block");
+  CHECK(hak_owns(mine) || !tiny_served(a), "hak_owns on a tiny block");
   a->free(mine);
   mine = a->malloc(200000);
   CHECK(hak_owns(mine), "hak_owns on a large block");
@@ -230,22 +230,51 @@ static void test_mid_colors(const api_t* a) {
   }
 }
 
-/* Fill a few pages of one class, free them all, allocate again: memory is reused rather
- * than growing (empty pages and segments are recycled). */
-static void test_reuse(const api_t* a) {
-  enum { N = 20000 };
-  void** blocks = a->malloc(N * sizeof(void*));
+/* Fill a few pages of one class, free them all, allocate again: later rounds get their
+ * blocks from the memory of the first (freed blocks and empty pages are recycled), rather
+ * than from new pages. A tiny class and a mid one; the tiny one only where hakmem serves it
+ * (through malloc with wrap-tiny off, glibc does). */
+static void reuse_rounds(const api_t* a, size_t size, int n) {
+  void** blocks = a->malloc((size_t)n * sizeof(void*));
   uintptr_t lo = UINTPTR_MAX, hi = 0;
   for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < N; i++) {
-      blocks[i] = a->malloc(48);
+    for (int i = 0; i < n; i++) {
+      blocks[i] = a->malloc(size);
       uintptr_t u = (uintptr_t)blocks[i];
-      if (round == 0) { if (u < lo) lo = u; if (u > hi) hi = u; }
+      if (round == 0) {
+        if (u < lo) lo = u;
+        if (u > hi) hi = u;
+      } else {
+        CHECK(u >= lo && u <= hi, "%s(%zu): round %d got %p, outside the first round's %#lx..%#lx",
+              a->name, size, round, blocks[i], (unsigned long)lo, (unsigned long)hi);
+      }
     }
-    for (int i = 0; i < N; i++) a->free(blocks[i]);
+    for (int i = 0; i < n; i++) a->free(blocks[i]);
   }
   a->free(blocks);
-  CHECK(hi - lo < ((size_t)64 << 20), "address range of one class grew beyond reason");
+}
+
+static void test_reuse(const api_t* a) {
+  if (tiny_served(a)) reuse_rounds(a, 48, 20000);
+  reuse_rounds(a, 3000, 2000);
+}
+
+/* Every request size of the tiny and mid tiers gets a block of the smallest class that holds
+ * it, never a smaller one and never a larger one: the direct class tables agree with the
+ * class sizes. Tiny sizes only where hakmem serves them. */
+static void test_class_of_every_size(const api_t* a) {
+  hak_config_t c;
+  hak_config(&c);
+  int cls = 0;
+  for (size_t size = tiny_served(a) ? 1 : c.tiny_max + 1; size <= 65536; size++) {
+    while (hak_size_class_block_size(cls) < size) cls++;
+    void* p = a->malloc(size);
+    CHECK(p != NULL, "%s(%zu) returned NULL", a->name, size);
+    size_t usable = a->usable(p);
+    CHECK(usable >= size && usable <= hak_size_class_block_size(cls),
+          "%s(%zu): usable size %zu, its class holds %zu", a->name, size, usable, hak_size_class_block_size(cls));
+    a->free(p);
+  }
 }
 
 int main(void) {
@@ -259,6 +288,7 @@ int main(void) {
     test_mid_colors(a);
     test_foreign_pointers(a);
     test_reuse(a);
+    test_class_of_every_size(a);
   }
 #if !HAK_TEST_DIRECT
   test_valloc();

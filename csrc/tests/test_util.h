@@ -59,6 +59,10 @@ static inline int wrap_tiny_on(void) {
   return c.wrap_tiny;
 }
 
+/* Whether an API's tiny requests reach hakmem: through malloc with wrap-tiny off, glibc
+ * serves them. */
+static inline int tiny_served(const api_t* a) { return !a->override || wrap_tiny_on(); }
+
 /* Sanitizer builds run smaller counts. */
 static inline int test_quick(void) {
   const char* q = getenv("HAK_TEST_QUICK");

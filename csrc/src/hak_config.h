@@ -154,7 +154,11 @@
  * other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES in all
  * classes; beyond that, blocks go back to their pages. A thread's exit empties its stacks
  * the same way. Blocks in stacks and the pool count as in use in their pages; a thread holds
- * at most about 7 MiB in its stacks (the sum over the 24 classes with the defaults).
+ * at most about 14 MiB in its stacks (the sum over the 24 classes with the defaults).
+ * Stacks of 64 blocks and 1 MiB rather than 32 and 512 KiB: two threads churning 8-35 KiB
+ * blocks (mid_large_mt) passed 73 k batches through the pool in 32 M operations, now 7.7 k,
+ * and spend 5% less CPU time; peak RSS 15.4 -> 16.1 MiB there, 85 -> 91 MiB on larson-mid
+ * (4 threads, 2-32 KiB; tcmalloc 90 MiB, mimalloc 152 MiB).
  * Larson with 2-32 KiB blocks on 4 threads, whose main thread allocates every first block:
  * peak RSS 130 MiB with the stacks alone, 102 MiB with a pool of 1 MiB a class, 85 MiB with
  * 16 MiB in all (tcmalloc 90 MiB). A full stack's own blocks go to the pool too: sending
@@ -164,10 +168,10 @@
  * harden turns it off too, since a block on a stack is not marked free and a second free of
  * it would go unnoticed. */
 #ifndef HAK_MID_CACHE_SLOTS
-#define HAK_MID_CACHE_SLOTS  32
+#define HAK_MID_CACHE_SLOTS  64
 #endif
 #ifndef HAK_MID_CACHE_BYTES
-#define HAK_MID_CACHE_BYTES  (512u << 10)
+#define HAK_MID_CACHE_BYTES  (1024u << 10)
 #endif
 #ifndef HAK_MID_POOL_BYTES
 #define HAK_MID_POOL_BYTES   (16u << 20)

@@ -33,6 +33,20 @@ hak_inline void _hak_count_free(hak_heap_t* heap, const hak_page_t* page) {
   (void)heap; (void)page;
 }
 
+/* A relaxed atomic load of a 16-bit field that other threads write: a plain load on x86-64.
+ * Under ThreadSanitizer the atomic builtin, so the race is declared; otherwise an asm move,
+ * because gcc's atomic load does not fold the field's offset into the address and costs the
+ * free fast path an add. */
+hak_inline size_t _hak_relaxed_load16(const uint16_t* p) {
+#if defined(__SANITIZE_THREAD__)
+  return __atomic_load_n(p, __ATOMIC_RELAXED);
+#else
+  size_t v;                             /* writing the 32-bit register clears the upper half */
+  __asm__("movzwl %1, %k0" : "=r"(v) : "m"(*p));
+  return v;
+#endif
+}
+
 /* One instruction on the word in memory: a plain decrement is compiled into a load, a
  * subtraction and a store when the value was just tested. */
 hak_inline void _hak_dec_in_memory(uint64_t* word) {
@@ -121,6 +135,8 @@ hak_inline bool _hak_mid_cache_put(hak_heap_t* heap, const hak_page_t* page, voi
 /* Everything the fast path does not serve. It reads the heap again itself, so that the fast
  * path keeps `size` in its argument register instead of shuffling for the call. */
 hak_internal void* _hak_malloc_generic(size_t size, bool wrapped);
+/* _hak_free_slow for a block whose page the fast path did not compute. */
+hak_internal void _hak_free_slow_lookup(void* p);
 
 /* `wrapped`: the request came through the malloc override (where wrap-tiny applies). */
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
@@ -171,20 +187,27 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
 
 hak_inline void _hak_free_inline(void* p) {
 #if HAK_TINY_CACHE_BLOCKS
-  /* a tiny block, any thread's, onto this thread's list for its class; a mid or large
-   * block's page points at the heap's no_list, which has no room */
+  /* a tiny block, any thread's, onto this thread's list for its class; a mid block onto its
+   * stack for its class. The page's list offset says which: a mid page's leads to its
+   * stack, whose room word is 0; a large page's, or a mid page's without a live owner, to
+   * the heap's no_list, which has no room either. */
 #if HAK_SUPERSLAB
-  hak_page_t* page = _hak_page_lookup(p);
-  if (hak_likely(page != NULL)) {
+  _Static_assert(!HAK_HARDEN, "harden keeps the tiny cache off");
+  uintptr_t slot = ((uintptr_t)p >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);   /* masked: see _hak_page_lookup */
+  unsigned page_shift = atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
+  if (hak_likely(page_shift != 0)) {
+    const hak_segment_t* seg = (const hak_segment_t*)((uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK);
+    size_t list_off = _hak_relaxed_load16(&seg->list_off[((uintptr_t)p & HAK_SEGMENT_MASK) >> page_shift]);
 #else
   hak_page_t* page = _hak_page_of(p);
   {
+    size_t list_off = _hak_relaxed_load16(&page->list_off);
 #endif
     hak_heap_t* heap = _hak_heap();
-    hak_tiny_list_t* list = (hak_tiny_list_t*)((char*)heap + page->list_off);
+    hak_tiny_list_t* list = (hak_tiny_list_t*)((char*)heap + list_off);
     if (hak_likely(list->room != 0)) {
 #if HAK_STATS >= 1
-      _hak_count_free(heap, page);
+      _hak_count_free(heap, _hak_page_of(p));
 #endif
       ((hak_block_t*)p)->next = list->head;
       list->head = (hak_block_t*)p;
@@ -192,13 +215,22 @@ hak_inline void _hak_free_inline(void* p) {
       return;
     }
 #if HAK_MID_CACHE_SLOTS
-    /* a mid page's list_off is 0, so its list is the heap itself: passing it keeps the heap
-     * out of a register of its own on the tiny path (a tiny page is refused by its owner tag
-     * before the heap is read) */
-    if (hak_likely(_hak_mid_cache_put((hak_heap_t*)(void*)list, page, p))) return;
+    /* past the tiny lists: a stack (a full tiny list is not one) */
+    hak_mid_stack_t* st = (hak_mid_stack_t*)(void*)list;
+    if (list_off >= offsetof(hak_heap_t, mid_stack) && hak_likely(st->top != st->end)) {
+#if HAK_STATS >= 1
+      _hak_count_free(heap, _hak_page_of(p));
+#endif
+      *st->top++ = p;
+      return;
+    }
 #endif
   }
+#if HAK_SUPERSLAB
+  _hak_free_slow_lookup(p);
+#else
   _hak_free_slow(p, page);
+#endif
 }
 #else
 #if HAK_SUPERSLAB

@@ -27,6 +27,7 @@
 
 #define HAK_SEGMENT_SIZE  ((size_t)1 << HAK_SEGMENT_SHIFT)
 #define HAK_SEGMENT_MASK  (HAK_SEGMENT_SIZE - 1)
+#define HAK_SEGMENT_PAGES_MAX ((size_t)1 << (HAK_SEGMENT_SHIFT - HAK_MID_PAGE_SHIFT))   /* superslab */
 #define HAK_CHUNK_SHIFT   16                       /* registry granularity */
 #define HAK_OS_PAGE       4096
 
@@ -130,7 +131,9 @@ typedef struct hak_page_s {
   uint8_t in_full;                      /* in the heap's full list */
   uint8_t is_dirty;                     /* written since the last purge */
   uint8_t pad0;
-  uint16_t list_off;                    /* where in a heap its class's tiny list lies (0: none) */
+#if !HAK_SUPERSLAB
+  uint16_t list_off;                    /* where in a heap its frees' list lies (_hak_page_set_list) */
+#endif
 #if HAK_HARDEN
   /* what the hardened fast paths read (hak_harden.h): the free-list secret, and the
    * multiplier and limit of the block-start test */
@@ -218,6 +221,12 @@ typedef struct hak_segment_s {
   uint8_t purged;                       /* cached and given back to the OS */
   uint8_t pad[5];
   uint64_t cached_at;                   /* when it entered the global cache (ms) */
+#if HAK_SUPERSLAB
+  /* per page, where in a heap the list its frees go to lies (_hak_page_set_list): here and
+   * not in the page, so that the free fast path reads one line a segment, which stays in
+   * cache, rather than one a page, which a program streaming through its blocks evicts */
+  uint16_t list_off[HAK_SEGMENT_PAGES_MAX];   /* any thread reads, the owner writes: __atomic accesses */
+#endif
   hak_page_t pages[] __attribute__((aligned(128)));
 } hak_segment_t;
 
@@ -321,18 +330,6 @@ hak_internal void _hak_stat_global_free(const struct hak_page_s* page);
 
 typedef struct hak_page_queue_s { hak_page_t* first; hak_page_t* last; } hak_page_queue_t;
 
-#if HAK_MID_CACHE_SLOTS
-/* A class's stack of mid blocks its thread freed (hak_config.h), growing up from base:
- * top[-1] is the most recent, and end - base the class's limit. Its blocks still count as
- * used in their pages. The empty heap's stacks are all NULL: empty and full at once. */
-typedef struct hak_mid_stack_s {
-  void** top;
-  void** base;
-  void** end;
-  void* pad;                                /* 32 bytes: indexed by shifting */
-} hak_mid_stack_t;
-#endif
-
 #if HAK_TINY_CACHE_BLOCKS
 /* A thread's list of free blocks of one tiny class (hak_config.h), linked as a page's list
  * is; room: how many more it may take (64 bits: the free fast path tests and decrements it
@@ -343,10 +340,28 @@ typedef struct hak_tiny_list_s {
 } hak_tiny_list_t;
 #endif
 
+#if HAK_MID_CACHE_SLOTS
+/* A class's stack of mid blocks its thread freed (hak_config.h), growing up from base:
+ * top[-1] is the most recent, and end - base the class's limit. Its blocks still count as
+ * used in their pages. The empty heap's stacks are all NULL: empty and full at once. A mid
+ * page's list offset points at its class's stack, whose second word reads as a tiny list's
+ * room and is always 0: the free fast path's room test fails, and the offset, past the
+ * tiny lists, sends the block on to the stack. */
+typedef struct hak_mid_stack_s {
+  void** top;
+  uint64_t no_room;                         /* 0: the tiny list room test always fails */
+  void** end;
+  void** base;                              /* 32 bytes: indexed by shifting */
+} hak_mid_stack_t;
+#if HAK_TINY_CACHE_BLOCKS
+_Static_assert(offsetof(hak_mid_stack_t, no_room) == offsetof(hak_tiny_list_t, room), "a stack's no_room is a list's room");
+#endif
+#endif
+
 typedef struct hak_heap_s {
 #if HAK_TINY_CACHE_BLOCKS
-  /* first, at offset 0, where a page without a list points (a mid or large one): no room,
-   * so its frees take the slow path; never written */
+  /* first, at offset 0, where a page without a list points (a large one, a mid one without a
+   * live owner): no room, so its frees take the slow path; never written */
   hak_tiny_list_t no_list;
 #endif
 #if HAK_DIRECT_CACHE
@@ -377,16 +392,28 @@ typedef struct hak_heap_s {
   hak_heap_stats_t stats;
 } hak_heap_t;
 
-/* Where in a heap a page of class cls finds the list its frees go to: 0 (the no_list) but
- * for a tiny class with the tiny cache. */
-hak_inline uint16_t _hak_tiny_list_off(int cls) {
+/* Where in a heap a page of class cls finds the list its frees go to, while it has a live
+ * owner: with the tiny cache, its tiny list or, with the mid cache too, its mid stack;
+ * otherwise 0 (the no_list). */
+hak_inline uint16_t _hak_class_list_off(int cls) {
 #if HAK_TINY_CACHE_BLOCKS
-  _Static_assert(offsetof(hak_heap_t, tiny_list) + sizeof(hak_tiny_list_t) * HAK_TINY_CLASSES <= UINT16_MAX,
-                 "list offsets fit a page's 16 bits");
   if (cls < HAK_TINY_CLASSES) return (uint16_t)(offsetof(hak_heap_t, tiny_list) + sizeof(hak_tiny_list_t) * (size_t)cls);
+#if HAK_MID_CACHE_SLOTS
+  _Static_assert(offsetof(hak_heap_t, mid_blocks) <= UINT16_MAX, "list offsets fit 16 bits");
+  return (uint16_t)(offsetof(hak_heap_t, mid_stack) + sizeof(hak_mid_stack_t) * (size_t)cls);
+#endif
 #endif
   (void)cls;
   return 0;
+}
+
+/* Sets where the page's frees find their list (the fast path reads it). */
+hak_inline void _hak_page_set_list(hak_page_t* page, uint16_t off) {
+#if HAK_SUPERSLAB
+  __atomic_store_n(&page->segment->list_off[page - page->segment->pages], off, __ATOMIC_RELAXED);
+#else
+  __atomic_store_n(&page->list_off, off, __ATOMIC_RELAXED);
+#endif
 }
 
 /* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move
@@ -418,6 +445,16 @@ hak_inline void _hak_count_event(hak_heap_t* heap, int which, uint64_t n) {
 /* The owner word of a page the heap holds, outside the full list. */
 hak_inline uintptr_t _hak_owner_word(const hak_heap_t* heap, const hak_page_t* page) {
   return heap->tid | (HAK_MID_CACHE_SLOTS != 0 && page->tier == HAK_TIER_MID ? HAK_OWNER_CACHED : 0);
+}
+
+/* Sets the page's owner word. A mid page's frees go to the freeing thread's stack only
+ * while the page has a live owner: an abandoned page's blocks go back to it, so that it
+ * empties and is reclaimed. */
+hak_inline void _hak_page_set_owner(hak_page_t* page, uintptr_t word) {
+  atomic_store_explicit(&page->owner, word, memory_order_relaxed);
+#if HAK_MID_CACHE_SLOTS && HAK_TINY_CACHE_BLOCKS
+  if (page->tier == HAK_TIER_MID) _hak_page_set_list(page, (word & HAK_OWNER_CACHED) ? _hak_class_list_off(page->class_idx) : 0);
+#endif
 }
 
 /* ---------------------------------------------------------------- options and state */

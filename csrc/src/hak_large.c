@@ -142,7 +142,7 @@ static hak_segment_t* large_map(size_t map_size, size_t alignment) {
   hak_page_t* page = &seg->pages[0];
   page->segment = seg;
   page->tier = HAK_TIER_LARGE;
-  page->list_off = 0;                       /* no tiny list: frees take the slow path */
+  _hak_page_set_list(page, 0);              /* no list: frees take the slow path */
   page->in_use = 1;
   atomic_store_explicit(_hak_page_remote_word(page), HAK_NOTIFY_NEVER, memory_order_relaxed);
   return seg;

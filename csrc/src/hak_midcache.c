@@ -142,6 +142,7 @@ void _hak_mid_cache_init(hak_heap_t* heap) {
     hak_mid_stack_t* st = &heap->mid_stack[HAK_TINY_CLASSES + i];
     st->base = st->top = heap->mid_blocks[i];
     st->end = st->base + limit;
+    st->no_room = 0;
   }
 }
 

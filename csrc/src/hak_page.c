@@ -126,7 +126,7 @@ static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_remove(&heap->queue[page->class_idx], page);
   _hak_heap_queue_push_back(&heap->full, page);
   page->in_full = 1;
-  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page) | HAK_OWNER_FULL, memory_order_relaxed);
+  _hak_page_set_owner(page, _hak_owner_word(heap, page) | HAK_OWNER_FULL);
   return true;
 }
 
@@ -140,7 +140,7 @@ static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
                                                 memory_order_acq_rel, memory_order_relaxed)) { }
   _hak_heap_queue_remove(&heap->full, page);
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
+  _hak_page_set_owner(page, _hak_owner_word(heap, page));
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
 }
@@ -440,6 +440,10 @@ void _hak_free_slow(void* p, hak_page_t* page) {
   free_other(page, p);
 }
 
+#if HAK_SUPERSLAB
+void _hak_free_slow_lookup(void* p) { _hak_free_slow(p, _hak_page_lookup(p)); }
+#endif
+
 /* ---------------------------------------------------------------- thread exit and adoption */
 
 /* The owner is exiting: collect what can be collected, release the page if it is empty,
@@ -455,13 +459,13 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
     _hak_segment_page_free(heap, page);
     return;
   }
-  atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+  _hak_page_set_owner(page, 0);
   atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
 }
 
 /* A page of an adopted segment: collect, release if empty, else queue it. */
 void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
-  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
+  _hak_page_set_owner(page, _hak_owner_word(heap, page));
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 #if HAK_DUAL_LISTS
   page_collect_remote(page);

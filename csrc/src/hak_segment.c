@@ -294,10 +294,10 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment)
 #endif
   page->class_idx = (uint8_t)cls;
   page->tier = (uint8_t)_hak_class_tier(cls);
-  page->list_off = _hak_tiny_list_off(cls);
+  _hak_page_set_list(page, _hak_class_list_off(cls));
   page->in_use = 1;
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, _hak_owner_word(heap, page), memory_order_relaxed);
+  _hak_page_set_owner(page, _hak_owner_word(heap, page));
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 
   if (++seg->pages_used == seg->page_count) {
@@ -316,7 +316,7 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
   int kind = seg->kind;
   page->in_use = 0;
   page->in_full = 0;
-  atomic_store_explicit(&page->owner, 0, memory_order_relaxed);
+  _hak_page_set_owner(page, 0);
   atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
   if (page->is_dirty) heap->dirty_bytes += page_area_size(seg, idx);
   if (idx < seg->free_hint) seg->free_hint = (uint16_t)idx;

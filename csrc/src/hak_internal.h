@@ -28,6 +28,7 @@
 #define HAK_SEGMENT_SIZE  ((size_t)1 << HAK_SEGMENT_SHIFT)
 #define HAK_SEGMENT_MASK  (HAK_SEGMENT_SIZE - 1)
 #define HAK_SEGMENT_PAGES_MAX ((size_t)1 << (HAK_SEGMENT_SHIFT - HAK_MID_PAGE_SHIFT))   /* superslab */
+_Static_assert(HAK_TINY_PAGE_SHIFT >= HAK_MID_PAGE_SHIFT, "mid pages are the smallest: a segment has at most HAK_SEGMENT_PAGES_MAX");
 #define HAK_CHUNK_SHIFT   16                       /* registry granularity */
 #define HAK_OS_PAGE       4096
 
@@ -400,6 +401,7 @@ hak_inline uint16_t _hak_class_list_off(int cls) {
   if (cls < HAK_TINY_CLASSES) return (uint16_t)(offsetof(hak_heap_t, tiny_list) + sizeof(hak_tiny_list_t) * (size_t)cls);
 #if HAK_MID_CACHE_SLOTS
   _Static_assert(offsetof(hak_heap_t, mid_blocks) <= UINT16_MAX, "list offsets fit 16 bits");
+  _Static_assert(offsetof(hak_heap_t, tiny_list) < offsetof(hak_heap_t, mid_stack), "the free fast path tells a stack by its offset");
   return (uint16_t)(offsetof(hak_heap_t, mid_stack) + sizeof(hak_mid_stack_t) * (size_t)cls);
 #endif
 #endif

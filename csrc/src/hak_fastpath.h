@@ -117,21 +117,6 @@ hak_inline void _hak_page_push_local(hak_page_t* page, void* p) {
   _hak_page_push_local_chain(page, (hak_block_t*)p, (hak_block_t*)p, 1);
 }
 
-#if HAK_MID_CACHE_SLOTS
-/* A mid block, any thread's, onto this thread's stack for its class; false when the page
- * is not a mid page or the stack is full. */
-hak_inline bool _hak_mid_cache_put(hak_heap_t* heap, const hak_page_t* page, void* p) {
-  if (!(_hak_page_owner(page) & HAK_OWNER_CACHED)) return false;
-  hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
-  if (hak_unlikely(st->top == st->end)) return false;
-#if HAK_STATS >= 1
-  _hak_count_free(heap, page);
-#endif
-  *st->top++ = p;
-  return true;
-}
-#endif
-
 /* Everything the fast path does not serve. It reads the heap again itself, so that the fast
  * path keeps `size` in its argument register instead of shuffling for the call. */
 hak_internal void* _hak_malloc_generic(size_t size, bool wrapped);

@@ -534,7 +534,6 @@ hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size
 hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
 hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
-hak_internal extern _Atomic(size_t) _hak_abandoned_count[2];   /* segments on the abandoned lists */
 hak_internal bool  _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg);
 hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);

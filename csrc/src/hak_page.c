@@ -245,9 +245,7 @@ hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_page_t* page;
   for (;;) {
     if ((page = page_find_carved(heap, q, alignment, &supplied)) != NULL) goto found;
-    int kind = tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
-    if (adoptions_left-- == 0 || atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0 ||
-        !_hak_segment_adopt_one(heap, kind)) break;
+    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
   }
   for (page = q->first; page != NULL;) {
     hak_page_t* next = page->next;
@@ -428,14 +426,26 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
 
 /* Every free the inline fast path does not finish. A mid block of a page with a live owner,
  * whichever thread that is and whether its page is full or not (the stack leaves the page
- * as it is), goes onto the calling thread's stack for its class while there is room (the
- * fast path does the same when the tiny cache is on): the thread reuses the blocks it frees,
- * as it would its own, and they go back to their pages only when its stack overflows or
- * it exits. The empty heap's stacks are always full. A NULL page: p is not hakmem's. */
+ * as it is), goes onto the calling thread's stack for its class while there is room: the
+ * thread reuses the blocks it frees, as it would its own, and they go back to their pages
+ * only when its stack overflows or it exits. With the tiny cache, the fast path has tried
+ * the stack already (through the page's list offset); without it, the owner word's tag says
+ * the page is a mid page with a live owner. The empty heap's stacks are always full. A NULL
+ * page: p is not hakmem's. */
 void _hak_free_slow(void* p, hak_page_t* page) {
   if (page == NULL) page = &_hak_page_empty;
-#if HAK_MID_CACHE_SLOTS
-  if (_hak_mid_cache_put(_hak_heap(), page, p)) return;
+#if HAK_MID_CACHE_SLOTS && !HAK_TINY_CACHE_BLOCKS
+  if (_hak_page_owner(page) & HAK_OWNER_CACHED) {
+    hak_heap_t* heap = _hak_heap();
+    hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
+    if (hak_likely(st->top != st->end)) {
+#if HAK_STATS >= 1
+      _hak_count_free(heap, page);
+#endif
+      *st->top++ = p;
+      return;
+    }
+  }
 #endif
   free_other(page, p);
 }

@@ -17,7 +17,7 @@ _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 
 static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_segment_t* _abandoned[2];
-_Atomic(size_t) _hak_abandoned_count[2];
+static _Atomic(size_t) _abandoned_count[2];
 /* Empty segments of either kind, most recently emptied first, under _abandoned_lock. */
 static hak_segment_t* _cached;
 static size_t _cached_count;
@@ -351,7 +351,7 @@ void _hak_segments_abandon(hak_heap_t* heap) {
         pthread_mutex_lock(&_abandoned_lock);
         seg->abandoned = 1;
         seg_push(&_abandoned[kind], seg);
-        atomic_fetch_add_explicit(&_hak_abandoned_count[kind], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&_abandoned_count[kind], 1, memory_order_relaxed);
         pthread_mutex_unlock(&_abandoned_lock);
       }
     }
@@ -364,7 +364,7 @@ static bool abandoned_take(hak_segment_t* seg) {
   if (!seg->abandoned) return false;
   seg->abandoned = 0;
   seg_remove(&_abandoned[seg->kind], seg);
-  atomic_fetch_sub_explicit(&_hak_abandoned_count[seg->kind], 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&_abandoned_count[seg->kind], 1, memory_order_relaxed);
   return true;
 }
 
@@ -389,7 +389,7 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
 }
 
 bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
-  if (atomic_load_explicit(&_hak_abandoned_count[kind], memory_order_relaxed) == 0) return false;
+  if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
   pthread_mutex_lock(&_abandoned_lock);
   hak_segment_t* seg = _abandoned[kind];
   if (seg != NULL) abandoned_take(seg);

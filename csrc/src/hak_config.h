@@ -65,7 +65,7 @@
  *      a large block gets a canary after the requested size, checked at free, and an
  *      inaccessible guard page after its mapping. Each detection prints one line on stderr,
  *      "hakmem: double free of 0x...040 (64-byte block)", and aborts. Price: 4 instructions
- *      per malloc and 8 per free on the fast paths (hak_harden.h).
+ *      per malloc and 9 per free on the fast paths (hak_harden.h).
  *   0: no check on fast paths. Slow paths still abort with such a line, instead of
  *      crashing, when they meet an inconsistency (a collected free block outside its page). */
 #ifndef HAK_HARDEN

@@ -61,6 +61,7 @@ hak_inline void* _hak_page_pop(hak_page_t* page) {
   /* empty: b is the page, whose link never lies near it; the slow path tells a broken link */
   hak_block_t* next = HAK_HD_NEXT(page, b);
   if (hak_unlikely(!_hak_hd_near(page, next))) return NULL;
+  __asm__("" : "+r"(b));   /* as in the tiny cache's pop: b stays in the result's register */
   _hak_hd_claim(b);
 #else
   if (hak_unlikely(b == NULL)) return NULL;

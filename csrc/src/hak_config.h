@@ -197,7 +197,7 @@
  * Blocks on these lists count as in use in their pages. Lists, not arrays of pointers: an
  * array is one more set of lines in L1, and larson (8-128 B, random frees) took 21% more D1
  * misses with arrays (cachegrind: 2.03 M -> 2.47 M) and ran 6-13% slower. Tried again as the
- * mid cache's stacks (256 slots, malloc 12 instructions and free 20, one fewer than here):
+ * mid cache's stacks (256 slots; malloc 14 instructions as here, free 22, one fewer):
  * tiny_hot ran 4-10% slower in three interleaved sets of 9-15 runs, random_mixed the same.
  * A prefetch of the new head in malloc did not pay either (random_mixed 63.4 against 63.5 M/s,
  * 25 runs each).

@@ -53,6 +53,19 @@ hak_inline void _hak_dec_in_memory(uint64_t* word) {
   __asm__("subq $1, %0" : "+m"(*word));
 }
 
+#if HAK_MID_CACHE_SLOTS
+/* Puts a freed mid block on the calling thread's stack for its class; false when it is full. */
+hak_inline bool _hak_mid_stack_push(hak_heap_t* heap, hak_mid_stack_t* st, void* p) {
+  if (hak_unlikely(st->top == st->end)) return false;
+#if HAK_STATS >= 1
+  _hak_count_free(heap, _hak_page_of(p));
+#endif
+  (void)heap;
+  *st->top++ = p;
+  return true;
+}
+#endif
+
 /* Pops a block from the page's allocation list; NULL when the list is empty. */
 hak_inline void* _hak_page_pop(hak_page_t* page) {
 #if HAK_DUAL_LISTS
@@ -202,14 +215,7 @@ hak_inline void _hak_free_inline(void* p) {
     }
 #if HAK_MID_CACHE_SLOTS
     /* past the tiny lists: a stack (a full tiny list is not one) */
-    hak_mid_stack_t* st = (hak_mid_stack_t*)(void*)list;
-    if (list_off >= offsetof(hak_heap_t, mid_stack) && hak_likely(st->top != st->end)) {
-#if HAK_STATS >= 1
-      _hak_count_free(heap, _hak_page_of(p));
-#endif
-      *st->top++ = p;
-      return;
-    }
+    if (list_off >= offsetof(hak_heap_t, mid_stack) && _hak_mid_stack_push(heap, (hak_mid_stack_t*)(void*)list, p)) return;
 #endif
   }
 #if HAK_SUPERSLAB

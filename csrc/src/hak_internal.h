@@ -409,13 +409,16 @@ hak_inline uint16_t _hak_class_list_off(int cls) {
   return 0;
 }
 
-/* Sets where the page's frees find their list (the fast path reads it). */
+/* Sets where the page's frees find their list (the fast path reads it). Only a change is
+ * stored: every thread's free reads the line, and a mid page's owner word, which carries
+ * the offset along, is rewritten each time the page turns full or not. */
 hak_inline void _hak_page_set_list(hak_page_t* page, uint16_t off) {
 #if HAK_SUPERSLAB
-  __atomic_store_n(&page->segment->list_off[page - page->segment->pages], off, __ATOMIC_RELAXED);
+  uint16_t* slot = &page->segment->list_off[page - page->segment->pages];
 #else
-  __atomic_store_n(&page->list_off, off, __ATOMIC_RELAXED);
+  uint16_t* slot = &page->list_off;
 #endif
+  if (__atomic_load_n(slot, __ATOMIC_RELAXED) != off) __atomic_store_n(slot, off, __ATOMIC_RELAXED);
 }
 
 /* Whether the page's blocks start on an `alignment` boundary (a mid page's colour may move

@@ -437,14 +437,7 @@ void _hak_free_slow(void* p, hak_page_t* page) {
 #if HAK_MID_CACHE_SLOTS && !HAK_TINY_CACHE_BLOCKS
   if (_hak_page_owner(page) & HAK_OWNER_CACHED) {
     hak_heap_t* heap = _hak_heap();
-    hak_mid_stack_t* st = &heap->mid_stack[page->class_idx];
-    if (hak_likely(st->top != st->end)) {
-#if HAK_STATS >= 1
-      _hak_count_free(heap, page);
-#endif
-      *st->top++ = p;
-      return;
-    }
+    if (_hak_mid_stack_push(heap, &heap->mid_stack[page->class_idx], p)) return;
   }
 #endif
   free_other(page, p);

@@ -8,6 +8,7 @@
  * never compared: no ratio, no verdict, and tables print INVALID or FAILED instead of numbers.
  */
 import type {AllocatorName} from '../allocators.js';
+import {type RevisionInfo, WORK_TREE} from '../build/revision.js';
 import {median as medianOf, type Outlier, summarize} from '../statistics/describe.js';
 import {type ComparisonVerdict, compareSamples, type RatioEstimate, ratioOfMedians, verdictOf} from '../statistics/ratio.js';
 import {servedStatus} from './evidence.js';
@@ -26,6 +27,8 @@ export interface TargetResult {
   /** The hakmem variant's name in the profile and its build id; null for peers. */
   variant: string | null;
   variantId: string | null;
+  /** The sources a hakmem target was built from (--base, bisect); null where one checkout served. */
+  revision: RevisionInfo | null;
   status: TargetStatus;
   /** hakmem: every measured run proven served by hakmem (true) or not (false); peers: null. */
   verified: boolean | null;
@@ -183,6 +186,7 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
     allocator: target.allocator,
     variant: target.variant?.name ?? null,
     variantId: target.variant?.id ?? null,
+    revision: target.revision ?? null,
     ...recordUnits(record),
     status,
     verified: served.verified,
@@ -237,7 +241,8 @@ export function compareMemory(record: BenchRecord, candidate: TargetResult, refe
 }
 
 function sweepSteps(record: BenchRecord, results: TargetResult[], noise: number): SweepStep[] {
-  const variants = results.filter((result) => result.allocator === 'hakmem' && result.variant !== null);
+  // With revisions compared (--base), the sweep is the work tree's variants'.
+  const variants = results.filter((result) => result.allocator === 'hakmem' && result.variant !== null && (result.revision === null || result.revision.ref === WORK_TREE));
   if (variants.length < 2) return [];
   const first = variants[0]!;
   const mimalloc = results.find((result) => result.allocator === 'mimalloc');

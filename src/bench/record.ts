@@ -7,6 +7,7 @@
  */
 import type {AllocatorName} from '../allocators.js';
 import type {GitState} from '../build/git.js';
+import type {RevisionInfo} from '../build/revision.js';
 import type {RunFailure} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import type {BindingWitness} from '../verify/binding.js';
@@ -111,6 +112,8 @@ export interface TargetRecord {
   /** The peer's shared library, for mimalloc, jemalloc and tcmalloc. */
   library: LibraryInfo | null;
   variant: VariantInfo | null;
+  /** The sources a hakmem target was built from, when runs compared revisions (--base, bisect). */
+  revision?: RevisionInfo;
   /** The command line of a measured run. */
   command: string;
   /** The loader's word on where the program's malloc went (one short traced run). */

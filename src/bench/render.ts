@@ -11,6 +11,7 @@ import type {RecordComparison} from './compare.js';
 import {servedShares} from './evidence.js';
 import {formatGain, formatPercent, formatRange, formatRate, formatRatio, formatRss} from './format.js';
 import type {BenchRecord} from './record.js';
+import type {SuiteSummary} from './summary.js';
 
 function ratioCells(comparison: ComparisonVerdict | null): string[] {
   if (!comparison) return ['—', '', ''];
@@ -144,4 +145,19 @@ export async function compareTable(comparison: RecordComparison): Promise<string
     result.status === 'ok' ? [formatRate(result.median!), formatRange(result.ci95![0], result.ci95![1])] : [result.status.toUpperCase(), ''];
   const rows = comparison.targets.map((target) => [target.label, ...side(target.a), ...side(target.b), ...ratioCells(target.change)]);
   return renderTable(['target', 'A median', 'A 95% CI', 'B median', 'B 95% CI', 'B/A', '95% CI', 'verdict'], rows);
+}
+
+/** Several profiles: one line each for the judged target against its baseline, then the geometric mean. */
+export async function suiteTable(suite: SuiteSummary): Promise<string> {
+  const rows = suite.profiles.map((summary) => {
+    const rss = summary.rssVsBaseline;
+    const judged = summary.status === 'ok' || summary.status === 'missing' ? [...ratioCells(summary.vsBaseline)] : [summary.status.toUpperCase(), '', ''];
+    return [summary.profile, summary.label ?? '—', summary.baseline, ...judged, rss ? `${formatRatio(rss.ratio)} ${rss.verdict}` : '—'];
+  });
+  if (suite.geomean) {
+    const {ratio, peakRssRatio, profiles} = suite.geomean;
+    rows.push(['geometric mean', `${profiles} profile${profiles === 1 ? '' : 's'}`, '', formatRatio(ratio), '', '', peakRssRatio === null ? '—' : formatRatio(peakRssRatio)]);
+  }
+
+  return renderTable(['profile', 'target', 'against', 'ratio', '95% CI', 'verdict', 'peak RSS ratio'], rows);
 }

@@ -15,6 +15,7 @@ import {dirname, join} from 'node:path';
 import {type AllocatorName, isPeerInstalled, PEER_ALLOCATORS, peerLibraryPath, resolveAllocator} from '../allocators.js';
 import {type BuildManifest, MANIFEST_FILE} from '../build/index.js';
 import {gitState} from '../build/git.js';
+import type {Revision} from '../build/revision.js';
 import {RunError, UsageError} from '../errors.js';
 import {PROJECT_ROOT} from '../paths.js';
 import {callgrindArgs, type Profile, type VariantOverrides, resolveThreads} from '../profiles/index.js';
@@ -36,8 +37,13 @@ export interface BenchOptions {
   /** Skip peers whose library is not installed (with a warning) instead of failing. */
   allowMissing?: boolean;
   overrides?: VariantOverrides;
-  /** The label (or allocator name) the others are compared with; mimalloc when present. */
+  /** The label (or allocator name) the others are compared with; the first revision's, else mimalloc when present. */
   baseline?: string;
+  /**
+   * hakmem built from each of these revisions (--base: the base, then the work tree), in place
+   * of the checkout alone. Peers then run only when `allocators` names them.
+   */
+  revisions?: Revision[];
   noise?: number;
   onProgress?: (text: string) => void;
 }
@@ -48,9 +54,12 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
   const progress = options.onProgress ?? (() => {});
   const warnings: string[] = [];
   const threads = resolveThreads(profile, options.threads);
-  const allocators = usableAllocators(options.allocators ?? profile.allocators, Boolean(options.allowMissing), warnings);
-  const targets = await resolveTargets({...profile, allocators}, {threads, overrides: options.overrides, build: {onProgress: progress}});
-  const baseline = chooseBaseline(targets.map((target) => target.label), options.baseline, warnings);
+  const requested = options.allocators ?? (options.revisions ? ['hakmem' as const] : profile.allocators);
+  const allocators = usableAllocators(requested, Boolean(options.allowMissing), warnings);
+  if (options.revisions && !allocators.includes('hakmem')) throw new UsageError('comparing revisions needs hakmem among the allocators (--allocators hakmem,...).');
+  const targets = await resolveTargets({...profile, allocators}, {threads, overrides: options.overrides, revisions: options.revisions, build: {onProgress: progress}});
+  const firstRevision = options.revisions ? targets.find((target) => target.revision)?.label : undefined;
+  const baseline = chooseBaseline(targets.map((target) => target.label), options.baseline, warnings, firstRevision);
   const runs = options.runs ?? profile.runs;
   const warmup = options.warmup ?? profile.warmup;
 
@@ -135,7 +144,7 @@ function usableAllocators(requested: readonly AllocatorName[], allowMissing: boo
  * The target the others are compared with: the one asked for (a label such as `hakmem:baseline`,
  * or an allocator with a single target), else mimalloc, else glibc, else the first.
  */
-export function chooseBaseline(labels: readonly string[], requested: string | undefined, warnings: string[]): string {
+export function chooseBaseline(labels: readonly string[], requested: string | undefined, warnings: string[], preferred?: string): string {
   if (requested !== undefined) {
     if (labels.includes(requested)) return requested;
     const matching = labels.filter((label) => label.split(':')[0] === requested);
@@ -143,6 +152,8 @@ export function chooseBaseline(labels: readonly string[], requested: string | un
     const why = matching.length > 1 ? `it names ${matching.length} targets` : 'it is not among the targets';
     throw new UsageError(`--baseline ${requested}: ${why}.`, {hint: `Choose one of: ${labels.join(', ')}.`});
   }
+
+  if (preferred !== undefined && labels.includes(preferred)) return preferred;
 
   for (const preferred of ['mimalloc', 'glibc']) {
     if (labels.includes(preferred)) {
@@ -176,6 +187,7 @@ async function targetRecord(profile: Profile, target: RunTarget, binding: Bindin
     preload: target.allocator.preload,
     library: name === 'hakmem' || name === 'glibc' ? null : await peerLibraryInfo(name),
     variant: variantInfo(profile, target),
+    ...(target.revision ? {revision: target.revision} : {}),
     command: commandLine(target),
     binding,
     warmups: [],

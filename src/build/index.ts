@@ -29,9 +29,10 @@ import {
 } from '../features.js';
 import {buildsDir, csrcDir} from '../paths.js';
 import {requireTool} from '../system.js';
-import {gitState} from './git.js';
+import {type GitState, gitState} from './git.js';
 import {configMismatches, firstCompilerErrors, printConfig, runMake} from './make.js';
 import {type BuildManifest, type ManifestCheck, checkVariantDir, manifestPath, recordArtifact, writeManifest} from './manifest.js';
+import type {Revision} from './revision.js';
 import {fingerprintSources} from './sources.js';
 
 export {firstCompilerErrors} from './make.js';
@@ -46,6 +47,8 @@ export const BENCH_DIR = 'bench';
 export interface VariantRequest {
   features?: Partial<Features>;
   toolchain?: Partial<Toolchain>;
+  /** Build from these sources (another revision's csrc/); the checkout's csrc/ when left out. */
+  sources?: Revision;
 }
 
 export interface BuildOptions {
@@ -101,6 +104,8 @@ function checkSourceTree(csrc: string): void {
 
 export interface VariantIdentity {
   spec: VariantSpec;
+  /** The revision built, when not the checkout's csrc/. */
+  sources: Revision | null;
   variant: string;
   dir: string;
   csrc: string;
@@ -112,7 +117,7 @@ export interface VariantIdentity {
 /** Works out which variant a request names and where it lives, without building anything. */
 export async function identifyVariant(request: VariantRequest = {}): Promise<VariantIdentity> {
   const spec = resolveVariantSpec(request);
-  const csrc = csrcDir();
+  const csrc = request.sources?.csrc ?? csrcDir();
   checkSourceTree(csrc);
   const compilerVersion = await compilerIdentity(spec.toolchain.cc);
   const sources = fingerprintSources(csrc);
@@ -122,6 +127,7 @@ export async function identifyVariant(request: VariantRequest = {}): Promise<Var
   const variant = `${variantLabel(spec)}-${key.slice(0, 12)}`;
   return {
     spec,
+    sources: request.sources ?? null,
     variant,
     dir: join(buildsDir(), variant),
     csrc,
@@ -213,7 +219,7 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
     flags: {make: ['-C', identity.csrc, 'all', ...variables], cflags: config.cflags, ldflags: config.ldflags},
     makeConfig: config.raw,
     sources: {dir: identity.csrc, hash: identity.sourceHash, files: identity.sourceFiles},
-    git: await gitState(identity.csrc),
+    git: await sourcesGitState(identity),
     artifacts: {
       library: recordArtifact(dir, LIBRARY_FILE),
       staticLibrary: existsSync(join(dir, STATIC_LIBRARY_FILE)) ? recordArtifact(dir, STATIC_LIBRARY_FILE) : null,
@@ -224,6 +230,13 @@ async function buildInto(dir: string, identity: VariantIdentity, progress: (mess
   };
   writeManifest(dir, manifest);
   return manifest;
+}
+
+/** The git state of what was built: a revision's commit as resolved, or the checkout's csrc/ as it is. */
+async function sourcesGitState(identity: VariantIdentity): Promise<GitState> {
+  const {sources} = identity;
+  if (sources) return {commit: sources.commit, dirty: sources.dirty};
+  return gitState(identity.csrc);
 }
 
 /** What a line of make's output is building (the file after -o, or an archive), for progress. */

@@ -9,13 +9,21 @@ import {bencherMetrics} from '../bench/export.js';
 import {renderChart} from '../bench/chart.js';
 import {describeMachine} from '../bench/machine.js';
 import type {BenchRecord, MachineInfo} from '../bench/record.js';
-import {benchTable, memoryTable, methodNote, resultNotes, sweepTable} from '../bench/render.js';
+import {benchTable, memoryTable, methodNote, resultNotes, suiteTable, sweepTable} from '../bench/render.js';
 import {saveRecord} from '../bench/results.js';
-import {runBench} from '../bench/runner.js';
+import {type BenchOptions, runBench} from '../bench/runner.js';
+import {type SuiteSummary, summarizeSuite} from '../bench/summary.js';
+import {describeRevision, resolveRevision, workTreeRevision} from '../build/revision.js';
 import {RunError, UsageError, VerdictError} from '../errors.js';
 import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
 import {shellQuote, shellVariablesNote} from '../run/index.js';
+
+/** `hak bench --json` with several profiles: each profile's result, and one summary line per profile. */
+export interface SuiteJson {
+  profiles: BenchJson[];
+  summary: SuiteSummary;
+}
 
 /** `hak bench --json`. */
 export interface BenchJson {
@@ -69,12 +77,16 @@ export default class Bench extends HakCommand {
     {description: 'The roadmap sweep: each step\'s gain and the cumulative gain.', command: '<%= config.bin %> <%= command.id %> phases --chart phases.svg'},
     {description: 'Larson Mid on the two cores this machine has, against glibc and mimalloc only.', command: '<%= config.bin %> <%= command.id %> larson-mid --threads 2 --allocators hakmem,glibc,mimalloc'},
     {description: 'Any program: python3 under three allocators, its stdout checked alike, RSS over time charted.', command: '<%= config.bin %> <%= command.id %> --runs 3 --allocators hakmem,glibc,mimalloc --chart py.svg -- python3 -c "print(len([str(i) for i in range(10**6)]))"'},
-    {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf --export-file bmf.json'},
+    {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf bmf.json'},
+    {description: 'Did my change make hakmem faster? The work tree against main, interleaved, on three profiles, with a geometric mean.', command: '<%= config.bin %> <%= command.id %> tiny-hot random-mixed larson-mid --base main'},
     {description: 'The quick-wins trap: the tiny pool off behind malloc makes the hakmem result INVALID.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --allocators hakmem,glibc'},
   ];
 
+  /** Several profiles may follow one another (tiny-hot random-mixed larson-mid). */
+  static override strict = false;
+
   static override args = {
-    profile: Args.string({description: 'A profile name (hak profiles lists them) or the path of a profile file; or, after --, any command line.'}),
+    profile: Args.string({description: 'Profile names (hak profiles lists them) or paths of profile files, one or several; or, after --, any command line.'}),
   };
 
   static override flags = {
@@ -89,6 +101,10 @@ export default class Bench extends HakCommand {
     baseline: Flags.string({
       helpValue: 'TARGET',
       summary: 'The target the others are compared with: an allocator, or a label such as hakmem:baseline (default mimalloc).',
+    }),
+    base: Flags.string({
+      helpValue: 'REF',
+      summary: 'Measure a change: hakmem built from REF (a commit, branch, HEAD~N, or a directory holding csrc/) against the work tree, interleaved; REF is the baseline. Peers run only when --allocators names them.',
     }),
     noise: noiseFlag,
     save: Flags.boolean({allowNo: true, default: true, summary: 'Save the result under .hak/results/bench/ (--no-save: do not).'}),
@@ -107,69 +123,67 @@ export default class Bench extends HakCommand {
     ...figureFlags,
   };
 
-  async run(): Promise<BenchJson> {
+  async run(): Promise<BenchJson | SuiteJson> {
     const {own, command} = this.splitCommandLine();
     const {argv, exportFile} = takeExport(own);
-    const {args, flags} = await this.parse(Bench, argv);
+    const {args, flags, argv: words} = await this.parse(Bench, argv);
+    const names = profileNames(words);
     const asCommand = commandOptions(flags, command, args.profile);
-    if (!asCommand && args.profile === undefined) throw new UsageError('give a profile, or a command after --.', {hint: 'hak bench tiny-hot, or hak bench -- python3 script.py (hak profiles lists the profiles).'});
-    const profile = asCommand ? commandProfile(command!, {...asCommand, checkOutput: flags['check-output']}) : await loadProfile(args.profile!);
-    const spinner = await this.spinner(`${profile.name}: preparing`);
-    let record: BenchRecord;
-    try {
-      record = await runBench(profile, {
-        threads: flags.threads,
-        runs: flags.runs,
-        warmup: flags.warmup,
-        allocators: flags.allocators === undefined ? undefined : parseAllocatorList(flags.allocators),
-        allowMissing: flags['allow-missing'],
-        overrides: {features: featureOverrides(flags), toolchain: toolchainOverrides(flags)},
-        baseline: flags.baseline,
-        noise: flags.noise,
-        onProgress: (text) => spinner.update(text),
-      });
-      spinner.stop();
-    } catch (error) {
-      spinner.fail(`${profile.name}: stopped`);
-      throw error;
+    if (!asCommand && names.length === 0) throw new UsageError('give a profile, or a command after --.', {hint: 'hak bench tiny-hot, or hak bench -- python3 script.py (hak profiles lists the profiles).'});
+    if (names.length > 1 && (flags.chart !== undefined || exportFile !== null)) {
+      throw new UsageError('--chart and --export write one profile\'s result: give one profile with them.', {hint: `Run hak bench ${names[0]} --chart FILE for each profile you want charted.`});
     }
 
-    const file = flags.save ? saveRecord(record) : null;
-    const analysis = analyzeRecord(record);
-    const chart = flags.chart ? this.writeChart(flags.chart, record, analysis) : null;
-    const exported = exportFile ? this.writeExport(exportFile, record, analysis) : null;
-    const json: BenchJson = {
-      profile: record.profile.name,
-      id: file ? record.id : null,
-      file,
-      chart,
-      export: exported,
-      complete: record.complete,
-      benchmark: {
-        program: record.profile.program,
-        args: record.profile.args,
-        threads: record.profile.threads,
-        runs: record.profile.runs,
-        warmup: record.profile.warmup,
-      },
-      kind: record.profile.kind ?? 'benchmark',
-      ...recordUnits(record),
-      shellEnv: record.profile.shellEnv ?? {},
-      baseline: analysis.baseline,
-      noise: analysis.noise,
-      machine: record.machine,
-      results: analysis.results,
-      steps: analysis.steps,
-      warnings: analysis.warnings,
-      wallSeconds: record.wallSeconds,
+    // Every profile is read, and the base resolved, before anything is built or run.
+    const profiles = asCommand ? [commandProfile(command!, {...asCommand, checkOutput: flags['check-output']})] : await Promise.all(names.map(async (name) => loadProfile(name)));
+    const revisions = flags.base === undefined ? undefined : [await resolveRevision(flags.base), await workTreeRevision()];
+    const options: BenchOptions = {
+      threads: flags.threads,
+      runs: flags.runs,
+      warmup: flags.warmup,
+      allocators: flags.allocators === undefined ? undefined : parseAllocatorList(flags.allocators),
+      allowMissing: flags['allow-missing'],
+      overrides: {features: featureOverrides(flags), toolchain: toolchainOverrides(flags)},
+      baseline: flags.baseline,
+      noise: flags.noise,
+      revisions,
     };
-    if (!this.jsonEnabled()) await this.render(record, analysis, json);
-    const problem = outcomeError(analysis);
-    if (!problem) return json;
+
+    const outcomes: {json: BenchJson; analysis: BenchAnalysis; problem: RunError | VerdictError | null}[] = [];
+    for (const [index, profile] of profiles.entries()) {
+      if (index > 0 && !this.jsonEnabled()) this.log('');
+      const where = profiles.length > 1 ? ` (${index + 1} of ${profiles.length})` : '';
+      const record = await this.withSpinner(`${profile.name}${where}: preparing`, `${profile.name}: stopped`, (onProgress) => runBench(profile, {...options, onProgress}));
+      const file = flags.save ? saveRecord(record) : null;
+      const analysis = analyzeRecord(record);
+      const chart = flags.chart ? this.writeChart(flags.chart, record, analysis) : null;
+      const exported = exportFile ? this.writeExport(exportFile, record, analysis) : null;
+      const json = benchJson(record, analysis, {file, chart, exported});
+      if (!this.jsonEnabled()) await this.render(record, analysis, json);
+      outcomes.push({json, analysis, problem: outcomeError(analysis)});
+    }
+
+    const problem = outcomes.find((outcome) => outcome.problem)?.problem ?? null;
+    let output: BenchJson | SuiteJson = outcomes[0]!.json;
+    if (outcomes.length > 1) {
+      const suite = summarizeSuite(outcomes.map(({json, analysis}) => ({profile: json.profile, analysis})));
+      output = {profiles: outcomes.map(({json}) => json), summary: suite};
+      if (!this.jsonEnabled()) await this.renderSuite(suite);
+    }
+
+    if (!problem) return output;
     // The results stand even when some target failed: print them, then exit with the failure's code.
-    if (this.jsonEnabled()) this.logJson(json);
+    if (this.jsonEnabled()) this.logJson(output);
     else process.stderr.write(formatError(problem));
     this.exit(problem.exitCode);
+  }
+
+  private async renderSuite(suite: SuiteSummary): Promise<void> {
+    this.log('');
+    this.log('Summary: each profile\'s hakmem against its baseline, and the geometric mean of the ratios (times better):');
+    this.log(await suiteTable(suite));
+    const {faster, slower, withinNoise, notCompared} = suite.verdicts;
+    this.log(`${faster} faster, ${slower} slower, ${withinNoise} within noise${notCompared > 0 ? `, ${notCompared} not compared` : ''}.`);
   }
 
   private writeExport(path: string, record: BenchRecord, analysis: BenchAnalysis): string {
@@ -201,6 +215,7 @@ export default class Bench extends HakCommand {
     this.log(`${profile.name}: ${what} · ${describeMachine(record.machine)}`);
     const shell = shellVariablesNote(json.shellEnv);
     if (shell) this.log(`  ${shell} (passed to every run)`);
+    for (const line of revisionLines(analysis)) this.log(`  ${line}`);
     this.log(await benchTable(analysis));
     this.log('');
     this.log(`Memory of the ${profile.kind === 'command' ? 'whole process tree' : 'program'}; faults and CPU seconds of the whole tree (medians):`);
@@ -218,6 +233,51 @@ export default class Bench extends HakCommand {
     const exported = json.export ? ` Exported: ${this.displayPath(json.export)}` : '';
     this.log(`${where}; ${record.wallSeconds.toFixed(1)} s.${json.chart ? ` Chart: ${this.displayPath(json.chart)}` : ''}${exported}`);
   }
+}
+
+/** Which sources each hakmem target was built from, when revisions were compared. */
+function revisionLines(analysis: BenchAnalysis): string[] {
+  return analysis.results.flatMap((result) => (result.revision ? [`${result.label}: ${describeRevision(result.revision)}`] : []));
+}
+
+/** The JSON of one profile's run, from its record and analysis. */
+function benchJson(record: BenchRecord, analysis: BenchAnalysis, files: {file: string | null; chart: string | null; exported: string | null}): BenchJson {
+  return {
+    profile: record.profile.name,
+    id: files.file ? record.id : null,
+    file: files.file,
+    chart: files.chart,
+    export: files.exported,
+    complete: record.complete,
+    benchmark: {
+      program: record.profile.program,
+      args: record.profile.args,
+      threads: record.profile.threads,
+      runs: record.profile.runs,
+      warmup: record.profile.warmup,
+    },
+    kind: record.profile.kind ?? 'benchmark',
+    ...recordUnits(record),
+    shellEnv: record.profile.shellEnv ?? {},
+    baseline: analysis.baseline,
+    noise: analysis.noise,
+    machine: record.machine,
+    results: analysis.results,
+    steps: analysis.steps,
+    warnings: analysis.warnings,
+    wallSeconds: record.wallSeconds,
+  };
+}
+
+/**
+ * The profiles named. oclif's non-strict parse (several profiles) hands a mistyped flag over as a
+ * word: it is refused here rather than taken for a profile.
+ */
+function profileNames(words: readonly unknown[]): string[] {
+  const names = words.map(String);
+  const flag = names.find((word) => word.startsWith('-'));
+  if (flag) throw new UsageError(`unknown flag ${flag}.`, {hint: 'hak bench --help lists the flags.'});
+  return names;
 }
 
 /**

@@ -6,7 +6,8 @@
  *   for (const target of targets) await runBenchmark({...target, timeoutSeconds, runIndex});
  */
 import {type AllocatorName, type AllocatorSetup, resolveAllocator} from '../allocators.js';
-import {type BuildOptions, type BuiltVariant, benchmarkPath, buildVariant} from '../build/index.js';
+import {type BuildOptions, type BuiltVariant, benchmarkPath, buildVariant, type VariantRequest} from '../build/index.js';
+import {type Revision, type RevisionInfo, revisionInfo, WORK_TREE} from '../build/revision.js';
 import {UsageError} from '../errors.js';
 import {benchmarkArgs, commandProgram, type Profile, profileVariantRequests, type VariantOverrides} from '../profiles/index.js';
 import type {CommandOutput} from './index.js';
@@ -17,6 +18,8 @@ export interface RunTarget {
   allocator: AllocatorSetup;
   /** The hakmem build, for hakmem targets. */
   variant: BuiltVariant | null;
+  /** Which sources a hakmem target was built from, where hak was asked to tell (--base, bisect). */
+  revision?: RevisionInfo;
   /** The benchmark program; the same binary for every allocator, which it gets by preload. */
   program: string;
   args: string[];
@@ -42,6 +45,23 @@ export interface TargetOptions {
   /** Run only these allocators (each must be in the profile). */
   only?: AllocatorName[];
   build?: BuildOptions;
+  /**
+   * Build hakmem from each of these revisions, in this order, instead of the checkout alone: one
+   * target per revision and variant, labelled `hakmem@<tag>` (`hakmem` for the work tree).
+   * The benchmark programs stay the checkout's, so that only the library differs.
+   */
+  revisions?: Revision[];
+}
+
+/** `hakmem`, `hakmem:<variant>`, and `@<tag>` for a revision other than the work tree. */
+function hakmemLabel(variantName: string | null, revision: Revision | null): string {
+  const base = variantName === null ? 'hakmem' : `hakmem:${variantName}`;
+  return revision && revision.ref !== WORK_TREE ? `${base}@${revision.tag}` : base;
+}
+
+/** The request for a revision's build: the checkout's sources need no override. */
+function requestAt(request: VariantRequest, revision: Revision | null): VariantRequest {
+  return revision && revision.ref !== WORK_TREE ? {...request, sources: revision} : request;
 }
 
 /**
@@ -55,13 +75,18 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
   const requests = profileVariantRequests(profile, options.overrides);
   const isCommand = profile.kind === 'command';
   const commandPath = isCommand ? commandProgram(profile) : null;
-  // Peers need a build too: the benchmark programs come out of the same csrc build (a command needs only hakmem's).
-  const builds: {name: string; built: BuiltVariant}[] = [];
-  for (const {name, request} of allocators.includes('hakmem') ? requests : isCommand ? [] : requests.slice(0, 1)) {
-    builds.push({name, built: await buildVariant(request, options.build)});
+  const withHakmem = allocators.includes('hakmem');
+  const revisions: (Revision | null)[] = options.revisions && options.revisions.length > 0 ? options.revisions : [null];
+  // The benchmark programs come out of the checkout's csrc build, for every target (a command needs only hakmem's).
+  const programs = isCommand ? null : await buildVariant(requests[0]!.request, options.build);
+  const builds: {name: string; revision: Revision | null; built: BuiltVariant}[] = [];
+  for (const revision of withHakmem ? revisions : []) {
+    for (const {name, request} of requests) {
+      builds.push({name, revision, built: await buildVariant(requestAt(request, revision), options.build)});
+    }
   }
 
-  const program = commandPath ?? benchmarkPath(builds[0]!.built, profile.benchmark.program);
+  const program = commandPath ?? benchmarkPath(programs!, profile.benchmark.program);
   const targets: RunTarget[] = [];
   for (const name of allocators) {
     if (name !== 'hakmem') {
@@ -69,12 +94,13 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
       continue;
     }
 
-    for (const {name: variantName, built} of builds) {
+    for (const {name: variantName, revision, built} of builds) {
       requireMallocOverride(built);
       targets.push({
-        label: builds.length > 1 ? `hakmem:${variantName}` : 'hakmem',
+        label: hakmemLabel(requests.length > 1 ? variantName : null, revision),
         allocator: resolveAllocator('hakmem', {hakmemLibrary: built.library}),
         variant: built,
+        ...(revision ? {revision: revisionInfo(revision)} : {}),
         program,
         args,
         env: profile.env,
@@ -109,6 +135,8 @@ export interface SingleTargetOptions extends Pick<TargetOptions, 'threads' | 'ov
   allocator?: AllocatorName;
   /** Variables added to the profile's env (HAKMEM_WRAP_TINY=1, ...). */
   env?: Record<string, string>;
+  /** hakmem built from another revision's sources; the benchmark programs stay the checkout's. */
+  sources?: Revision;
 }
 
 /** What the commands that examine one run of a profile (verify, perf) are asked. */
@@ -142,14 +170,17 @@ export async function resolveTarget(profile: Profile, options: SingleTargetOptio
   const name = options.allocator ?? 'hakmem';
   // A peer that is not installed is reported before anything is built.
   const peer = name === 'hakmem' ? null : resolveAllocator(name);
-  const built = await buildVariant(chosen.request, options.build);
+  const revision = options.sources ?? null;
+  const built = await buildVariant(requestAt(chosen.request, revision), options.build);
+  const programs = revision ? await buildVariant(chosen.request, options.build) : built;
   if (name === 'hakmem') requireMallocOverride(built);
   const several = profile.variants.length > 1;
   return {
-    label: name === 'hakmem' ? (several ? `hakmem:${chosen.name}` : 'hakmem') : name,
+    label: name === 'hakmem' ? hakmemLabel(several ? chosen.name : null, revision) : name,
     allocator: peer ?? resolveAllocator('hakmem', {hakmemLibrary: built.library}),
     variant: name === 'hakmem' ? built : null,
-    program: profile.kind === 'command' ? commandProgram(profile) : benchmarkPath(built, profile.benchmark.program),
+    ...(revision && name === 'hakmem' ? {revision: revisionInfo(revision)} : {}),
+    program: profile.kind === 'command' ? commandProgram(profile) : benchmarkPath(programs, profile.benchmark.program),
     args: benchmarkArgs(profile, {threads: options.threads}),
     env: {...profile.env, ...options.env},
     ...commandFields(profile),

@@ -4,6 +4,7 @@
  * verdict, computed by the same code `hak bench` uses, plus the differences between the two
  * runs that could explain a change (sources, variants, libraries, machine).
  */
+import {describeRevision, type RevisionInfo} from '../build/revision.js';
 import {UsageError} from '../errors.js';
 import type {ComparisonVerdict} from '../statistics/ratio.js';
 import {analyzeRecord, compareResults, type TargetResult, type TargetStatus} from './analysis.js';
@@ -39,6 +40,11 @@ function describeProgram(record: BenchRecord): string {
   return [record.profile.program, ...record.profile.args].join(' ');
 }
 
+/** A target's sources in a line, or undefined where the record does not say (no --base). */
+function revisionText(revision: RevisionInfo | undefined): string | undefined {
+  return revision ? describeRevision(revision) : undefined;
+}
+
 function differences(a: BenchRecord, b: BenchRecord): string[] {
   const found: string[] = [];
   const note = (what: string, before: unknown, after: unknown): void => {
@@ -54,6 +60,7 @@ function differences(a: BenchRecord, b: BenchRecord): string[] {
     if (!targetB) continue;
     note(`${targetA.label} variant`, targetA.variant?.id, targetB.variant?.id);
     note(`${targetA.label} library`, targetA.library?.version ?? targetA.library?.realPath, targetB.library?.version ?? targetB.library?.realPath);
+    note(`${targetA.label} sources`, revisionText(targetA.revision), revisionText(targetB.revision));
   }
 
   return found;

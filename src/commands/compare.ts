@@ -4,6 +4,7 @@ import {HakCommand} from '../base-command.js';
 import {compareRecords, type RecordComparison} from '../bench/compare.js';
 import {compareTable, methodNote} from '../bench/render.js';
 import {loadRecord, resolveResultReference} from '../bench/results.js';
+import {describeRevision} from '../build/revision.js';
 import {noiseFlag} from '../flags.js';
 
 export default class Compare extends HakCommand {
@@ -43,6 +44,10 @@ export default class Compare extends HakCommand {
     this.log(`${profile.name}: ${[profile.program, ...profile.args].join(' ')}`);
     this.log(`  A  ${comparison.a.id}  (${this.displayPath(fileA)})`);
     this.log(`  B  ${comparison.b.id}  (${this.displayPath(fileB)})`);
+    for (const [side, record] of [['A', recordA], ['B', recordB]] as const) {
+      for (const target of record.targets) if (target.revision) this.log(`  ${side}  ${target.label}: ${describeRevision(target.revision)}`);
+    }
+
     this.log(await compareTable(comparison));
     this.log('');
     for (const target of comparison.targets) {

@@ -4,7 +4,9 @@
  * at COMMANDS and the hooks here.
  */
 import Bench from './commands/bench.js';
+import Bisect from './commands/bisect.js';
 import Build from './commands/build.js';
+import Check from './commands/check.js';
 import Compare from './commands/compare.js';
 import Doctor from './commands/doctor.js';
 import Features from './commands/features.js';
@@ -17,7 +19,9 @@ export {default as commandNotFound} from './hooks/command-not-found.js';
 
 export const COMMANDS = {
   bench: Bench,
+  bisect: Bisect,
   build: Build,
+  check: Check,
   compare: Compare,
   doctor: Doctor,
   features: Features,

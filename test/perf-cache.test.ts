@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 
-import {attributeCache, cacheFigures, cacheGeometry, hasCacheEvents} from '../src/perf/cache.js';
+import {attributeCache, cacheFigures, cacheGeometry, cacheSimOptions, describeCacheLevels, FIXED_CACHE_GEOMETRY, hasCacheEvents} from '../src/perf/cache.js';
 import {parseCallgrind} from '../src/perf/callgrind.js';
 import type {AttributionContext} from '../src/perf/owners.js';
 import {hardwareFigures, parsePerfStat} from '../src/perf/stat.js';
@@ -43,18 +43,50 @@ describe('cache simulation output', () => {
   });
 
   it('names the simulated geometry', () => {
-    expect(cacheGeometry(hakmem.desc)).toEqual({
+    expect(cacheGeometry(hakmem.desc, 'host')).toEqual({
       levels: [
         {name: 'D1', bytes: 49_152, lineBytes: 64, ways: 12},
         {name: 'LL', bytes: 318_767_104, lineBytes: 64, ways: 38},
         {name: 'I1', bytes: 32_768, lineBytes: 64, ways: 8},
       ],
       description: 'D1 48 KiB 12-way, LL 304 MiB 38-way, I1 32 KiB 8-way, 64 B lines',
+      source: 'host',
     });
-    expect(cacheGeometry({'D1 cache': '32768 B, 64 B, 8-way associative', 'LL cache': '1048576 B, 128 B, 16-way associative'})?.description).toBe(
+    expect(cacheGeometry({'D1 cache': '32768 B, 64 B, 8-way associative', 'LL cache': '1048576 B, 128 B, 16-way associative'}, 'host')?.description).toBe(
       'D1 32 KiB 8-way 64 B lines, LL 1 MiB 16-way 128 B lines',
     );
-    expect(cacheGeometry({Trigger: 'Program termination'})).toBeNull();
+    expect(cacheGeometry({Trigger: 'Program termination'}, 'host')).toBeNull();
+  });
+
+  // The `desc:` lines of callgrind-cache.out on several hosts: the fixture, its levels (name bytes line ways), and their description.
+  const level = (text: string) => {
+    const [name, bytes, lineBytes, ways] = text.split(' ');
+    return {name, bytes: Number(bytes), lineBytes: Number(lineBytes), ways: Number(ways)};
+  };
+  const hosts = [
+    ['desc-intel.txt', 'D1 49152 64 12, LL 318767104 64 38, I1 32768 64 8', 'D1 48 KiB 12-way, LL 304 MiB 38-way, I1 32 KiB 8-way, 64 B lines'],
+    ['desc-amd-epyc.txt', 'D1 32768 64 8, LL 268435456 64 1, I1 65536 64 4', 'D1 32 KiB 8-way, LL 256 MiB direct-mapped, I1 64 KiB 4-way, 64 B lines'],
+    ['desc-fully-associative.txt', 'D1 4096 64 64, LL 2097152 64 16, I1 32768 64 8', 'D1 4 KiB fully associative, LL 2 MiB 16-way, I1 32 KiB 8-way, 64 B lines'],
+    ['desc-fixed.txt', 'D1 32768 64 8, LL 8388608 64 16, I1 32768 64 8', 'D1 32 KiB 8-way, LL 8 MiB 16-way, I1 32 KiB 8-way, 64 B lines'],
+  ] as const;
+
+  it.each(hosts)('reads every level valgrind describes: %s', (file, levels, description) => {
+    const geometry = cacheGeometry(parseCallgrind(fixture(file)).desc, 'host');
+    expect(geometry?.levels).toEqual(levels.split(', ').map(level));
+    expect(geometry?.description).toBe(description);
+  });
+
+  it('gives valgrind the fixed geometry explicitly, and the host\'s caches only when asked', () => {
+    expect(FIXED_CACHE_GEOMETRY).toEqual(hosts[3][1].split(', ').map(level));
+    expect(cacheSimOptions('fixed')).toEqual(['--cache-sim=yes', '--branch-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=8388608,16,64']);
+    expect(cacheSimOptions('host')).toEqual(['--cache-sim=yes', '--branch-sim=yes']);
+    // valgrind refuses a level whose set count is not a power of two
+    for (const level of FIXED_CACHE_GEOMETRY) {
+      const sets = level.bytes / (level.ways * level.lineBytes);
+      expect(Number.isInteger(Math.log2(sets)), level.name).toBe(true);
+    }
+
+    expect(describeCacheLevels(FIXED_CACHE_GEOMETRY)).toBe(hosts[3][2]);
   });
 
   it('splits misses by function and owner, per operation', () => {

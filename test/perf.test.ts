@@ -79,9 +79,11 @@ describe('hak perf', () => {
   it('simulates caches and branches per operation, split by owner, and compares with a peer', async () => {
     const {exitCode, result} = await perf(['random-mixed', '--cache', '--diff', 'tcmalloc', '--top', '5']);
     expect(exitCode).toBe(0);
-    expect(result).toMatchObject({mode: 'cache', ops: 300_000, samples: null, cacheGeometry: {levels: expect.arrayContaining([expect.objectContaining({name: 'D1'})])}});
-    expect(result.command).toMatch(/valgrind --tool=callgrind '--toggle-collect=bench_loop\*' --cache-sim=yes --branch-sim=yes /);
-    expect(result.eventDescription).toMatch(/^simulated by valgrind's cache and branch simulator \(D1 \d+ KiB \d+-way, LL .*\) in bench_loop\*/);
+    // the fixed geometry, whatever this machine's caches are
+    const fixed = 'D1 32 KiB 8-way, LL 8 MiB 16-way, I1 32 KiB 8-way, 64 B lines';
+    expect(result).toMatchObject({mode: 'cache', ops: 300_000, samples: null, cacheGeometry: {source: 'fixed', description: fixed}});
+    expect(result.command).toMatch(/valgrind --tool=callgrind '--toggle-collect=bench_loop\*' --cache-sim=yes --branch-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64 /);
+    expect(result.eventDescription).toBe(`simulated by valgrind's cache and branch simulator (fixed geometry: ${fixed}) in bench_loop*, the measured region`);
     const total = result.cachePerOp!;
     expect(total.instructions).toBeCloseTo(result.instructionsPerOp!, 9);
     // every operation touches a block of a working set larger than L1: misses there must be
@@ -102,9 +104,17 @@ describe('hak perf', () => {
     expect(again.result.cachePerOp).toEqual(total);
 
     const text = await runHak(['perf', 'random-mixed', '--cache', '--top', '3'], {env});
-    expect(text.stdout).toMatch(/^ {2}simulated simulated by valgrind's cache and branch simulator \(D1 .*: simulated figures, not hardware counts$/m);
+    expect(text.stdout).toMatch(/^ {2}simulated simulated by valgrind's cache and branch simulator \(fixed geometry: D1 32 KiB 8-way, .*: simulated figures, not hardware counts$/m);
     expect(text.stdout).toMatch(/^ {2}per op {4}\d+\.\d instructions, \d\.\d{3} D1 misses \(\d\.\d{3} reads\), \d\.\d{3} LL misses, \d\.\d{3} branch mispredicts \(300,000 ops\)$/m);
     expect(text.stdout).toMatch(/^total\s+\d+\.\d\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+100\.0%$/m);
+
+    // --host-caches leaves the geometry to valgrind, which copies this machine's, and says so
+    const host = await perf(['random-mixed', '--cache', '--host-caches']);
+    expect(host.exitCode).toBe(0);
+    expect(host.result.cacheGeometry).toMatchObject({source: 'host', levels: expect.arrayContaining([expect.objectContaining({name: 'LL'})])});
+    expect(host.result.command).not.toMatch(/--D1=/);
+    expect(host.result.eventDescription).toMatch(/^simulated by valgrind's cache and branch simulator \(this machine's caches: D1 \d+ KiB /);
+    expect(host.result.cachePerOp?.instructions).toBe(total.instructions);
   });
 
   it('puts perf stat\'s hardware misses beside the simulated ones where the machine counts them', async () => {

@@ -7,6 +7,8 @@ import {commandFlags, commandOptions, runFlags, singleRunFlags, singleRunOptions
 import {DEFAULT_TOP, type PerfResult, type PerfRun, type PerfStep, profileRun} from '../perf/index.js';
 import type {CachePerOp} from '../perf/cache.js';
 import type {Category} from '../perf/owners.js';
+import {functionChangeTable} from '../perf/render.js';
+import {resolveRevision} from '../build/revision.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
 import {renderTable} from '../ui/table.js';
 
@@ -29,7 +31,7 @@ export default class Perf extends HakCommand {
   static override description = [
     'Runs the profile\'s benchmark under perf record (its perf event, frequency and call graphs; the event "auto" samples cycles where hardware counters exist and cpu-clock elsewhere) and reports the top symbols with their share of samples, library and owner category (hakmem tiny, mid, large or other; glibc malloc; a peer allocator; benchmark; kernel; other), with a summary per category. Where hardware counters exist it adds perf stat figures per operation.',
     '--instructions counts instructions with callgrind instead, over the measured region of the profile\'s short arguments: exact and repeatable, the figure to compare variants by on a noisy machine.',
-    '--cache simulates the caches and the branch predictor over the same region (valgrind\'s simulator, cachegrind\'s, run through callgrind with --cache-sim=yes --branch-sim=yes) and reports per operation instructions, L1 data cache misses (reads and writes), last-level misses and branch mispredicts, per function and owner, for the cache geometry it names. Where hardware counters exist, perf stat\'s L1 load misses and branch misses go beside them. --steps runs every hakmem variant of a sweep profile (phases) in turn, each step against the one before.',
+    '--cache simulates the caches and the branch predictor over the same region (valgrind\'s simulator, cachegrind\'s, run through callgrind with --cache-sim=yes --branch-sim=yes) and reports per operation instructions, L1 data cache misses (reads and writes), last-level misses and branch mispredicts, per function and owner, for the cache geometry it names: a fixed one (D1 and I1 32 KiB 8-way, LL 8 MiB 16-way, 64 B lines), so that the figures compare across machines, or with --host-caches this machine\'s. Where hardware counters exist, perf stat\'s L1 load misses and branch misses go beside them. --steps runs every hakmem variant of a sweep profile (phases) in turn, each step against the one before.',
     'A hakmem run in which glibc\'s malloc internals take more than 5% draws a warning: glibc\'s allocator did the work. Every run is saved with its raw data under .hak/results/perf/ (HAK_HOME moves .hak).',
   ].join('\n\n');
 
@@ -41,6 +43,7 @@ export default class Perf extends HakCommand {
     {description: 'What each roadmap step does to simulated misses.', command: '<%= config.bin %> <%= command.id %> phases --cache --steps'},
     {description: 'hakmem against mimalloc, side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --instructions --diff mimalloc'},
     {description: 'Any command: where python3\'s time goes, by owner.', command: '<%= config.bin %> <%= command.id %> -- python3 -c "print(len({i: str(i) for i in range(10**6)}))"'},
+    {description: 'What a change did: the work tree against main, instruction by instruction, with the functions that got more expensive.', command: '<%= config.bin %> <%= command.id %> tiny-hot --instructions --base main'},
     {description: 'Two variants side by side.', command: '<%= config.bin %> <%= command.id %> random-mixed --diff hakmem:no-direct-cache'},
   ];
 
@@ -61,6 +64,10 @@ export default class Perf extends HakCommand {
       summary: 'Simulate caches and branches per operation (valgrind, the profile\'s short arguments) instead of sampling.',
       exclusive: ['flamegraph', 'instructions'],
     }),
+    'host-caches': Flags.boolean({
+      summary: 'With --cache: simulate this machine\'s caches (valgrind\'s default) instead of the fixed geometry (D1 and I1 32 KiB 8-way, LL 8 MiB 16-way).',
+      dependsOn: ['cache'],
+    }),
     flamegraph: Flags.string({helpValue: 'FILE', summary: 'Write an SVG flame graph of the samples to FILE.'}),
     steps: Flags.boolean({
       summary: 'With --cache or --instructions: every hakmem variant of a sweep profile (phases) in turn, each step against the one before.',
@@ -69,6 +76,11 @@ export default class Perf extends HakCommand {
     diff: Flags.string({
       helpValue: 'ALLOCATOR|hakmem:VARIANT|hakmem:TOGGLES',
       summary: 'Compare with a second run: another allocator, another variant of the profile, or toggles changed (hakmem:no-wrap-tiny,stats=1).',
+    }),
+    base: Flags.string({
+      helpValue: 'REF',
+      summary: 'Compare with hakmem built from REF (a commit, branch, HEAD~N, or a directory holding csrc/): with --instructions or --cache, which functions got more expensive.',
+      exclusive: ['diff', 'steps', 'allocator'],
     }),
     ...commandFlags,
   };
@@ -80,6 +92,7 @@ export default class Perf extends HakCommand {
     if (!asCommand && args.profile === undefined) throw new UsageError('give a profile, or a command after --.', {hint: 'hak perf tiny-hot, or hak perf -- python3 script.py (hak profiles lists the profiles).'});
     if (asCommand && flags.instructions) throw new UsageError('--instructions counts the benchmark programs\' measured loop; a command has none.', {hint: 'Sample the command instead: hak perf -- CMD.'});
     const profile = asCommand ? commandProfile(command!, asCommand) : await loadProfile(args.profile!);
+    const base = flags.base === undefined ? undefined : await resolveRevision(flags.base);
     const result = await this.withSpinner(`profiling ${profile.name}`, 'profiling failed', (onProgress) =>
       profileRun({
         ...singleRunOptions(flags),
@@ -87,9 +100,11 @@ export default class Perf extends HakCommand {
         top: flags.top,
         instructions: flags.instructions,
         cache: flags.cache,
+        hostCaches: flags['host-caches'],
         flamegraph: flags.flamegraph,
         diff: flags.diff,
         steps: flags.steps,
+        base,
         onProgress,
       }),
     );
@@ -244,6 +259,7 @@ export default class Perf extends HakCommand {
     const ranks = Math.max(a.hotspots.length, b.hotspots.length);
     this.log(await renderTable(['#', a.label, b.label], Array.from({length: ranks}, (_, index) => [String(index + 1), cell(a, index), cell(b, index)]), {wrap: [1, 2]}));
     this.log('');
+    await this.renderFunctionChanges(a);
     this.log(a.attribution);
   }
 
@@ -275,6 +291,21 @@ export default class Perf extends HakCommand {
     const symbolRows = Array.from({length: ranks}, (_, index) => [String(index + 1), cell(a, index), cell(b, index)]);
     this.log(await renderTable(['#', a.label, b.label], symbolRows, {wrap: [1, 2]}));
     this.log('');
+    await this.renderFunctionChanges(a);
     this.log(a.attribution);
+  }
+
+  private async renderFunctionChanges(result: PerfResult): Promise<void> {
+    const functions = result.diff?.functions ?? [];
+    if (!result.diff || result.mode === 'samples') return;
+    const {against} = result.diff;
+    if (functions.length === 0) {
+      this.log(`No function's cost per operation changed between ${against.label} and ${result.label}.`);
+    } else {
+      this.log(`Functions whose cost per operation changed most, ${against.label} -> ${result.label} (${functions.length} changed; --json lists all):`);
+      this.log(await functionChangeTable(functions, {a: result.label, b: against.label}));
+    }
+
+    this.log('');
   }
 }

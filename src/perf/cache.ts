@@ -5,8 +5,9 @@
  * (--cache-sim=yes --branch-sim=yes) because callgrind can count only the measured region
  * (--toggle-collect=bench_loop*, as --instructions does) and names each function's library,
  * which the owner categories need. The figures are exact and repeatable, but simulated: they
- * hold for the cache geometry valgrind simulated (the host's, which it reads from the CPU),
- * given in the output's `desc:` lines, and its simple branch predictor.
+ * hold for the cache geometry valgrind simulated (FIXED_CACHE_GEOMETRY, or with --host-caches
+ * the host's, which valgrind reads from the CPU), given in the output's `desc:` lines, and for
+ * its simple branch predictor.
  *
  * Any run target works: simulateCache takes a RunRequest (program, arguments, allocator),
  * whether it came from a profile or from a command line.
@@ -53,11 +54,39 @@ export interface CacheLevel {
   ways: number;
 }
 
+/** Which caches were simulated: hak's fixed geometry, or the host CPU's (`--host-caches`). */
+export type CacheSource = 'fixed' | 'host';
+
 export interface CacheGeometry {
   /** D1, LL and I1, as the simulator configured them. */
   levels: CacheLevel[];
-  /** `D1 48 KiB 12-way, LL 304 MiB 38-way, I1 32 KiB 8-way, 64 B lines`. */
+  /** `D1 32 KiB 8-way, LL 8 MiB 16-way, I1 32 KiB 8-way, 64 B lines`. */
   description: string;
+  source: CacheSource;
+}
+
+/**
+ * The caches `hak perf --cache` and `hak check` simulate unless --host-caches asks for the
+ * host's. Left to itself valgrind copies the host CPU's caches (a 48 KiB 12-way D1 on one Intel
+ * machine, a 256 MiB direct-mapped LL on an AMD EPYC), so the same code gave different miss
+ * counts on different machines; with one fixed geometry, given to valgrind explicitly, the
+ * figures compare across machines and commits. It is a common x86-64 core's: 32 KiB 8-way L1
+ * instruction and data caches and an 8 MiB 16-way last level, 64 B lines. valgrind requires
+ * each level's set count (bytes / (ways x line)) to be a power of two: 64, 64 and 8192 here.
+ */
+export const FIXED_CACHE_GEOMETRY: readonly CacheLevel[] = [
+  {name: 'D1', bytes: 32 * 1024, lineBytes: 64, ways: 8},
+  {name: 'LL', bytes: 8 * 1024 * 1024, lineBytes: 64, ways: 16},
+  {name: 'I1', bytes: 32 * 1024, lineBytes: 64, ways: 8},
+];
+
+/** valgrind's options for the simulator: the fixed geometry's `--I1=32768,8,64 --D1=... --LL=...`, or none for the host's caches. */
+export function cacheSimOptions(source: CacheSource): string[] {
+  const geometry = source === 'fixed' ? ['I1', 'D1', 'LL'].map((name) => {
+    const level = FIXED_CACHE_GEOMETRY.find((candidate) => candidate.name === name)!;
+    return `--${name}=${level.bytes},${level.ways},${level.lineBytes}`;
+  }) : [];
+  return [...CACHE_SIM_OPTIONS, ...geometry];
 }
 
 /** Whether the profile has the events of cache and branch simulation (a plain callgrind profile has only Ir). */
@@ -89,19 +118,33 @@ function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-/** The simulated geometry from the `desc: D1 cache: 49152 B, 64 B, 12-way associative` lines; null without them. */
-export function cacheGeometry(desc: Record<string, string>): CacheGeometry | null {
-  const levels: CacheLevel[] = [];
-  for (const name of ['D1', 'LL', 'I1']) {
-    const match = /^(\d+) B, (\d+) B, (\d+)-way associative$/.exec(desc[`${name} cache`] ?? '');
-    if (match) levels.push({name, bytes: Number(match[1]), lineBytes: Number(match[2]), ways: Number(match[3])});
-  }
+/** One `desc:` line's level: `49152 B, 64 B, 12-way associative`, `... direct-mapped` (1 way) or `... fully associative` (one set); null for anything else. */
+function parseCacheLevel(name: string, text: string): CacheLevel | null {
+  const match = /^(\d+) B, (\d+) B, (?:(\d+)-way associative|(direct-mapped)|(fully associative))$/.exec(text.trim());
+  if (!match) return null;
+  const bytes = Number(match[1]);
+  const lineBytes = Number(match[2]);
+  const ways = match[3] === undefined ? (match[4] === undefined ? bytes / lineBytes : 1) : Number(match[3]);
+  return {name, bytes, lineBytes, ways};
+}
 
-  if (levels.length === 0) return null;
+function describeWays(level: CacheLevel): string {
+  if (level.ways === 1) return 'direct-mapped';
+  return level.ways * level.lineBytes === level.bytes ? 'fully associative' : `${level.ways}-way`;
+}
+
+/** `D1 32 KiB 8-way, LL 8 MiB 16-way, I1 32 KiB 8-way, 64 B lines` (each level's line size where they differ). */
+export function describeCacheLevels(levels: readonly CacheLevel[]): string {
   const lines = new Set(levels.map((level) => level.lineBytes));
-  const level = (l: CacheLevel): string => `${l.name} ${formatBytes(l.bytes)} ${l.ways}-way${lines.size > 1 ? ` ${l.lineBytes} B lines` : ''}`;
-  const description = `${levels.map(level).join(', ')}${lines.size === 1 ? `, ${levels[0]!.lineBytes} B lines` : ''}`;
-  return {levels, description};
+  const level = (l: CacheLevel): string => `${l.name} ${formatBytes(l.bytes)} ${describeWays(l)}${lines.size > 1 ? ` ${l.lineBytes} B lines` : ''}`;
+  return `${levels.map(level).join(', ')}${lines.size === 1 ? `, ${levels[0]!.lineBytes} B lines` : ''}`;
+}
+
+/** The simulated geometry from the `desc: D1 cache: 49152 B, 64 B, 12-way associative` lines; null without them. */
+export function cacheGeometry(desc: Record<string, string>, source: CacheSource): CacheGeometry | null {
+  const levels = ['D1', 'LL', 'I1'].flatMap((name) => parseCacheLevel(name, desc[`${name} cache`] ?? '') ?? []);
+  if (levels.length === 0) return null;
+  return {levels, description: describeCacheLevels(levels), source};
 }
 
 export interface CacheHotspot extends Hotspot {
@@ -159,15 +202,17 @@ export interface CacheSimulation {
 
 /**
  * Runs the request under the cache and branch simulator, writing the profile to
- * `dir`/callgrind-cache.out. Any run target: a profile's benchmark or a command.
+ * `dir`/callgrind-cache.out. Any run target: a profile's benchmark or a command. The caches are
+ * FIXED_CACHE_GEOMETRY's unless `source` is 'host'.
  */
-export async function simulateCache(valgrind: string, request: RunRequest, dir: string): Promise<CacheSimulation> {
+export async function simulateCache(valgrind: string, request: RunRequest, dir: string, source: CacheSource = 'fixed'): Promise<CacheSimulation> {
   const outFile = join(dir, CACHE_OUT_FILE);
   // a command has no measured loop: the whole started process is simulated, and its figures are per run
   const whole = request.command !== undefined;
-  const run = await runBenchmark({...request, launcher: callgrindLauncher(valgrind, outFile, CACHE_SIM_OPTIONS, whole ? 'whole' : 'measured')});
+  const run = await runBenchmark({...request, launcher: callgrindLauncher(valgrind, outFile, cacheSimOptions(source), whole ? 'whole' : 'measured')});
   const profile = parseCallgrind(readFileSync(outFile, 'utf8'));
-  if (whole) return {run, profile, geometry: cacheGeometry(profile.desc), perOp: cacheFigures(profile.events, profile.totals, 1)};
+  const geometry = cacheGeometry(profile.desc, source);
+  if (whole) return {run, profile, geometry, perOp: cacheFigures(profile.events, profile.totals, 1)};
   if (profile.instructions === 0 || !hasCacheEvents(profile.events)) {
     throw new NoSamplesError(
       `the cache simulator counted nothing in ${MEASURED_FUNCTIONS}: ${basename(request.program)} has no measured region by that name.`,
@@ -176,5 +221,5 @@ export async function simulateCache(valgrind: string, request: RunRequest, dir: 
     );
   }
 
-  return {run, profile, geometry: cacheGeometry(profile.desc), perOp: cacheFigures(profile.events, profile.totals, run.result.ops)};
+  return {run, profile, geometry, perOp: cacheFigures(profile.events, profile.totals, run.result.ops)};
 }

@@ -16,6 +16,7 @@ import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
 import {basename, dirname, extname, join, resolve} from 'node:path';
 
 import type {AllocatorName} from '../allocators.js';
+import type {Revision, RevisionInfo} from '../build/revision.js';
 import {type StagingDir, stageDir} from '../atomic-dir.js';
 import {NoSamplesError, UsageError} from '../errors.js';
 import {execProgram, findOnPath} from '../exec.js';
@@ -27,7 +28,7 @@ import {isRoot} from '../system.js';
 import {requestSizes, tiersForSizes} from '../verify/counters.js';
 import {attributeCache, CACHE_OUT_FILE, type CacheGeometry, type CachePerOp, simulateCache} from './cache.js';
 import {callgrindLauncher, callgrindSymbols, MEASURED_FUNCTIONS, parseCallgrind} from './callgrind.js';
-import {compareCategories, type CategoryComparison, type DiffTarget, parseDiffTarget} from './diff.js';
+import {compareCategories, compareFunctions, type CategoryComparison, type DiffTarget, type FunctionComparison, type FunctionFigure, parseDiffTarget} from './diff.js';
 import {buildFlameTree, foldedStacks, parsePerfScript, renderFlameGraph, SCRIPT_ARGS} from './flamegraph.js';
 import {type AttributionContext, attribute, attributionNote, type Category, glibcWarning, type Hotspot, hakmemSymbolFiles} from './owners.js';
 import {recordSamples} from './record.js';
@@ -45,12 +46,16 @@ export interface PerfOptions extends SingleRunOptions {
   instructions?: boolean;
   /** Simulate the caches and branch predictor (the profile's short arguments) instead of sampling. */
   cache?: boolean;
+  /** With cache: simulate this machine's caches (valgrind's default) instead of FIXED_CACHE_GEOMETRY. */
+  hostCaches?: boolean;
   /** Write a flame graph of the samples to this file. */
   flamegraph?: string;
   /** A second run to compare with (parseDiffTarget's syntax). */
   diff?: string;
   /** With cache or instructions: every hakmem variant of the profile in turn (a sweep such as phases). */
   steps?: boolean;
+  /** hakmem built from this revision as the second run (--base REF): what a change did, function by function. */
+  base?: Revision;
 }
 
 export interface PerfHotspot extends Hotspot {
@@ -62,8 +67,10 @@ export interface PerfHotspot extends Hotspot {
 
 export interface PerfRun {
   profile: string;
-  /** What ran: `hakmem`, `mimalloc`, `hakmem:no-wrap-tiny`, ... */
+  /** What ran: `hakmem`, `mimalloc`, `hakmem:no-wrap-tiny`, `hakmem@3f2a9c0`, ... */
   label: string;
+  /** The sources hakmem was built from, for a run of another revision (--base). */
+  revision?: RevisionInfo;
   allocator: AllocatorName;
   /** The hakmem build (the build whose benchmark programs ran, for another allocator). */
   variant: string;
@@ -107,7 +114,12 @@ export interface PerfRun {
 }
 
 export interface PerfResult extends PerfRun {
-  diff?: {against: PerfRun; categories: CategoryComparison[]};
+  /**
+   * The second run (--diff, --base) and the differences: per category, and with --instructions
+   * or --cache per function (this run's figure per operation against the second's, largest
+   * change first).
+   */
+  diff?: {against: PerfRun; categories: CategoryComparison[]; functions: FunctionComparison[]};
   /** With `steps`: one run per variant of the profile, in its order (the first is this run). */
   steps?: PerfStep[];
 }
@@ -130,6 +142,8 @@ interface Side {
   allocator?: AllocatorName;
   variant?: string;
   overrides?: VariantOverrides;
+  /** hakmem built from another revision (--base). */
+  sources?: Revision;
 }
 
 
@@ -383,7 +397,7 @@ async function measureCache(valgrind: string, {options, target, staging, progres
   const request = runRequest(target, callgrindArgs(profile, {threads: options.threads}), profile.timeoutSeconds * 10);
   progress(`${target.label}: simulating caches and branches with valgrind`);
   const files: Record<string, string> = {callgrind: CACHE_OUT_FILE, result: 'result.json'};
-  const simulation = await simulateCache(valgrind, request, staging.path);
+  const simulation = await simulateCache(valgrind, request, staging.path, options.hostCaches ? 'host' : 'fixed');
   const {run, profile: counted} = simulation;
   const context = await attributionContext(target, run);
   // a command's figures are counts for its whole run: one "operation"
@@ -405,7 +419,8 @@ async function measureCache(valgrind: string, {options, target, staging, progres
     hardwareNote = `${why}: no perf stat figures beside the simulated ones`;
   }
 
-  const geometry = simulation.geometry?.description ?? 'geometry not stated in the output';
+  const stated = simulation.geometry?.description ?? 'geometry not stated in the output';
+  const geometry = options.hostCaches ? `this machine's caches: ${stated}` : `fixed geometry: ${stated}`;
   return {
     run,
     context,
@@ -446,6 +461,7 @@ async function runSide(options: PerfOptions, side: Side, time: Date, measure: Me
     variant: side.variant ?? options.variant,
     overrides: side.overrides ?? options.overrides,
     allocator: side.allocator ?? options.allocator,
+    sources: side.sources ?? options.sources,
     env: options.env,
     threads: options.threads,
     build: {onProgress: progress},
@@ -457,6 +473,7 @@ async function runSide(options: PerfOptions, side: Side, time: Date, measure: Me
     const result: PerfRun = {
       profile: profile.name,
       label: side.label ?? target.label,
+      ...(target.revision ? {revision: target.revision} : {}),
       allocator: target.allocator.name,
       variant: target.built.variant,
       features: target.built.features,
@@ -492,6 +509,18 @@ function diffSide(target: DiffTarget, options: PerfOptions): Side {
       return {suffix: target.text, label: `hakmem:${target.text}`, allocator: 'hakmem', overrides: {...options.overrides, features}};
     }
   }
+}
+
+/** hakmem from another revision, with the run's own toggles. */
+function baseSide(base: Revision): Side {
+  return {suffix: base.tag, label: `hakmem@${base.tag}`, allocator: 'hakmem', sources: base};
+}
+
+/** The per-operation figure functions are compared by: instructions, or with --cache D1 misses; none for samples. */
+function exactFigure(mode: PerfRun['mode']): FunctionFigure | null {
+  if (mode === 'instructions') return {name: 'instructions', of: (hotspot: PerfHotspot) => hotspot.instructionsPerOp ?? 0};
+  if (mode === 'cache') return {name: 'd1Misses', of: (hotspot: PerfHotspot) => hotspot.cachePerOp?.d1Misses ?? 0};
+  return null;
 }
 
 /** Each variant of a sweep profile in turn, so that each step's effect on the exact figures shows. */
@@ -536,8 +565,19 @@ export async function profileRun(options: PerfOptions): Promise<PerfResult> {
   }
 
   if (options.steps) return profileSteps(options, time, measure);
-  const primary = await runSide(options, {suffix: null}, time, measure);
-  if (!diffTarget) return primary;
-  const against = await runSide(options, diffSide(diffTarget, options), time, measure);
-  return {...primary, diff: {against, categories: compareCategories(primary.categories, against.categories)}};
+  const second = options.base ? baseSide(options.base) : diffTarget ? diffSide(diffTarget, options) : null;
+  if (!second) return runSide(options, {suffix: null}, time, measure);
+  // Every function is kept for the comparison; the hotspot lists are cut to --top after it.
+  const everything = {...options, top: Number.MAX_SAFE_INTEGER};
+  const primary = await runSide(everything, {suffix: null}, time, measure);
+  const against = await runSide(everything, second, time, measure);
+  const top = (run: PerfRun): PerfRun => ({...run, hotspots: run.hotspots.slice(0, options.top ?? DEFAULT_TOP)});
+  return {
+    ...top(primary),
+    diff: {
+      against: top(against),
+      categories: compareCategories(primary.categories, against.categories),
+      functions: compareFunctions(primary.hotspots, against.hotspots, exactFigure(primary.mode)),
+    },
+  };
 }

@@ -83,19 +83,24 @@ export const runFlags = {
   }),
 };
 
-/** The noise band of bench and compare verdicts, given in percent and returned as a fraction. */
-export const noiseFlag = Flags.custom<number>({
-  helpValue: 'PERCENT',
-  summary: 'Noise band in percent: a difference is called only when the whole ratio interval lies beyond it (default 2).',
-  async parse(input) {
-    const value = Number(input);
-    if (input.trim() === '' || !Number.isFinite(value) || value < 0 || value >= 100) {
-      throw new Error(`expected a percentage from 0 to below 100, got ${input}`);
-    }
+/** A flag given in percent (0 to below 100) and returned as a fraction: 2 becomes 0.02. */
+export function percentFlag(summary: string): ReturnType<typeof Flags.custom<number>> {
+  return Flags.custom<number>({
+    helpValue: 'PERCENT',
+    summary,
+    async parse(input) {
+      const value = Number(input);
+      if (input.trim() === '' || !Number.isFinite(value) || value < 0 || value >= 100) {
+        throw new Error(`expected a percentage from 0 to below 100, got ${input}`);
+      }
 
-    return value / 100;
-  },
-})();
+      return value / 100;
+    },
+  });
+}
+
+/** The noise band of bench and compare verdicts. */
+export const noiseFlag = percentFlag('Noise band in percent: a difference is called only when the whole ratio interval lies beyond it (default 2).')();
 
 /** The variant-selecting flags: toggles and toolchain. */
 export const variantFlags = {...toggleFlags, ...toolchainFlags};

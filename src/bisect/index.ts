@@ -58,13 +58,9 @@ export interface BisectOptions {
 
 export type StepVerdict = 'good' | 'bad' | 'skipped';
 
-export interface BisectStep {
-  commit: string;
-  subject: string;
-  csrcTree: string;
-  /** `good end`, `bad end`, or a candidate. */
-  role: 'good end' | 'bad end' | 'candidate';
-  /** The candidate's figure (the median, for wall-clock metrics). */
+/** What one measurement of a commit says: its figure, verdict and why. */
+export interface Judgement {
+  /** The figure (the median, for wall-clock metrics). */
   figure: number | null;
   verdict: StepVerdict;
   /** Why: the ratios and their verdicts, or the figure's distance from the good end's. */
@@ -74,6 +70,14 @@ export interface BisectStep {
   vsBad: ComparisonVerdict | null;
   /** Wall-clock: measured runs per target in the step's last attempt; 1 for deterministic metrics. */
   runs: number;
+}
+
+export interface BisectStep extends Judgement {
+  commit: string;
+  subject: string;
+  csrcTree: string;
+  /** `good end`, `bad end`, or a candidate. */
+  role: 'good end' | 'bad end' | 'candidate';
   /** The figure came from a tree measured before (no build, no run). */
   reused: boolean;
 }
@@ -117,16 +121,6 @@ function treeRevision(run: TreeRun, good: Revision, bad: Revision): Promise<Revi
   if (first.commit === good.commit) return Promise.resolve(good);
   if (first.commit === bad.commit) return Promise.resolve(bad);
   return resolveRevision(first.commit);
-}
-
-/** What one measurement of a candidate says: its figure, verdict and why. */
-interface Judgement {
-  figure: number | null;
-  verdict: StepVerdict;
-  reason: string;
-  vsGood: ComparisonVerdict | null;
-  vsBad: ComparisonVerdict | null;
-  runs: number;
 }
 
 interface Judge {

@@ -5,7 +5,7 @@ import {writeFileAtomic} from '../atomic-file.js';
 import {HakCommand} from '../base-command.js';
 import {BISECT_METRICS, type BisectMetric, bisect, type BisectResult, type BisectStep, DEFAULT_EXACT_TOLERANCE} from '../bisect/index.js';
 import {ExitCode} from '../errors.js';
-import {featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
+import {featureOverrides, noiseFlag, percentFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {resultsDir} from '../paths.js';
 import {loadProfile} from '../profiles/index.js';
 import {renderTable} from '../ui/table.js';
@@ -44,15 +44,7 @@ export default class Bisect extends HakCommand {
     warmup: Flags.integer({min: 0, max: 100, helpValue: 'N', summary: 'Wall-clock metrics: warm-up rounds per step (default the profile\'s).'}),
     'max-runs': Flags.integer({min: 3, max: 1000, helpValue: 'N', summary: 'Wall-clock metrics: an unclear step is rerun with twice the runs up to N, then skipped (default 4 x runs).'}),
     noise: noiseFlag,
-    tolerance: Flags.custom<number>({
-      helpValue: 'PERCENT',
-      summary: `Deterministic metrics: how far a figure must leave the good end's to count as moved (default ${DEFAULT_EXACT_TOLERANCE * 100}).`,
-      async parse(input) {
-        const value = Number(input);
-        if (input.trim() === '' || !Number.isFinite(value) || value <= 0 || value >= 100) throw new Error(`expected a percentage above 0 and below 100, got ${input}`);
-        return value / 100;
-      },
-    })(),
+    tolerance: percentFlag(`Deterministic metrics: how far a figure must leave the good end's to count as moved (default ${DEFAULT_EXACT_TOLERANCE * 100}).`)(),
     ...variantFlags,
     ...runFlags,
   };

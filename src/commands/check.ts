@@ -4,18 +4,9 @@ import {HakCommand, formatError} from '../base-command.js';
 import {METRIC_NAMES, type Finding} from '../check/baseline.js';
 import {type CheckReport, checkBaseline, DEFAULT_ENTRIES} from '../check/index.js';
 import {VerdictError} from '../errors.js';
+import {percentFlag} from '../flags.js';
 import {renderTable} from '../ui/table.js';
 
-const tolerance = Flags.custom<number>({
-  helpValue: 'PERCENT',
-  default: 2,
-  summary: 'How far a gated figure may grow (or shrink) before it is called, in percent.',
-  async parse(input) {
-    const percent = Number(input);
-    if (!/^\d+(\.\d+)?$/.test(input.trim()) || percent >= 100) throw new Error(`expected a percentage from 0 to below 100, got ${input}`);
-    return percent;
-  },
-});
 
 /** Instructions keep one decimal, misses three, as hak perf --cache shows them. */
 const figure = (metric: Finding['metric'], value: number): string => value.toFixed(metric === 'instructions' ? 1 : 3);
@@ -42,7 +33,7 @@ export default class Check extends HakCommand {
   };
 
   static override flags = {
-    tolerance: tolerance(),
+    tolerance: percentFlag('How far a gated figure may grow (or shrink) before it is called, in percent (default 2).')(),
     update: Flags.boolean({summary: 'Write the measured figures into the baseline file (other entries kept) instead of comparing.'}),
     file: Flags.string({helpValue: 'PATH', summary: 'The baseline file (default check/baseline.json in the project).'}),
   };
@@ -51,7 +42,7 @@ export default class Check extends HakCommand {
     const {argv, flags} = await this.parse(Check);
     const entries = (argv as string[]).filter((entry) => entry !== '');
     const report = await this.withSpinner(flags.update ? 'measuring the baseline' : 'checking against the baseline', 'check failed', (onProgress) =>
-      checkBaseline({entries, file: flags.file, tolerance: flags.tolerance / 100, update: flags.update, onProgress}),
+      checkBaseline({entries, file: flags.file, tolerance: flags.tolerance, update: flags.update, onProgress}),
     );
 
     if (!this.jsonEnabled()) await this.render(report);
@@ -59,7 +50,7 @@ export default class Check extends HakCommand {
     const problem = new VerdictError(
       `${report.regressions.length} figure${report.regressions.length === 1 ? '' : 's'} grew beyond the tolerance of ${(report.tolerance * 100).toFixed(1)}%: ${report.regressions.map((r) => `${r.profile} ${METRIC_NAMES[r.metric]} ${change(r.ratio) || 'from 0'}`).join(', ')}.`,
       {regressions: report.regressions},
-      'Find the change that grew them (hak perf PROFILE --cache shows every function); if the cost is meant, accept it with hak check --update.',
+      'Find the commit: hak bisect PROFILE --good REF --bad HEAD --metric instructions; per function: hak perf PROFILE --instructions --base REF. If the cost is meant, accept it with hak check --update.',
     );
     if (this.jsonEnabled()) this.logJson(report);
     else process.stderr.write(formatError(problem));

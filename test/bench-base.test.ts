@@ -65,9 +65,9 @@ describe('hak bench --base', {timeout: TEST_TIMEOUT_MS}, () => {
     const before = builds(home);
     expect(Object.keys(before), 'the first test builds BASE').toHaveLength(2);
 
-    // The same library on both sides: only noise can tell them apart, and three runs each on a
-    // busy machine have been seen 35% apart; a 10% band keeps that from reading as slower.
-    const json = await benchJson(['tiny-hot', '--base', repo.base, ...SHORT, '--noise', '10']);
+    // The same library on both sides: only noise can tell them apart (three runs each on a busy
+    // machine have been seen 35% apart), and hak says so rather than calling it a change.
+    const json = await benchJson(['tiny-hot', '--base', repo.base, ...SHORT]);
     expect(builds(home)).toEqual(before);
     expect(readdirSync(join(home, 'sources'))).toEqual([csrcTree(repo, repo.base)]);
     const [base, work] = json.results;
@@ -75,8 +75,8 @@ describe('hak bench --base', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(work!.revision).toEqual({ref: 'work tree', commit: docs.sha, subject: docs.subject, dirty: false, csrcTree: csrcTree(repo, repo.base)});
     // one build serves both: the same csrc/ content is the same variant
     expect(work!.variantId).toBe(base!.variantId);
-    expect(work!.vsBaseline?.verdict).not.toBe('slower');
-    expect(json.noise).toBe(0.1);
+    expect(work!.vsBaseline?.verdict).toBe('within noise');
+    expect(json.warnings).toContainEqual(expect.stringMatching(/^hakmem and hakmem@\w+ are the same build/));
   });
 
   it('refuses an unknown ref with exit 2 and one line naming it, before building anything', async () => {

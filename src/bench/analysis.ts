@@ -265,6 +265,11 @@ function sweepSteps(record: BenchRecord, results: TargetResult[], noise: number)
   });
 }
 
+/** Two hakmem targets built from identical sources with identical settings: one library. */
+function isSameBuild(a: TargetResult, b: TargetResult): boolean {
+  return a.allocator === 'hakmem' && b.allocator === 'hakmem' && a.variantId !== null && a.variantId === b.variantId;
+}
+
 export function analyzeRecord(record: BenchRecord): BenchAnalysis {
   const {baseline, noise} = record.settings;
   const reference = referenceChecksum(record.targets);
@@ -280,6 +285,12 @@ export function analyzeRecord(record: BenchRecord): BenchAnalysis {
     if (result.label === baseline) continue;
     result.vsBaseline = compareResults(result, base, noise);
     result.rssVsBaseline = compareMemory(record, result, base, noise);
+    if (base && isSameBuild(result, base)) {
+      // The same library serves both (revisions whose csrc/ is identical): whatever the runs show is noise.
+      if (result.vsBaseline) result.vsBaseline.verdict = 'within noise';
+      if (result.rssVsBaseline) result.rssVsBaseline.verdict = 'within noise';
+      warnings.push(`${result.label} and ${base.label} are the same build (${result.variantId}): their difference is noise, not a change, and is called within noise.`);
+    }
   }
 
   for (const result of results) {

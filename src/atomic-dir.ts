@@ -8,7 +8,7 @@
  * no longer alive) is removed by the next run that stages in the same parent. Staging names
  * start with a dot and are never valid variant or result names.
  */
-import {mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 
 import {onInterrupt} from './interrupt.js';
@@ -53,6 +53,12 @@ export interface StagingDir {
    * when `final` already exists and `replace` is not set (another process published first).
    */
   publish(options?: {replace?: boolean}): boolean;
+  /**
+   * Renames the staging directory to `final` or, where that name is taken (another run got there
+   * first), to the first free `final-2`, `final-3`, ...; returns the name it took. `prepare` runs
+   * before each try with that name, for contents that record where they are.
+   */
+  publishFree(prepare?: (name: string) => void): string;
   /** Removes the staging directory; safe to call more than once. */
   discard(): void;
 }
@@ -96,7 +102,28 @@ export function stageDir(final: string, parent: string): StagingDir {
     return true;
   };
 
-  return {path: staged, final, publish, discard};
+  const publishFree = (prepare?: (name: string) => void): string => {
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const name = attempt === 1 ? final : `${final}-${attempt}`;
+        if (existsSync(name)) continue;
+        prepare?.(name);
+        try {
+          renameSync(staged, name);
+          settle();
+          return name;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        }
+      }
+    } catch (error) {
+      discard();
+      throw error;
+    }
+  };
+
+  return {path: staged, final, publish, publishFree, discard};
 }
 
 /** Moves an existing directory out of the way (atomically) and deletes it. */

@@ -5,7 +5,7 @@
  */
 import {existsSync, readdirSync} from 'node:fs';
 import {join} from 'node:path';
-import {describe, expect, it} from 'vitest';
+import {assert, describe, expect, it} from 'vitest';
 
 import {groupByTree} from '../src/bisect/commits.js';
 import {nextCandidate, wallVerdict} from '../src/bisect/index.js';
@@ -96,7 +96,8 @@ describe('hak bisect on a history with one slow commit', () => {
     expect(result.label).toBe('hakmem');
     expect(against.label).toMatch(/^hakmem@[0-9a-f]{7,}$/);
     expect(against.revision?.commit).toBe(repo.base);
-    expect(result.instructionsPerOp!).toBeGreaterThan(against.instructionsPerOp!);
+    assert(result.mode === 'instructions' && against.mode === 'instructions');
+    expect(result.instructionsPerOp).toBeGreaterThan(against.instructionsPerOp);
     const grew = result.diff!.functions.filter((row) => row.change > 0).map((row) => row.symbol);
     expect(grew).toEqual(expect.arrayContaining(['malloc', 'free']));
   }, TEST_TIMEOUT_MS);

@@ -2,7 +2,7 @@
 import {execFileSync} from 'node:child_process';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {beforeAll, describe, expect, it} from 'vitest';
+import {assert, beforeAll, describe, expect, it} from 'vitest';
 
 import type {BenchJson} from '../src/commands/bench.js';
 import {buildVariant} from '../src/build/index.js';
@@ -145,7 +145,8 @@ describe('commands', () => {
     expect(result).toMatchObject({profile: 'command', mode: 'cache', ops: 0});
     expect(result.eventDescription).toContain('whole started process');
     for (const side of [result, result.diff!.against]) {
-      const figures = side.cachePerOp!;
+      assert(side.mode === 'cache');
+      const figures = side.cachePerOp;
       // counts of a whole perl run: millions of instructions, some misses of each kind
       expect(figures.instructions).toBeGreaterThan(1e6);
       expect(figures.d1Misses).toBeGreaterThan(0);

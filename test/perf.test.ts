@@ -1,10 +1,11 @@
 /** hak perf on real runs: samples, exact instruction counts, simulated cache misses, flame graphs, the glibc warning and the bad cases. */
 import {chmodSync, existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {beforeAll, describe, expect, it} from 'vitest';
+import {assert, beforeAll, describe, expect, it} from 'vitest';
 
 import {buildVariant} from '../src/build/index.js';
-import type {PerfResult} from '../src/perf/index.js';
+import type {CachePerOp} from '../src/perf/cache.js';
+import type {PerfResult, PerfRun} from '../src/perf/index.js';
 import {pathWithout, ROOT, runHak, tempDir, withEnv} from './helpers.js';
 
 describe('hak perf', () => {
@@ -24,11 +25,18 @@ describe('hak perf', () => {
     return {...run, result: JSON.parse(run.stdout) as PerfResult};
   };
 
+  /** A --cache run's simulated figures (the test fails on a run of another mode). */
+  const cacheOf = (run: PerfRun): CachePerOp => {
+    assert(run.mode === 'cache');
+    return run.cachePerOp;
+  };
+
   it('samples tiny-hot: hotspots by owner, categories, a flame graph, and everything saved', async () => {
     const svgFile = join(tempDir('hak-svg-'), 'tiny-hot.svg');
     const {exitCode, result} = await perf(['tiny-hot', '--top', '5', '--flamegraph', svgFile]);
     expect(exitCode).toBe(0);
     expect(result).toMatchObject({profile: 'tiny-hot', label: 'hakmem', allocator: 'hakmem', mode: 'samples', ops: 60_000_000, warnings: []});
+    assert(result.mode === 'samples');
     // cycles where hardware counters exist, cpu-clock (said in the header) where they do not
     if (result.hardware === null) {
       expect(result.event).toBe('cpu-clock');
@@ -63,16 +71,20 @@ describe('hak perf', () => {
   it('counts instructions per operation exactly with callgrind, split by owner', async () => {
     const {exitCode, result} = await perf(['tiny-hot', '--instructions']);
     expect(exitCode).toBe(0);
-    expect(result).toMatchObject({mode: 'instructions', event: 'instructions', ops: 300_000, samples: null});
+    expect(result).toMatchObject({mode: 'instructions', event: 'instructions', ops: 300_000});
+    assert(result.mode === 'instructions');
+    // no fields of the other modes
+    for (const field of ['samples', 'frequency', 'cachePerOp', 'hardware', 'flamegraph']) expect(result).not.toHaveProperty(field);
     expect(result.command).toMatch(/valgrind --tool=callgrind '--toggle-collect=bench_loop\*'/);
     expect(result.instructionsPerOp).toBeGreaterThan(20);
     expect(result.instructionsPerOp).toBeLessThan(80);
     const perOp = Object.values(result.categoryInstructionsPerOp ?? {}).reduce((sum, value) => sum + (value ?? 0), 0);
-    expect(perOp).toBeCloseTo(result.instructionsPerOp!, 6);
+    expect(perOp).toBeCloseTo(result.instructionsPerOp, 6);
     expect(result.hotspots.find((hotspot) => hotspot.symbol === 'free' && hotspot.library === 'libhakmem.so')?.instructionsPerOp).toBeGreaterThan(1);
     expect(readdirSync(result.resultDir)).toContain('callgrind.out');
     // the same count on every run
     const again = await perf(['tiny-hot', '--instructions']);
+    assert(again.result.mode === 'instructions');
     expect(again.result.instructions).toBe(result.instructions);
   });
 
@@ -81,16 +93,18 @@ describe('hak perf', () => {
     expect(exitCode).toBe(0);
     // the fixed geometry, whatever this machine's caches are
     const fixed = 'D1 32 KiB 8-way, LL 8 MiB 16-way, I1 32 KiB 8-way, 64 B lines';
-    expect(result).toMatchObject({mode: 'cache', ops: 300_000, samples: null, cacheGeometry: {source: 'fixed', description: fixed}});
+    expect(result).toMatchObject({mode: 'cache', ops: 300_000, cacheGeometry: {source: 'fixed', description: fixed}});
+    assert(result.mode === 'cache');
+    for (const field of ['samples', 'frequency', 'categoryInstructionsPerOp', 'flamegraph']) expect(result).not.toHaveProperty(field);
     expect(result.command).toMatch(/valgrind --tool=callgrind '--toggle-collect=bench_loop\*' --cache-sim=yes --branch-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64 /);
     expect(result.eventDescription).toBe(`simulated by valgrind's cache and branch simulator (fixed geometry: ${fixed}) in bench_loop*, the measured region`);
-    const total = result.cachePerOp!;
-    expect(total.instructions).toBeCloseTo(result.instructionsPerOp!, 9);
+    const total = result.cachePerOp;
+    expect(total.instructions).toBeCloseTo(result.instructionsPerOp, 9);
     // every operation touches a block of a working set larger than L1: misses there must be
     expect(total.d1Misses).toBeGreaterThan(0.1);
     expect(total.d1ReadMisses).toBeLessThanOrEqual(total.d1Misses);
     expect(total.branchMispredicts).toBeGreaterThan(0);
-    const categories = Object.values(result.categoryCachePerOp ?? {});
+    const categories = Object.values(result.categoryCachePerOp);
     expect(categories.reduce((sum, figures) => sum + figures.d1Misses, 0)).toBeCloseTo(total.d1Misses, 9);
     expect(result.hotspots).toHaveLength(5);
     expect(result.hotspots.find((hotspot) => hotspot.symbol === 'malloc' && hotspot.library === 'libhakmem.so')?.category).toBe('hakmem pages');
@@ -98,10 +112,11 @@ describe('hak perf', () => {
     expect(readdirSync(result.resultDir)).toContain('callgrind-cache.out');
     const peer = result.diff!.against;
     expect(peer).toMatchObject({label: 'tcmalloc', mode: 'cache'});
-    expect(peer.categoryCachePerOp?.tcmalloc?.instructions).toBeGreaterThan(0);
+    assert(peer.mode === 'cache');
+    expect(peer.categoryCachePerOp.tcmalloc?.instructions).toBeGreaterThan(0);
     // the simulator is deterministic: a second run gives the same counts
     const again = await perf(['random-mixed', '--cache']);
-    expect(again.result.cachePerOp).toEqual(total);
+    expect(cacheOf(again.result)).toEqual(total);
 
     const text = await runHak(['perf', 'random-mixed', '--cache', '--top', '3'], {env});
     expect(text.stdout).toMatch(/^ {2}simulated simulated by valgrind's cache and branch simulator \(fixed geometry: D1 32 KiB 8-way, .*: simulated figures, not hardware counts$/m);
@@ -111,10 +126,11 @@ describe('hak perf', () => {
     // --host-caches leaves the geometry to valgrind, which copies this machine's, and says so
     const host = await perf(['random-mixed', '--cache', '--host-caches']);
     expect(host.exitCode).toBe(0);
+    assert(host.result.mode === 'cache');
     expect(host.result.cacheGeometry).toMatchObject({source: 'host', levels: expect.arrayContaining([expect.objectContaining({name: 'LL'})])});
     expect(host.result.command).not.toMatch(/--D1=/);
     expect(host.result.eventDescription).toMatch(/^simulated by valgrind's cache and branch simulator \(this machine's caches: D1 \d+ KiB /);
-    expect(host.result.cachePerOp?.instructions).toBe(total.instructions);
+    expect(host.result.cachePerOp.instructions).toBe(total.instructions);
   });
 
   it('puts perf stat\'s hardware misses beside the simulated ones where the machine counts them', async () => {
@@ -129,6 +145,7 @@ describe('hak perf', () => {
     chmodSync(join(fake, 'perf'), 0o755);
     const {exitCode, result} = await perf(['tiny-hot', '--cache'], {PATH: `${fake}:${process.env.PATH}`});
     expect(exitCode).toBe(0);
+    assert(result.mode === 'cache');
     expect(result.hardwareNote).toBeNull();
     expect(result.hardware?.l1MissesPerOp).toBeCloseTo(422_255_997 / 300_000, 6);
     expect(result.hardware?.branchMissesPerOp).toBeCloseTo(112_978_728 / 300_000, 6);
@@ -144,10 +161,10 @@ describe('hak perf', () => {
     expect(result.steps?.[1]?.expected).toBe('+15-20% (roadmap phase 1)');
     const runs = result.steps!.map((step) => step.run);
     expect(runs.map((run) => run.label)).toEqual(['hakmem:baseline', 'hakmem:direct-cache', 'hakmem:dual-lists', 'hakmem:superslab']);
-    expect(result.cachePerOp).toEqual(runs[0]!.cachePerOp);
+    expect(cacheOf(result)).toEqual(cacheOf(runs[0]!));
     for (const run of runs) expect(run).toMatchObject({mode: 'cache', cachePerOp: {d1Misses: expect.any(Number)}});
     // every step of the roadmap saves instructions: the baseline runs the most, the full build the fewest
-    expect(runs[0]!.cachePerOp!.instructions).toBeGreaterThan(runs[3]!.cachePerOp!.instructions);
+    expect(cacheOf(runs[0]!).instructions).toBeGreaterThan(cacheOf(runs[3]!).instructions);
     expect(new Set(runs.map((run) => run.resultDir)).size).toBe(4);
 
     const text = await runHak(['perf', 'phases', '--cache', '--steps'], {env});
@@ -176,9 +193,12 @@ describe('hak perf', () => {
     expect(stderr).toBe('');
     expect(result.warnings).toHaveLength(1);
     expect(result.warnings[0]).toMatch(/^glibc's allocator did the work: its malloc internals took \d+\.\d% of instructions \(_int_free \d+%.*\) in a hakmem run\. Is wrap-tiny off\? It is: this build has wrap-tiny off/);
+    assert(result.mode === 'instructions');
     expect(result.instructionsPerOp).toBeGreaterThan(100);
     expect(result.diff?.against).toMatchObject({label: 'mimalloc', allocator: 'mimalloc', warnings: []});
-    expect(result.diff?.against.instructionsPerOp).toBeLessThan(result.instructionsPerOp! / 2);
+    const against = result.diff!.against;
+    assert(against.mode === 'instructions');
+    expect(against.instructionsPerOp).toBeLessThan(result.instructionsPerOp / 2);
     expect(result.diff?.categories.find((row) => row.category === 'glibc malloc')?.b).toBe(0);
     expect(result.diff?.categories.find((row) => row.category === 'mimalloc')?.a).toBe(0);
 
@@ -230,6 +250,7 @@ describe('hak perf', () => {
     writeFileSync(join(dir, 'slow-rate.yaml'), 'name: slow-rate\ndescription: sampled ten times a second\nbenchmark:\n  program: tiny_hot\n  args: [64, 100, 300000]\nperf:\n  frequency: 10\n  callGraph: none\n');
     const {exitCode, result} = await perf([join(dir, 'slow-rate.yaml')]);
     expect(exitCode).toBe(0);
+    assert(result.mode === 'samples');
     expect(result.frequency).toBeGreaterThan(10);
     expect(result.frequency).toBeLessThanOrEqual(20_000);
     expect(result.samples).toBeGreaterThan(20);

@@ -1,6 +1,6 @@
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {describe, expect, it} from 'vitest';
+import {assert, describe, expect, it} from 'vitest';
 
 import {ExitCode, ProfileError, UsageError} from '../src/errors.js';
 import {DEFAULT_FEATURES, resolveFeatures} from '../src/features.js';
@@ -144,6 +144,7 @@ describe('a profile of kind command', () => {
 
   it('defaults to wall time, lower is better, with output checked', async () => {
     const profile = await loadProfile(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\n`));
+    assert(profile.kind === 'command');
     expect(profile.command).toEqual({argv: ['echo', 'hi'], cwd: null, stdin: null, figure: null, checkOutput: true});
   });
 

@@ -3,7 +3,7 @@
  * operation than the default build, on the tiny fast path and on the random mix, exactly as
  * hak perf --instructions counts them (callgrind counts do not depend on machine noise).
  */
-import {describe, expect, it} from 'vitest';
+import {assert, describe, expect, it} from 'vitest';
 
 import {readBaseline} from '../src/check/baseline.js';
 import {DEFAULT_BASELINE_FILE} from '../src/check/index.js';
@@ -20,8 +20,9 @@ describe('instructions per operation of each toggle turned off', () => {
     const run = await runHak(['perf', profile, '--instructions', '--json', ...flags], {env});
     expect(run.exitCode, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as PerfResult;
+    assert(result.mode === 'instructions');
     expect(result.instructionsPerOp).toBeGreaterThan(0);
-    return result.instructionsPerOp!;
+    return result.instructionsPerOp;
   };
 
   it.each(['tiny-hot', 'random-mixed'])(

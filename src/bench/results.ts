@@ -24,18 +24,24 @@ export function compactTimestamp(iso: string): string {
   return `${iso.slice(0, 19).replaceAll('-', '').replaceAll(':', '')}Z`;
 }
 
+/**
+ * Writes a new result file `<dir>/<stamp>[.N]-<name>.json`, never over another (a second result
+ * in the same second gets `.2`, `.3`, ...); `content` is given the id. Returns the id and file.
+ */
+export function saveNewResult(dir: string, createdAt: string, name: string, content: (id: string) => unknown): {id: string; file: string} {
+  const stamp = compactTimestamp(createdAt);
+  for (let attempt = 1; ; attempt++) {
+    const id = `${stamp}${attempt === 1 ? '' : `.${attempt}`}-${name}`;
+    const file = join(dir, `${id}.json`);
+    if (writeFileAtomic(file, `${JSON.stringify(content(id), null, 2)}\n`, {exclusive: true})) return {id, file};
+  }
+}
+
 /** Writes the record under a new id (set on the record) and returns the file's path. */
 export function saveRecord(record: BenchRecord): string {
-  const stamp = compactTimestamp(record.createdAt);
-  for (let attempt = 1; ; attempt++) {
-    const id = `${stamp}${attempt === 1 ? '' : `.${attempt}`}-${record.profile.name}`;
-    const file = join(benchResultsDir(), `${id}.json`);
-    const saved = {...record, id};
-    if (writeFileAtomic(file, `${JSON.stringify(saved, null, 2)}\n`, {exclusive: true})) {
-      record.id = id;
-      return file;
-    }
-  }
+  const {id, file} = saveNewResult(benchResultsDir(), record.createdAt, record.profile.name, (id) => ({...record, id}));
+  record.id = id;
+  return file;
 }
 
 export interface SavedResult {

@@ -18,7 +18,7 @@ import {gitState} from '../build/git.js';
 import type {Revision} from '../build/revision.js';
 import {RunError, UsageError} from '../errors.js';
 import {PROJECT_ROOT} from '../paths.js';
-import {callgrindArgs, type Profile, type VariantOverrides, resolveThreads} from '../profiles/index.js';
+import {callgrindArgs, type Profile, profileFigure, type VariantOverrides, resolveThreads} from '../profiles/index.js';
 import {commandLine, type RunRecord, type RunTarget, resolveTargets, runBenchmark, shellHakmemVariables} from '../run/index.js';
 import {DEFAULT_NOISE} from '../statistics/ratio.js';
 import {type BindingWitness, traceMallocBinding} from '../verify/binding.js';
@@ -102,9 +102,8 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
       file: profile.file,
       description: profile.description,
       kind: profile.kind,
-      unit: profile.command ? (profile.command.figure?.unit ?? 's') : 'ops/s',
-      better: profile.command ? (profile.command.figure?.better ?? 'lower') : 'higher',
-      ...(profile.command ? {checkOutput: profile.command.checkOutput} : {}),
+      ...profileFigure(profile),
+      ...(profile.kind === 'command' ? {checkOutput: profile.command.checkOutput} : {}),
       shellEnv: shellHakmemVariables(),
       program: profile.benchmark.program,
       args: first?.args ?? [],

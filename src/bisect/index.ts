@@ -26,7 +26,7 @@ import {resolveRevision, type Revision} from '../build/revision.js';
 import {UsageError, VerdictError} from '../errors.js';
 import {buildsDir} from '../paths.js';
 import {profileRun} from '../perf/index.js';
-import type {Profile, VariantOverrides} from '../profiles/index.js';
+import {type Profile, profileFigure, type VariantOverrides} from '../profiles/index.js';
 import type {ComparisonVerdict} from '../statistics/ratio.js';
 import {DEFAULT_NOISE} from '../statistics/ratio.js';
 import {type BisectCommit, bisectRange, type TreeRun} from './commits.js';
@@ -151,8 +151,8 @@ function exactJudge(options: BisectOptions): Judge {
       top: 0,
       onProgress: options.onProgress,
     });
-    const figure = options.metric === 'instructions' ? run.instructionsPerOp : run.cachePerOp?.d1Misses;
-    if (figure === null || figure === undefined) throw new UsageError(`${options.profile.name} gave no ${options.metric} figure for ${revision.tag}.`);
+    const figure = run.mode === 'instructions' ? run.instructionsPerOp : run.mode === 'cache' ? run.cachePerOp.d1Misses : undefined;
+    if (figure === undefined) throw new UsageError(`${options.profile.name} gave no ${options.metric} figure for ${revision.tag}.`);
     figures.set(revision.csrcTree!, figure);
     return figure;
   };
@@ -228,7 +228,6 @@ function wallJudge(options: BisectOptions): Judge {
   const runs = options.runs ?? options.profile.runs;
   const maxRuns = Math.max(runs, options.maxRuns ?? runs * 4);
   const noise = options.noise ?? DEFAULT_NOISE;
-  const isCommand = options.profile.kind === 'command';
   let direction: 'faster' | 'slower' = 'slower';
 
   /** One interleaved run of the revisions, each result's ratio to the first (the good end). */
@@ -255,8 +254,7 @@ function wallJudge(options: BisectOptions): Judge {
   const failed = (results: TargetResult[]): TargetResult | undefined => results.find((result) => result.status !== 'ok');
 
   return {
-    unit: options.metric === 'peak-rss' ? 'kB' : isCommand ? (options.profile.command?.figure?.unit ?? 's') : 'ops/s',
-    better: options.metric === 'peak-rss' ? 'lower' : isCommand ? (options.profile.command?.figure?.better ?? 'lower') : 'higher',
+    ...(options.metric === 'peak-rss' ? {unit: 'kB', better: 'lower' as const} : profileFigure(options.profile)),
     async ends(good, bad) {
       for (let count = runs; ; count = Math.min(maxRuns, count * 2)) {
         const {results, record} = await measure([good, bad], count);

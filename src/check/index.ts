@@ -95,7 +95,7 @@ export function splitEntry(spec: string): {profile: string; rest: string | null}
 
 /** The baseline entry of one perf --cache run: the allocator's share, the totals, categories and functions. */
 export function baselineEntry(run: PerfResult, spec: {profile: string; rest: string | null}, toolchain: BaselineEntry['toolchain']): BaselineEntry {
-  if (!run.cachePerOp || !run.categoryCachePerOp) throw new InternalError(`hak perf --cache gave no simulated figures for ${run.profile}`);
+  if (run.mode !== 'cache') throw new InternalError(`hak perf --cache gave no simulated figures for ${run.profile}`);
   const categories = Object.fromEntries(Object.entries(run.categoryCachePerOp).map(([category, figures]) => [category, sumFigures([figures])]));
   const allocator = (category: Category): boolean => ALLOCATOR_CATEGORIES.includes(category);
   const functions = run.hotspots
@@ -110,7 +110,7 @@ export function baselineEntry(run: PerfResult, spec: {profile: string; rest: str
     features: run.features,
     toolchain,
     ops: run.ops,
-    allocator: sumFigures(ALLOCATOR_CATEGORIES.map((category) => run.categoryCachePerOp?.[category])),
+    allocator: sumFigures(ALLOCATOR_CATEGORIES.map((category) => run.categoryCachePerOp[category])),
     total: sumFigures([run.cachePerOp]),
     categories,
     functions,

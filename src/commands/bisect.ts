@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core';
 import {join} from 'node:path';
 
-import {writeFileAtomic} from '../atomic-file.js';
 import {HakCommand} from '../base-command.js';
+import {saveNewResult} from '../bench/results.js';
 import {BISECT_METRICS, type BisectMetric, bisect, type BisectResult, type BisectStep, DEFAULT_EXACT_TOLERANCE} from '../bisect/index.js';
 import {ExitCode} from '../errors.js';
 import {featureOverrides, noiseFlag, percentFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
@@ -113,9 +113,5 @@ function formatFigure(value: number, unit: string): string {
 
 /** `<results>/bisect/<UTC time>-<profile>.json`, written whole. */
 function saveBisect(result: BisectResult): string {
-  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll('-', '').replaceAll(':', '');
-  for (let attempt = 1; ; attempt++) {
-    const file = join(resultsDir(), 'bisect', `${stamp}${attempt === 1 ? '' : `.${attempt}`}-${result.profile}.json`);
-    if (writeFileAtomic(file, `${JSON.stringify(result, null, 2)}\n`, {exclusive: true})) return file;
-  }
+  return saveNewResult(join(resultsDir(), 'bisect'), new Date().toISOString(), result.profile, () => result).file;
 }

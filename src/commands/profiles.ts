@@ -47,7 +47,7 @@ export default class Profiles extends HakCommand {
     this.log(`${profile.name}  (${this.displayPath(profile.file)})`);
     this.log(`  ${profile.description}`);
     this.log(`  run        ${commandText(profile, benchmarkArgs(profile))}`);
-    if (profile.command) {
+    if (profile.kind === 'command') {
       const {command} = profile;
       const figure = command.figure ? `/${command.figure.regex}/ in ${command.figure.unit || 'its unit'}, ${command.figure.better} is better` : 'wall time in seconds, lower is better';
       this.log(`  command    ${command.cwd ? `in ${this.displayPath(command.cwd)}, ` : ''}${command.stdin ? `stdin ${this.displayPath(command.stdin)}, ` : ''}figure: ${figure}; stdout ${command.checkOutput ? 'checked across allocators' : 'not checked'}`);

@@ -15,9 +15,9 @@ import {ProfileError, UsageError} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import {findOnPath} from '../exec.js';
 import {profilesDir} from '../paths.js';
-import {commandThreads, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
+import {type CommandProfile, commandThreads, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
 
-export type {CallGraphMode, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ThreadSetting} from './schema.js';
+export type {BenchmarkProfile, CallGraphMode, CommandProfile, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ThreadSetting} from './schema.js';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -151,6 +151,12 @@ export function perfArgs(profile: Profile, options: ArgumentOptions = {}): strin
   return withThreads(profile, profile.perf.args, resolveThreads(profile, options.threads));
 }
 
+/** What a profile's figure is counted in and which way is better: a benchmark's operations per second, or a command's figure (wall time in seconds unless it says). */
+export function profileFigure(profile: Profile): {unit: string; better: 'lower' | 'higher'} {
+  if (profile.kind === 'benchmark') return {unit: 'ops/s', better: 'higher'};
+  return {unit: profile.command.figure?.unit ?? 's', better: profile.command.figure?.better ?? 'lower'};
+}
+
 export interface VariantOverrides {
   features?: Partial<Features>;
   toolchain?: Partial<Toolchain>;
@@ -177,7 +183,7 @@ export interface CommandProfileOptions {
 }
 
 /** The profile `hak bench|verify|perf -- CMD [ARGS...]` runs: the command line as given, nothing else set. */
-export function commandProfile(argv: readonly string[], options: CommandProfileOptions = {}): Profile {
+export function commandProfile(argv: readonly string[], options: CommandProfileOptions = {}): CommandProfile {
   if (argv.length === 0 || argv[0] === '') throw new UsageError('no command after --.', {hint: 'Give the command to measure: hak bench -- python3 script.py'});
   const [program, ...args] = argv as [string, ...string[]];
   return {
@@ -203,10 +209,10 @@ export function commandProfile(argv: readonly string[], options: CommandProfileO
  * The program a command profile starts, as an absolute path: argv[0] looked up on PATH, or a
  * path taken from the command's working directory. A UsageError says what is missing.
  */
-export function commandProgram(profile: Profile): string {
+export function commandProgram(profile: CommandProfile): string {
   const program = profile.benchmark.program;
   if (program.includes('/')) {
-    const file = resolve(profile.command?.cwd ?? process.cwd(), program);
+    const file = resolve(profile.command.cwd ?? process.cwd(), program);
     if (!existsSync(file)) throw new UsageError(`${program}: no such file.`, {hint: 'Give the path of the program to measure, or a name on PATH.'});
     return file;
   }

@@ -1,13 +1,17 @@
 /**
- * What a profile file says, and the checks that turn a parsed YAML/JSON document into a typed
- * Profile or a list of issues naming the field, the line and what was expected.
- * profiles/README.md documents the same fields for people writing profiles.
+ * What a profile file says, and the rules that turn a parsed YAML/JSON document into a typed
+ * Profile or a list of issues naming the field, the line and what was expected (field-reader.ts
+ * reads the fields and words the issues). profiles/README.md documents the same fields for
+ * people writing profiles.
  */
 import {resolve as resolvePath} from 'node:path';
 
 import {type AllocatorName, ALLOCATOR_NAMES, isAllocatorName} from '../allocators.js';
 import type {ProfileIssue} from '../errors.js';
 import {type Features, STATS_LEVELS, type StatsLevel, TOGGLES} from '../features.js';
+import {FieldReader, isRecord, type LineOf, type Path} from './field-reader.js';
+
+export type {LineOf} from './field-reader.js';
 
 export const CALL_GRAPH_MODES = ['none', 'fp', 'dwarf'] as const;
 export type CallGraphMode = (typeof CALL_GRAPH_MODES)[number];
@@ -67,16 +71,14 @@ export interface CommandSetting {
 export const PROFILE_KINDS = ['benchmark', 'command'] as const;
 export type ProfileKind = (typeof PROFILE_KINDS)[number];
 
-export interface Profile {
+/** What every profile has, whichever its kind. */
+interface ProfileBase {
   name: string;
   description: string;
   /** The file it was loaded from. */
   file: string;
-  /** `benchmark`: a program of csrc/bench; `command`: any command line (`command`). */
-  kind: ProfileKind;
-  /** For a command, its program (argv[0]) and arguments. */
+  /** The program and its arguments: a program of csrc/bench, or a command's argv[0] and the rest. */
   benchmark: {program: string; args: string[]};
-  command: CommandSetting | null;
   threads: ThreadSetting;
   env: Record<string, string>;
   variants: ProfileVariant[];
@@ -89,8 +91,19 @@ export interface Profile {
   perf: PerfSetting;
 }
 
-/** Finds the line of a value in the source document; undefined when unknown. */
-export type LineOf = (path: readonly (string | number)[]) => number | undefined;
+/** A program of csrc/bench, run with the profile's arguments. */
+export interface BenchmarkProfile extends ProfileBase {
+  kind: 'benchmark';
+}
+
+/** Any command line (`command`), measured and compared like a benchmark. */
+export interface CommandProfile extends ProfileBase {
+  kind: 'command';
+  command: CommandSetting;
+}
+
+/** `kind` decides which: only a command profile has `command`. */
+export type Profile = BenchmarkProfile | CommandProfile;
 
 const TOP_LEVEL_FIELDS = [
   'name',
@@ -111,120 +124,6 @@ const TOP_LEVEL_FIELDS = [
 /** Fields a profile of kind command may have. */
 const COMMAND_FIELDS = ['name', 'kind', 'description', 'command', 'env', 'hakmem', 'allocators', 'runs', 'warmup', 'timeout', 'perf'] as const;
 const COMMAND_KEYS = ['argv', 'stdin', 'cwd', 'figure', 'checkOutput'] as const;
-
-type Path = (string | number)[];
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value);
-}
-
-function pathText(path: Path): string {
-  return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
-}
-
-/** Marks an issue that is about a field's presence or name, not its value. */
-const NOTHING_SHOWN = Symbol('nothing shown');
-
-/** Collects issues while reading fields of an untyped document. */
-class FieldReader {
-  readonly issues: ProfileIssue[] = [];
-
-  constructor(private readonly lineOf: LineOf) {}
-
-  fail(path: Path, expected: string, got: unknown = NOTHING_SHOWN): void {
-    // A missing field has no line of its own: point at the closest parent that has one.
-    let line: number | undefined;
-    for (let length = path.length; length >= 0 && line === undefined; length--) line = this.lineOf(path.slice(0, length));
-    const suffix = got === NOTHING_SHOWN ? '' : `, got ${describe(got)}`;
-    this.issues.push({field: pathText(path), expected: `expected ${expected}${suffix}`, ...(line === undefined ? {} : {line})});
-  }
-
-  string(value: unknown, path: Path, options: {pattern?: RegExp; patternText?: string} = {}): string | undefined {
-    if (typeof value !== 'string' || value.trim() === '') {
-      this.fail(path, options.patternText ?? 'a non-empty string', value);
-      return undefined;
-    }
-
-    if (options.pattern && !options.pattern.test(value)) {
-      this.fail(path, options.patternText ?? `a string matching ${options.pattern}`, value);
-      return undefined;
-    }
-
-    return value;
-  }
-
-  integer(value: unknown, path: Path, min: number, max: number): number | undefined {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(path, `an integer from ${min} to ${max}`, value);
-      return undefined;
-    }
-
-    return value;
-  }
-
-  positiveNumber(value: unknown, path: Path, max: number): number | undefined {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
-      this.fail(path, `a number of seconds above 0 and at most ${max}`, value);
-      return undefined;
-    }
-
-    return value;
-  }
-
-  boolean(value: unknown, path: Path): boolean | undefined {
-    if (typeof value !== 'boolean') {
-      this.fail(path, 'true or false', value);
-      return undefined;
-    }
-
-    return value;
-  }
-
-  oneOf<T extends string>(value: unknown, path: Path, options: readonly T[]): T | undefined {
-    if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
-      this.fail(path, `one of ${options.join(', ')}`, value);
-      return undefined;
-    }
-
-    return value as T;
-  }
-
-  /** A list of plain values (strings or numbers), as strings for a command line. */
-  argumentList(value: unknown, path: Path): string[] | undefined {
-    if (!Array.isArray(value)) {
-      this.fail(path, 'a list of arguments', value);
-      return undefined;
-    }
-
-    const args: string[] = [];
-    for (const [index, item] of value.entries()) {
-      if (typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item))) args.push(String(item));
-      else this.fail([...path, index], 'a string or a number', item);
-    }
-
-    return args;
-  }
-
-  mapping(value: unknown, path: Path, allowed: readonly string[]): Record<string, unknown> | undefined {
-    if (!isRecord(value)) {
-      this.fail(path, 'a mapping', value);
-      return undefined;
-    }
-
-    for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.fail([...path, key], `no such field; allowed: ${allowed.join(', ')}`);
-    }
-
-    return value;
-  }
-}
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const NAME_TEXT = 'a name of lower-case letters, digits and dashes';
@@ -423,7 +322,6 @@ export function validateProfile(
       ...common,
       kind: 'benchmark',
       benchmark: {program, args},
-      command: null,
       threads,
       callgrind: {args: callgrindArgs},
       perf,

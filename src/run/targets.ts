@@ -32,8 +32,8 @@ export interface RunTarget {
 
 /** The runner's fields for a command profile; none for a benchmark profile. */
 export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile'> {
+  if (profile.kind !== 'command') return {};
   const {command} = profile;
-  if (!command) return {};
   return {command: {figure: command.figure}, ...(command.cwd ? {cwd: command.cwd} : {}), ...(command.stdin ? {stdinFile: command.stdin} : {})};
 }
 

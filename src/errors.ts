@@ -202,7 +202,8 @@ export class BuildError extends FactualError<BuildFailureFacts> {
 }
 
 /** Why a benchmark run did not produce a result. */
-export type RunFailure = 'signal' | 'exit' | 'timeout' | 'no-result' | 'spawn';
+/** `server`: a server profile's server did not start, died, or answered wrong (its result is INVALID). */
+export type RunFailure = 'signal' | 'exit' | 'timeout' | 'no-result' | 'spawn' | 'server';
 
 export interface RunErrorFacts {
   failure: RunFailure;

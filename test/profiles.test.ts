@@ -19,10 +19,12 @@ const SEED_PROFILES = [
   'cross-thread',
   'fragment-stress',
   'gcc-compile',
+  'growing-cache',
   'harden',
   'large-churn',
   'larson-mid',
   'larson-tiny',
+  'memcached',
   'mid-large-mt',
   'perl-words',
   'phases',
@@ -30,6 +32,7 @@ const SEED_PROFILES = [
   'python-containers',
   'quick-wins',
   'random-mixed',
+  'redis',
   'short-threads',
   'stress-exchange',
   'thread-churn',
@@ -164,7 +167,7 @@ describe('a profile of kind command', () => {
 
   it('rejects an unknown kind', async () => {
     const error = await loadError(writeProfile('cmd', 'name: cmd\nkind: script\ndescription: d\nbenchmark:\n  program: tiny_hot\n'));
-    expect(error.issues[0]).toMatchObject({field: 'kind', line: 2, expected: 'expected one of benchmark, command, got "script"'});
+    expect(error.issues[0]).toMatchObject({field: 'kind', line: 2, expected: 'expected one of benchmark, command, server, got "script"'});
   });
 });
 

@@ -69,7 +69,7 @@ describe('binding witness', () => {
   ].join('\n');
 
   it('finds the library the program\'s own malloc went to', () => {
-    expect(parseBindings(log, '/opt/b/tiny_hot')).toEqual({mallocLibrary: '/opt/v/libhakmem.so', freeLibrary: '/opt/v/libhakmem.so', allocator: 'hakmem', noDynamicLoader: false});
+    expect(parseBindings(log, '/opt/b/tiny_hot')).toEqual({mallocLibrary: '/opt/v/libhakmem.so', freeLibrary: '/opt/v/libhakmem.so', allocator: 'hakmem', noDynamicLoader: false, allocatorApi: []});
     expect(parseBindings(log, '/opt/b/other').allocator).toBeNull();
     expect(parseBindings('', '/opt/b/tiny_hot').noDynamicLoader).toBe(true);
   });

@@ -12,6 +12,8 @@ import {type RevisionInfo, WORK_TREE} from '../build/revision.js';
 import {median as medianOf, type Outlier, summarize} from '../statistics/describe.js';
 import {type ComparisonVerdict, compareSamples, type RatioEstimate, ratioOfMedians, verdictOf} from '../statistics/ratio.js';
 import {servedStatus} from './evidence.js';
+import {LATENCY_KEYS, type LatencyKey} from '../run/server-clients.js';
+import {type MixedAllocators, mixedWarning, systemLabel} from '../verify/linked.js';
 import type {BenchRecord, FailureRecord, RunSample, TargetRecord} from './record.js';
 
 export type TargetStatus = 'ok' | 'invalid' | 'failed';
@@ -72,6 +74,22 @@ export interface TargetResult {
   /** Peak RSS over the baseline's (per-run peaks), with its interval: lower, higher or within noise. */
   rssVsBaseline: MemoryVerdict | null;
   failure: FailureRecord | null;
+  /** A program that links an allocator itself, run with nothing preloaded: "system (jemalloc, linked by redis-server)"; null otherwise. */
+  system: string | null;
+  /** Another allocator's API the process binds beside the malloc measured; null when none. */
+  mixed: MixedAllocators | null;
+  /** A server profile: the clients' latency percentiles in ms, each with its median, interval and verdict (lower is better); null otherwise. */
+  latency: Record<LatencyKey, LatencyFigure> | null;
+  /** A server profile: median over the runs of the server's RSS after the load, idle. */
+  idleRssKb: number | null;
+}
+
+export interface LatencyFigure {
+  median: number;
+  ci95: [number, number];
+  runs: number[];
+  /** Times better than the baseline's (its median over this one), with interval and verdict. */
+  vsBaseline: ComparisonVerdict | null;
 }
 
 export interface SweepStep {
@@ -125,6 +143,7 @@ function checksumProblem(target: TargetRecord, reference: string | null): string
 
 /** "run 3 of 5: crashed: killed by SIGSEGV." (the runner's message without its "<program> under <allocator> (run i)"). */
 function failureCause(failure: FailureRecord, warmup: number, runs: number): string {
+  if (failure.runIndex < 0) return `its first start (the loader's trace, before the runs): ${failure.message.replace(/^\S+ under \S+ \(run -?\d+\) /, '')}`;
   const run = failure.warmup ? `warm-up run ${failure.runIndex + 1} of ${warmup}` : `run ${failure.runIndex - warmup + 1} of ${runs}`;
   return `${run}: ${failure.message.replace(/^\S+ under \S+ \(run \d+\) /, '')}`;
 }
@@ -171,7 +190,8 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
   let status: TargetStatus = 'ok';
   let cause: string | null = null;
   if (target.failure) {
-    status = 'failed';
+    // A server that did not start, died or answered wrong gave no measurement: INVALID, not a crash of the allocator's.
+    status = target.failure.failure === 'server' ? 'invalid' : 'failed';
     cause = failureCause(target.failure, record.profile.warmup, record.profile.runs);
   } else if (served.cause !== null) {
     status = 'invalid';
@@ -212,7 +232,24 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
     vsBaseline: null,
     rssVsBaseline: null,
     failure: target.failure,
+    system: target.linked ? systemLabel(target.linked) : null,
+    mixed: target.mixed ?? null,
+    latency: latencyFigures(target.runs),
+    idleRssKb: medianOrNull(target.runs.map((run) => run.extra.idleRssKb as number | null | undefined)),
   };
+}
+
+/** A server's latency percentiles over the measured runs: median and its interval each; null for other profiles. */
+function latencyFigures(runs: readonly RunSample[]): Record<LatencyKey, LatencyFigure> | null {
+  const latencies = runs.map((run) => run.extra.latencyMs as Record<LatencyKey, number> | undefined);
+  if (latencies.length === 0 || latencies.some((latency) => latency === undefined)) return null;
+  const figure = (key: LatencyKey): LatencyFigure => {
+    const values = latencies.map((latency) => latency![key]);
+    const summary = summarize(values);
+    return {median: summary.median, ci95: [summary.ci95.low, summary.ci95.high], runs: values, vsBaseline: null};
+  };
+
+  return Object.fromEntries(LATENCY_KEYS.map((key) => [key, figure(key)])) as Record<LatencyKey, LatencyFigure>;
 }
 
 /**
@@ -285,6 +322,13 @@ export function analyzeRecord(record: BenchRecord): BenchAnalysis {
     if (result.label === baseline) continue;
     result.vsBaseline = compareResults(result, base, noise);
     result.rssVsBaseline = compareMemory(record, result, base, noise);
+    for (const key of LATENCY_KEYS) {
+      const own = result.latency?.[key];
+      const reference = base?.latency?.[key];
+      // Lower latency is better: the baseline's over this one, times better.
+      if (own && reference && result.status === 'ok' && base?.status === 'ok') own.vsBaseline = compareSamples(reference.runs, own.runs, noise);
+    }
+
     if (base && isSameBuild(result, base)) {
       // The same library serves both (revisions whose csrc/ is identical): whatever the runs show is noise.
       if (result.vsBaseline) result.vsBaseline.verdict = 'within noise';
@@ -294,6 +338,7 @@ export function analyzeRecord(record: BenchRecord): BenchAnalysis {
   }
 
   for (const result of results) {
+    if (result.mixed) warnings.push(mixedWarning(result.label, record.profile.program, result.mixed));
     if (result.status === 'invalid' && result.cause?.includes('stdout differ')) warnings.push(`OUTPUT MISMATCH: ${result.label}: ${result.cause}; not compared.`);
   }
 

@@ -60,7 +60,9 @@ function barRow(result: TargetResult, y: number, scale: (value: number) => numbe
     `<path d="M${low.toFixed(1)} ${middle}H${high.toFixed(1)}M${low.toFixed(1)} ${middle - 6}V${middle + 6}M${high.toFixed(1)} ${middle - 6}V${middle + 6}" stroke="#222" stroke-width="1.5" fill="none"/>`,
   );
   const ratio = isBaseline ? ' · baseline' : result.vsBaseline ? ` · ${formatRatio(result.vsBaseline.ratio)}, ${result.vsBaseline.verdict}` : '';
-  parts.push(text(Math.max(end, high) + 8, middle + 4, `${formatRate(result.median)}${ratio}`));
+  const {latency} = result;
+  const tail = latency ? ` · p50 ${latency.p50.median.toFixed(2)} / p99 ${latency.p99.median.toFixed(2)} / max ${latency.max.median.toFixed(2)} ms` : '';
+  parts.push(text(Math.max(end, high) + 8, middle + 4, `${formatRate(result.median)}${ratio}${tail}`));
   return parts;
 }
 

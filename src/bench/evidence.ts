@@ -41,9 +41,11 @@ function libraryName(binding: BindingWitness): string {
 }
 
 /** The verdict on a whole target from its measured runs (hakmem) or its binding (peers). */
-export function servedStatus(target: Pick<TargetRecord, 'allocator' | 'binding' | 'runs'>): ServedStatus {
+export function servedStatus(target: Pick<TargetRecord, 'allocator' | 'binding' | 'runs' | 'linked'>): ServedStatus {
   if (target.allocator !== 'hakmem') {
     const bound = target.binding?.allocator ?? null;
+    // Nothing preloaded into a program that links an allocator itself: that allocator serves it, as the label says.
+    if (target.linked && bound === target.linked.allocator) return {verified: null, servedBy: bound, cause: null};
     if (bound !== null && bound !== target.allocator) {
       return {verified: null, servedBy: bound, cause: `the program's malloc is bound to ${libraryName(target.binding!)}, not ${target.allocator}`};
     }

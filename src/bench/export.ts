@@ -10,6 +10,8 @@
  * - `latency`: a command's median wall time (or lower-is-better figure in seconds), in
  *   nanoseconds as the service's built-in measure expects; a lower-is-better figure of another
  *   unit goes under a measure named after the unit (`figure-ms`);
+ * - `latency-p50`, `latency-p99`, `latency-max`: a server's latency percentiles (their medians
+ *   over the runs, bounded by their intervals), in nanoseconds;
  * - `peak-rss`: the median of the runs' peak RSS in bytes, bounded by its 95% interval.
  * Results that are not valid measurements (INVALID, FAILED) are left out: a service would
  * otherwise keep a figure no one should read.
@@ -48,8 +50,11 @@ export function bencherMetrics(record: BenchRecord, analysis: BenchAnalysis): Be
     const speed = speedMeasure(result);
     const peaks = record.targets.find((target) => target.label === result.label)?.runs.map((run) => run.peakRssKb) ?? [];
     const memory = peaks.length > 0 ? summarize(peaks) : null;
+    // A server's latency percentiles, in nanoseconds as the service's latency measure expects.
+    const latency = Object.entries(result.latency ?? {}).map(([key, figure]) => [`latency-${key}`, metric(figure.median / 1000, figure.ci95.map((value) => value / 1000) as [number, number], 1e9)]);
     metrics[`${record.profile.name}/${result.label}`] = {
       [speed.name]: metric(result.median, result.ci95, speed.scale),
+      ...Object.fromEntries(latency),
       ...(memory ? {'peak-rss': metric(memory.median, [memory.ci95.low, memory.ci95.high], 1024)} : {}),
     };
   }

@@ -11,6 +11,7 @@ import type {RevisionInfo} from '../build/revision.js';
 import type {RunFailure} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import type {BindingWitness} from '../verify/binding.js';
+import type {LinkedAllocator, MixedAllocators} from '../verify/linked.js';
 import type {CounterWitness} from '../verify/counters.js';
 import type {ServedVerdict} from '../verify/judge.js';
 
@@ -118,6 +119,10 @@ export interface TargetRecord {
   command: string;
   /** The loader's word on where the program's malloc went (one short traced run). */
   binding: BindingWitness | null;
+  /** The no-preload target of a program that links an allocator itself: what really serves it. */
+  linked?: LinkedAllocator;
+  /** Another allocator's own API bound beside the malloc measured (a mixed-allocator process). */
+  mixed?: MixedAllocators;
   warmups: RunSample[];
   runs: RunSample[];
   /** The run that failed; the target's later runs were skipped. */
@@ -139,7 +144,7 @@ export interface BenchRecord {
     file: string;
     description: string;
     /** `benchmark` (a csrc/bench program) or `command` (any command line); benchmark in older records. */
-    kind?: 'benchmark' | 'command';
+    kind?: 'benchmark' | 'command' | 'server';
     /** How to read the medians: `ops/s` and higher for benchmarks; a command's unit (default `s`, lower). */
     unit?: string;
     better?: 'lower' | 'higher';

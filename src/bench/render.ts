@@ -40,10 +40,33 @@ function summaryCells(result: TargetResult): string[] {
 export async function benchTable(analysis: BenchAnalysis): Promise<string> {
   const rows = analysis.results.map((result) => {
     const ratio = result.label === analysis.baseline && result.status === 'ok' ? ['baseline', '', ''] : ratioCells(result.vsBaseline);
-    return [result.label, ...summaryCells(result), ...ratio];
+    return [displayLabel(result), ...summaryCells(result), ...ratio];
   });
   const unit = analysis.results[0]?.unit ?? 'ops/s';
   return renderTable(['target', `median ${unit}`, '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows);
+}
+
+/** The target's label, or what really serves it: "system (jemalloc, linked by redis-server)" for a program that links its allocator. */
+export function displayLabel(result: TargetResult): string {
+  return result.system ?? result.label;
+}
+
+const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
+
+/**
+ * A server's latency percentiles (milliseconds, the clients' worst test): each one's median with
+ * its interval, and p99 against the baseline (times better: lower latency is better), beside
+ * the server's resident memory once idle after the load.
+ */
+export async function latencyTable(analysis: BenchAnalysis): Promise<string> {
+  const rows = analysis.results.map((result) => {
+    if (result.status !== 'ok' || !result.latency) return [displayLabel(result), result.status.toUpperCase(), '', '', '', '', ''];
+    const {p50, p99, max} = result.latency;
+    const cell = (figure: typeof p50): string => `${ms(figure.median)}\n[${ms(figure.ci95[0])}, ${ms(figure.ci95[1])}]`;
+    const versus = result.label === analysis.baseline ? ['baseline', ''] : p99.vsBaseline ? [formatRatio(p99.vsBaseline.ratio), p99.vsBaseline.verdict] : ['—', ''];
+    return [displayLabel(result), cell(p50), cell(p99), cell(max), ...versus, result.idleRssKb === null ? 'n/a' : formatRss(result.idleRssKb)];
+  });
+  return renderTable(['target', 'p50 ms [95% CI]', 'p99 ms [95% CI]', 'max ms [95% CI]', `p99 vs ${analysis.baseline}`, 'verdict', 'idle RSS'], rows);
 }
 
 const count = (value: number | null): string => (value === null ? 'n/a' : Math.round(value).toLocaleString('en-US'));
@@ -56,7 +79,7 @@ const seconds = (value: number | null): string => (value === null ? 'n/a' : valu
  */
 export async function memoryTable(analysis: BenchAnalysis): Promise<string> {
   const rows = analysis.results.map((result) => {
-    if (result.status !== 'ok') return [result.label, result.status.toUpperCase(), '', '', '', '', '', ''];
+    if (result.status !== 'ok') return [displayLabel(result), result.status.toUpperCase(), '', '', '', '', '', ''];
     const comparison = result.rssVsBaseline;
     const ratio =
       result.label === analysis.baseline
@@ -65,7 +88,7 @@ export async function memoryTable(analysis: BenchAnalysis): Promise<string> {
           ? [formatRatio(comparison.ratio), comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`, comparison.verdict]
           : ['—', '', ''];
     const cpu = result.userSeconds === null ? 'n/a' : `${seconds(result.userSeconds)} + ${seconds(result.systemSeconds)}`;
-    return [result.label, formatRss(result.peakRssKb!), result.meanRssKb === null ? 'n/a' : formatRss(result.meanRssKb), ...ratio, count(result.minorFaults), cpu];
+    return [displayLabel(result), formatRss(result.peakRssKb!), result.meanRssKb === null ? 'n/a' : formatRss(result.meanRssKb), ...ratio, count(result.minorFaults), cpu];
   });
   return renderTable(['target', 'peak RSS', 'mean RSS', `peak vs ${analysis.baseline}`, '95% CI', 'memory', 'minor faults', 'CPU user + sys s'], rows);
 }
@@ -103,7 +126,9 @@ export function resultNotes(record: BenchRecord, analysis: BenchAnalysis): strin
       notes.push(`    reproduce: ${result.failure.command}`);
     } else if (result.status === 'invalid') {
       const kept = result.median === null ? '' : ' Its figures are kept in --json and the saved result, never compared.';
-      notes.push(`${result.label}: INVALID: ${result.cause}.${kept}`);
+      notes.push(`${result.label}: INVALID: ${result.cause}${result.cause?.endsWith('.') ? '' : '.'}${kept}`);
+      // A server that did not start or died: its log's last lines, and how to start it by hand.
+      if (result.failure) notes.push(...indent(result.failure.stderrTail, '    | '), `    reproduce: ${result.failure.command}`);
     } else if (result.verified) {
       const shares = servedShares(target.runs[0], record.profile.program);
       const bound = target.binding?.mallocLibrary ? `malloc bound to ${target.binding.mallocLibrary.split('/').pop()}` : 'libhakmem.so loaded';

@@ -21,7 +21,9 @@ import {PROJECT_ROOT} from '../paths.js';
 import {callgrindArgs, type Profile, profileFigure, type VariantOverrides, resolveThreads} from '../profiles/index.js';
 import {commandLine, type RunRecord, type RunTarget, resolveTargets, runBenchmark, shellHakmemVariables} from '../run/index.js';
 import {DEFAULT_NOISE} from '../statistics/ratio.js';
-import {type BindingWitness, traceMallocBinding} from '../verify/binding.js';
+import {runServer} from '../run/server.js';
+import {type BindingWitness, traceMallocBinding, traceServerBinding} from '../verify/binding.js';
+import {linkedAllocator, mixedAllocators} from '../verify/linked.js';
 import {judgeHakmemRun} from './evidence.js';
 import {machineInfo, peerLibraryInfo} from './machine.js';
 import {type BenchRecord, type FailureRecord, RECORD_FORMAT, type RunSample, type TargetRecord, type VariantInfo} from './record.js';
@@ -66,8 +68,7 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
   const records: TargetRecord[] = [];
   for (const target of targets) {
     progress(`${target.label}: tracing which library serves malloc`);
-    const binding = await traceMallocBinding({...target, args: callgrindArgs(profile, {threads}), timeoutSeconds: profile.timeoutSeconds});
-    records.push(await targetRecord(profile, target, binding));
+    records.push(await tracedRecord(profile, target, callgrindArgs(profile, {threads})));
   }
 
   for (const slot of interleavedSchedule(targets.length, warmup, runs)) {
@@ -76,12 +77,8 @@ export async function runBench(profile: Profile, options: BenchOptions = {}): Pr
     if (record.failure) continue;
     progress(`${target.label} ${slot.warmup ? 'warm-up' : 'run'} ${slot.ordinal}/${slot.warmup ? warmup : runs}`);
     try {
-      const run = await runBenchmark({
-        ...target,
-        timeoutSeconds: profile.timeoutSeconds,
-        runIndex: slot.runIndex,
-        collectStats: target.allocator.name === 'hakmem',
-      });
+      const request = {...target, timeoutSeconds: profile.timeoutSeconds, runIndex: slot.runIndex, collectStats: target.allocator.name === 'hakmem'};
+      const run = target.server ? await runServer({...request, server: target.server}) : await runBenchmark(request);
       (slot.warmup ? record.warmups : record.runs).push(sampleOf(run, slot, target, record.binding));
     } catch (error) {
       if (!(error instanceof RunError)) throw error;
@@ -178,7 +175,35 @@ function programManifest(program: string): BuildManifest | null {
   return readManifest(join(dirname(dirname(program)), MANIFEST_FILE));
 }
 
-async function targetRecord(profile: Profile, target: RunTarget, binding: BindingWitness): Promise<TargetRecord> {
+/**
+ * The target's record with the loader's word on who serves it (a server: started and stopped once
+ * with the binding log on; one that does not start fails its target here), what a program
+ * served with nothing preloaded links itself, and another allocator's API bound beside malloc.
+ */
+async function tracedRecord(profile: Profile, target: RunTarget, shortArgs: string[]): Promise<TargetRecord> {
+  const {timeoutSeconds} = profile;
+  let binding: BindingWitness | null = null;
+  let failure: FailureRecord | null = null;
+  try {
+    binding = target.server
+      ? await traceServerBinding({...target, server: target.server, timeoutSeconds, runIndex: 0})
+      : await traceMallocBinding({...target, args: shortArgs, timeoutSeconds});
+  } catch (error) {
+    if (!(error instanceof RunError)) throw error;
+    failure = failureOf(error, {round: -1, runIndex: -1, warmup: true, target: 0, ordinal: 0}, commandLine(target)); // -1: before the runs
+  }
+
+  const linked = profile.kind === 'benchmark' ? null : linkedAllocator(target.program);
+  const mixed = binding ? mixedAllocators(binding.allocatorApi ?? [], binding.mallocLibrary) : null;
+  return {
+    ...(await targetRecord(profile, target, binding)),
+    ...(linked && target.allocator.name === 'glibc' ? {linked} : {}),
+    ...(mixed ? {mixed} : {}),
+    failure,
+  };
+}
+
+async function targetRecord(profile: Profile, target: RunTarget, binding: BindingWitness | null): Promise<TargetRecord> {
   const name = target.allocator.name;
   return {
     label: target.label,

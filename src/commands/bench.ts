@@ -9,7 +9,7 @@ import {bencherMetrics} from '../bench/export.js';
 import {renderChart} from '../bench/chart.js';
 import {describeMachine} from '../bench/machine.js';
 import type {BenchRecord, MachineInfo} from '../bench/record.js';
-import {benchTable, memoryTable, methodNote, resultNotes, suiteTable, sweepTable} from '../bench/render.js';
+import {benchTable, latencyTable, memoryTable, methodNote, resultNotes, suiteTable, sweepTable} from '../bench/render.js';
 import {saveRecord} from '../bench/results.js';
 import {type BenchOptions, runBench} from '../bench/runner.js';
 import {type SuiteSummary, summarizeSuite} from '../bench/summary.js';
@@ -38,7 +38,7 @@ export interface BenchJson {
   complete: boolean;
   benchmark: {program: string; args: string[]; threads: number; runs: number; warmup: number};
   /** `benchmark` or `command`; how to read each result's median. */
-  kind: 'benchmark' | 'command';
+  kind: 'benchmark' | 'command' | 'server';
   unit: string;
   better: 'lower' | 'higher';
   /** HAKMEM_* variables of your shell that reached the runs. */
@@ -211,14 +211,20 @@ export default class Bench extends HakCommand {
   private async render(record: BenchRecord, analysis: BenchAnalysis, json: BenchJson): Promise<void> {
     const {profile} = record;
     const threads = `${profile.threads} thread${profile.threads === 1 ? '' : 's'}`;
-    const what = profile.kind === 'command' ? `${[profile.program, ...profile.args].map(shellQuote).join(' ')} (median ${json.unit}, ${json.better} is better)` : `${[profile.program, ...profile.args].join(' ')} (${threads})`;
+    const what = profile.kind === 'command' || profile.kind === 'server' ? `${[profile.program, ...profile.args].map(shellQuote).join(' ')} (median ${json.unit}, ${json.better} is better)` : `${[profile.program, ...profile.args].join(' ')} (${threads})`;
     this.log(`${profile.name}: ${what} · ${describeMachine(record.machine)}`);
     const shell = shellVariablesNote(json.shellEnv);
     if (shell) this.log(`  ${shell} (passed to every run)`);
     for (const line of revisionLines(analysis)) this.log(`  ${line}`);
     this.log(await benchTable(analysis));
+    if (analysis.results.some((result) => result.latency)) {
+      this.log('');
+      this.log('Latency of the clients\' requests (medians over the runs, the worst test of each run; lower is better) and the server\'s RSS idle after the load:');
+      this.log(await latencyTable(analysis));
+    }
+
     this.log('');
-    this.log(`Memory of the ${profile.kind === 'command' ? 'whole process tree' : 'program'}; faults and CPU seconds of the whole tree (medians):`);
+    this.log(`Memory of the ${profile.kind === 'command' ? 'whole process tree' : profile.kind === 'server' ? 'server' : 'program'}; faults and CPU seconds of the whole tree (medians):`);
     this.log(await memoryTable(analysis));
     if (analysis.steps.length > 0) {
       this.log('');

@@ -4,7 +4,7 @@ import {join} from 'node:path';
 import {HakCommand} from '../base-command.js';
 import {saveNewResult} from '../bench/results.js';
 import {BISECT_METRICS, type BisectMetric, bisect, type BisectResult, type BisectStep, DEFAULT_EXACT_TOLERANCE} from '../bisect/index.js';
-import {ExitCode} from '../errors.js';
+import {ExitCode, UsageError} from '../errors.js';
 import {featureOverrides, noiseFlag, percentFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {resultsDir} from '../paths.js';
 import {loadProfile} from '../profiles/index.js';
@@ -52,6 +52,7 @@ export default class Bisect extends HakCommand {
   async run(): Promise<BisectJson> {
     const {args, flags} = await this.parse(Bisect);
     const profile = await loadProfile(args.profile);
+    if (profile.kind === 'server') throw new UsageError(`${profile.name} is a server profile: hak bench and hak verify run servers; hak bisect does not.`);
     const result = await this.withSpinner(`bisecting ${profile.name}`, 'bisect stopped', (onProgress) =>
       bisect({
         profile,

@@ -75,6 +75,7 @@ export default class Perf extends HakCommand {
     if (!asCommand && args.profile === undefined) throw new UsageError('give a profile, or a command after --.', {hint: 'hak perf tiny-hot, or hak perf -- python3 script.py (hak profiles lists the profiles).'});
     if (asCommand && flags.instructions) throw new UsageError('--instructions counts the benchmark programs\' measured loop; a command has none.', {hint: 'Sample the command instead: hak perf -- CMD.'});
     const profile = asCommand ? commandProfile(command!, asCommand) : await loadProfile(args.profile!);
+    if (profile.kind === 'server') throw new UsageError(`${profile.name} is a server profile: hak bench and hak verify run servers; hak perf does not.`);
     const base = flags.base === undefined ? undefined : await resolveRevision(flags.base);
     const result = await this.withSpinner(`profiling ${profile.name}`, 'profiling failed', (onProgress) =>
       profileRun({

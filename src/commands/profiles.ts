@@ -53,6 +53,14 @@ export default class Profiles extends HakCommand {
       this.log(`  command    ${command.cwd ? `in ${this.displayPath(command.cwd)}, ` : ''}${command.stdin ? `stdin ${this.displayPath(command.stdin)}, ` : ''}figure: ${figure}; stdout ${command.checkOutput ? 'checked across allocators' : 'not checked'}`);
     }
 
+    if (profile.kind === 'server') {
+      const {server} = profile;
+      const ready = server.ready.command ? `when ${server.ready.command.map(shellQuote).join(' ')} succeeds` : 'when its port accepts';
+      this.log(`  server     ready ${ready} (${server.ready.timeoutSeconds} s at most); SIGTERM, SIGKILL after ${server.graceSeconds} s; idle ${server.idleSeconds} s; placement ${server.placement}`);
+      for (const client of server.clients) this.log(`  client     ${client.argv.map(shellQuote).join(' ')} (${client.parser})`);
+      for (const check of server.checks) this.log(`  check      ${check.argv.map(shellQuote).join(' ')} =~ /${check.expect}/`);
+    }
+
     const threads = profile.threads;
     this.log(`  threads    ${threads.count}${threads.overridable ? `, --threads changes argument ${threads.arg ?? '(none)'}` : ', fixed'}`);
     for (const variant of profile.variants) {
@@ -66,6 +74,7 @@ export default class Profiles extends HakCommand {
     }
 
     if (profile.kind === 'benchmark') this.log(`  callgrind  ${profile.benchmark.program} ${callgrindArgs(profile).join(' ')}`);
+    if (profile.kind === 'server') return;
     const callGraph = profile.perf.callGraph === 'none' ? '' : ` --call-graph ${profile.perf.callGraph}`;
     this.log(`  perf       -e ${profile.perf.event} -F ${profile.perf.frequency}${callGraph} -- ${commandText(profile, perfArgs(profile))}`);
   }

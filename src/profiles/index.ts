@@ -15,9 +15,10 @@ import {ProfileError, UsageError} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import {findOnPath} from '../exec.js';
 import {profilesDir} from '../paths.js';
-import {type CommandProfile, commandThreads, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
+import {type CommandProfile, commandThreads, type ServerProfile, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
 
-export type {BenchmarkProfile, CallGraphMode, CommandProfile, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ThreadSetting} from './schema.js';
+export type {BenchmarkProfile, CallGraphMode, CommandProfile, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ServerProfile, ThreadSetting} from './schema.js';
+export type {ClientParser, ServerCheck, ServerClient, ServerSetting} from './server-schema.js';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -154,6 +155,7 @@ export function perfArgs(profile: Profile, options: ArgumentOptions = {}): strin
 /** What a profile's figure is counted in and which way is better: a benchmark's operations per second, or a command's figure (wall time in seconds unless it says). */
 export function profileFigure(profile: Profile): {unit: string; better: 'lower' | 'higher'} {
   if (profile.kind === 'benchmark') return {unit: 'ops/s', better: 'higher'};
+  if (profile.kind === 'server') return {unit: 'req/s', better: 'higher'};
   return {unit: profile.command.figure?.unit ?? 's', better: profile.command.figure?.better ?? 'lower'};
 }
 
@@ -206,13 +208,14 @@ export function commandProfile(argv: readonly string[], options: CommandProfileO
 }
 
 /**
- * The program a command profile starts, as an absolute path: argv[0] looked up on PATH, or a
+ * The program a command or server profile starts, as an absolute path: argv[0] looked up on PATH, or a
  * path taken from the command's working directory. A UsageError says what is missing.
  */
-export function commandProgram(profile: CommandProfile): string {
+export function commandProgram(profile: CommandProfile | ServerProfile): string {
   const program = profile.benchmark.program;
+  const cwd = profile.kind === 'command' ? profile.command.cwd : profile.server.cwd;
   if (program.includes('/')) {
-    const file = resolve(profile.command.cwd ?? process.cwd(), program);
+    const file = resolve(cwd ?? process.cwd(), program);
     if (!existsSync(file)) throw new UsageError(`${program}: no such file.`, {hint: 'Give the path of the program to measure, or a name on PATH.'});
     return file;
   }

@@ -4,12 +4,11 @@
  * reads the fields and words the issues). profiles/README.md documents the same fields for
  * people writing profiles.
  */
-import {resolve as resolvePath} from 'node:path';
-
 import {type AllocatorName, ALLOCATOR_NAMES, isAllocatorName} from '../allocators.js';
 import type {ProfileIssue} from '../errors.js';
 import {type Features, STATS_LEVELS, type StatsLevel, TOGGLES} from '../features.js';
 import {FieldReader, isRecord, type LineOf, type Path} from './field-reader.js';
+import {profilePath, type ServerSetting, validateServerProfile} from './server-schema.js';
 
 export type {LineOf} from './field-reader.js';
 
@@ -68,7 +67,7 @@ export interface CommandSetting {
   checkOutput: boolean;
 }
 
-export const PROFILE_KINDS = ['benchmark', 'command'] as const;
+export const PROFILE_KINDS = ['benchmark', 'command', 'server'] as const;
 export type ProfileKind = (typeof PROFILE_KINDS)[number];
 
 /** What every profile has, whichever its kind. */
@@ -102,8 +101,14 @@ export interface CommandProfile extends ProfileBase {
   command: CommandSetting;
 }
 
-/** `kind` decides which: only a command profile has `command`. */
-export type Profile = BenchmarkProfile | CommandProfile;
+/** A server started under each allocator and loaded by clients outside it (server-schema.ts). */
+export interface ServerProfile extends ProfileBase {
+  kind: 'server';
+  server: ServerSetting;
+}
+
+/** `kind` decides which: only a command profile has `command`, only a server profile `server`. */
+export type Profile = BenchmarkProfile | CommandProfile | ServerProfile;
 
 const TOP_LEVEL_FIELDS = [
   'name',
@@ -261,7 +266,7 @@ function readPerf(reader: FieldReader, value: unknown, benchmarkArgs: string[]):
 type CommonFields = Pick<Profile, 'name' | 'description' | 'file' | 'env' | 'variants' | 'allocators' | 'runs' | 'warmup' | 'timeoutSeconds'>;
 
 /** The fields both kinds of profile have: its name and what it says, and how it runs; undefined when one is invalid. */
-function readCommonFields(reader: FieldReader, top: Record<string, unknown>, context: {file: string; expectedName: string}): CommonFields | undefined {
+export function readCommonFields(reader: FieldReader, top: Record<string, unknown>, context: {file: string; expectedName: string}): CommonFields | undefined {
   const name = reader.string(top.name, ['name'], {pattern: NAME_PATTERN, patternText: NAME_TEXT});
   if (name && name !== context.expectedName) reader.fail(['name'], `"${context.expectedName}", the file's name`, name);
   const description = reader.string(top.description, ['description']);
@@ -286,9 +291,9 @@ export function validateProfile(
   const reader = new FieldReader(context.lineOf);
   const kind = isRecord(data) && data.kind !== undefined ? reader.oneOf(data.kind, ['kind'], PROFILE_KINDS) : 'benchmark';
   if (kind === 'command') return validateCommandProfile(reader, data as Record<string, unknown>, context);
+  if (kind === 'server') return validateServerProfile(reader, data as Record<string, unknown>, context);
   const top = reader.mapping(data, [], TOP_LEVEL_FIELDS);
   if (!top) return {issues: reader.issues};
-
 
   let program: string | undefined;
   let args: string[] = [];
@@ -345,12 +350,6 @@ function readFigure(reader: FieldReader, value: unknown): FigureSetting | null {
   const unit = reader.string(map.unit, [...path, 'unit']);
   const better = reader.oneOf(map.better, [...path, 'better'], ['lower', 'higher'] as const);
   return regex && unit && better ? {regex, unit, better} : null;
-}
-
-/** A path in a profile: relative to the profile file's directory. */
-function profilePath(reader: FieldReader, value: unknown, path: Path, base: string): string | null {
-  const text = reader.string(value, path);
-  return text === undefined ? null : resolvePath(base, text);
 }
 
 /** A profile of kind command: any command line, measured and compared like a benchmark. */

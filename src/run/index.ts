@@ -17,7 +17,7 @@ import {basename, join} from 'node:path';
 import type {AllocatorSetup} from '../allocators.js';
 import {type HakError, RunError, type RunErrorFacts} from '../errors.js';
 import {type ExecResult, execProgram, tailLines} from '../exec.js';
-import {gnuTimeArgs, readGnuTime, requireGnuTime, sampleTree, summarizeTimeline, type TreeMemory, type TreeSampler, type TreeUsage} from './monitor.js';
+import {gnuTimeArgs, processTree, readGnuTime, requireGnuTime, sampleTree, summarizeTimeline, type TreeMemory, type TreeSampler, type TreeUsage} from './monitor.js';
 import {type BenchmarkResult, commandResult, type FigureSpec, parseBenchmarkOutput} from './output.js';
 import {type HakmemStats, parseHakmemStats} from './stats.js';
 
@@ -48,6 +48,11 @@ export interface RunRequest {
   cwd?: string;
   /** A file fed to the program's standard input; none when left out. */
   stdinFile?: string;
+  /**
+   * A program that runs until it is stopped (a server): after this many seconds every process
+   * of its tree but the measuring tool gets SIGTERM, and an end by that SIGTERM is a normal end.
+   */
+  stopAfterSeconds?: number;
 }
 
 export interface CommandOutput {
@@ -190,6 +195,8 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
     const {file, args, env} = invocation(request, statsFile, timeReport);
     let sampler: TreeSampler | undefined;
     let toolPid: number | undefined;
+    let stopTimer: NodeJS.Timeout | undefined;
+    let stopped = false;
     const outcome = await execProgram(file, args, {
       env,
       cwd: request.cwd ?? request.launcher?.cwd,
@@ -200,14 +207,27 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
         if (pid === undefined) return;
         toolPid = timeReport ? pid : undefined;
         sampler = sampleTree(pid, {skip: (candidate) => candidate === toolPid, ...(timeReport ? {toolExe: realpathSync(file)} : {})});
+        if (request.stopAfterSeconds !== undefined) {
+          stopTimer = setTimeout(() => {
+            stopped = true;
+            terminateTree(pid, file === request.program);
+          }, request.stopAfterSeconds * 1000);
+        }
       },
     });
+    clearTimeout(stopTimer);
     const memory = sampler?.stop(outcome.durationMs) ?? summarizeTimeline([]);
     const report = timeReport ? readGnuTime(timeReport) : {usage: null, signal: undefined};
     // GNU time exits with 128 + the signal that ended the program: report the signal itself.
     if (report.signal && outcome.exitCode !== undefined && outcome.exitCode >= 128) {
       outcome.signal = report.signal;
       outcome.exitCode = undefined;
+    }
+
+    // Stopped by hak as asked: its end by that SIGTERM (or a clean exit on it) is the normal end.
+    if (stopped && !outcome.timedOut && (outcome.signal === 'SIGTERM' || outcome.exitCode === 128 + 15)) {
+      outcome.signal = undefined;
+      outcome.exitCode = 0;
     }
 
     const toolFailure = request.launcher?.failure?.(outcome);
@@ -230,7 +250,9 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
       throw new RunError(
         `${where} did not finish within ${request.timeoutSeconds} s and was killed.`,
         {...facts, failure: 'timeout', timeoutSeconds: request.timeoutSeconds},
-        request.command ? 'Raise the timeout (--timeout, or the profile\'s timeout).' : 'Raise the profile\'s timeout or lower its arguments.',
+        request.command
+          ? 'Raise the timeout (--timeout, or the profile\'s timeout). A program that runs until it is stopped (a server): hak verify --duration SECONDS -- CMD stops it with SIGTERM after that long.'
+          : 'Raise the profile\'s timeout or lower its arguments.',
       );
     }
 
@@ -279,8 +301,20 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
   }
 }
 
+/** SIGTERM to every process of the tree, leaving out its root when that is a tool (GNU time, perf) that must outlive the program. */
+function terminateTree(root: number, rootIsProgram: boolean): void {
+  for (const pid of processTree(root)) {
+    if (pid === root && !rootIsProgram) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Every stats file of the run by pid, leaving out the measuring tool's. */
-function readStatsDir(dir: string, skip: number | undefined): Map<number, HakmemStats> {
+export function readStatsDir(dir: string, skip: number | undefined): Map<number, HakmemStats> {
   const stats = new Map<number, HakmemStats>();
   for (const file of readdirSync(dir)) {
     const match = /^stats-(\d+)\.json$/.exec(file);
@@ -293,7 +327,7 @@ function readStatsDir(dir: string, skip: number | undefined): Map<number, Hakmem
 }
 
 /** The started program's counters: its own pid's, else the only ones written, else the busiest process's. */
-function mainStats(processStats: Map<number, HakmemStats>, pid: number | null): HakmemStats | null {
+export function mainStats(processStats: Map<number, HakmemStats>, pid: number | null): HakmemStats | null {
   if (pid !== null && processStats.has(pid)) return processStats.get(pid)!;
   const all = [...processStats.values()];
   if (all.length <= 1) return all[0] ?? null;

@@ -74,7 +74,7 @@ export function processTree(root: number): number[] {
 }
 
 /** Resident kilobytes of one process (statm's second field), or null when it is gone. */
-function residentKb(pid: number): number | null {
+export function residentKb(pid: number): number | null {
   const statm = readText(`/proc/${pid}/statm`);
   if (statm === null) return null;
   const pages = Number(statm.split(' ')[1]);

@@ -9,7 +9,7 @@ import {type AllocatorName, type AllocatorSetup, resolveAllocator} from '../allo
 import {type BuildOptions, type BuiltVariant, benchmarkPath, buildVariant, type VariantRequest} from '../build/index.js';
 import {type Revision, type RevisionInfo, revisionInfo, WORK_TREE} from '../build/revision.js';
 import {UsageError} from '../errors.js';
-import {benchmarkArgs, commandProgram, type Profile, profileVariantRequests, type VariantOverrides} from '../profiles/index.js';
+import {benchmarkArgs, commandProgram, type Profile, profileVariantRequests, type ServerSetting, type VariantOverrides} from '../profiles/index.js';
 import type {CommandOutput} from './index.js';
 
 export interface RunTarget {
@@ -26,12 +26,15 @@ export interface RunTarget {
   env: Record<string, string>;
   /** For a command profile: how to read its figure, where it runs and what it reads. */
   command?: CommandOutput;
+  /** For a server profile: how to start, wait for, load, check and stop the server (run/server.ts). */
+  server?: ServerSetting;
   cwd?: string;
   stdinFile?: string;
 }
 
-/** The runner's fields for a command profile; none for a benchmark profile. */
-export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile'> {
+/** The runner's fields for a command or server profile; none for a benchmark profile. */
+export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile' | 'server'> {
+  if (profile.kind === 'server') return {server: profile.server, ...(profile.server.cwd ? {cwd: profile.server.cwd} : {})};
   if (profile.kind !== 'command') return {};
   const {command} = profile;
   return {command: {figure: command.figure}, ...(command.cwd ? {cwd: command.cwd} : {}), ...(command.stdin ? {stdinFile: command.stdin} : {})};
@@ -73,7 +76,7 @@ export async function resolveTargets(profile: Profile, options: TargetOptions = 
   const allocators = selectAllocators(profile, options.only);
   const args = benchmarkArgs(profile, {threads: options.threads});
   const requests = profileVariantRequests(profile, options.overrides);
-  const isCommand = profile.kind === 'command';
+  const isCommand = profile.kind !== 'benchmark';
   const commandPath = isCommand ? commandProgram(profile) : null;
   const withHakmem = allocators.includes('hakmem');
   const revisions: (Revision | null)[] = options.revisions && options.revisions.length > 0 ? options.revisions : [null];
@@ -180,7 +183,7 @@ export async function resolveTarget(profile: Profile, options: SingleTargetOptio
     allocator: peer ?? resolveAllocator('hakmem', {hakmemLibrary: built.library}),
     variant: name === 'hakmem' ? built : null,
     ...(revision && name === 'hakmem' ? {revision: revisionInfo(revision)} : {}),
-    program: profile.kind === 'command' ? commandProgram(profile) : benchmarkPath(programs, profile.benchmark.program),
+    program: profile.kind !== 'benchmark' ? commandProgram(profile) : benchmarkPath(programs, profile.benchmark.program),
     args: benchmarkArgs(profile, {threads: options.threads}),
     env: {...profile.env, ...options.env},
     ...commandFields(profile),

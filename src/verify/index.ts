@@ -22,7 +22,7 @@ import {join} from 'node:path';
 
 import {type AllocatorName, resolveAllocator} from '../allocators.js';
 import {type BuildOptions, buildVariant} from '../build/index.js';
-import {HakError, MissingToolError, NoSamplesError, PerfNotPermittedError} from '../errors.js';
+import {HakError, MissingToolError, NoSamplesError, PerfNotPermittedError, RunError, UsageError, VerdictError} from '../errors.js';
 import type {Features} from '../features.js';
 import {attribute, type Category, type Hotspot, hakmemSymbolFiles} from '../perf/owners.js';
 import {recordSamples} from '../perf/record.js';
@@ -34,13 +34,15 @@ import {type BindingWitness, traceMallocBinding} from './binding.js';
 import {type CounterWitness, counterWitness, requestSizes, type Tier, tiersForSizes} from './counters.js';
 import {judgeServed, type SamplesWitness, type ServedVerdict} from './judge.js';
 import {samplesWitness} from './samples.js';
+import {linkedAllocator, type MixedAllocators, mixedWarning, systemLabel} from './linked.js';
+import {verifyServer} from './server.js';
 import {isStaticExecutable, type ProcessVerdict, verifyTree} from './tree.js';
 
 export type {ProcessVerdict} from './tree.js';
 
 /** Samples per second of verify's sampled run: a few thousand samples in a few tenths of a second. */
 export const VERIFY_FREQUENCY = 4999;
-const HOTSPOTS_SHOWN = 5;
+export const HOTSPOTS_SHOWN = 5;
 /** Fewer samples than this and a run is sampled again, faster: the count follows the run's length, not the machine's speed. */
 const MIN_SAMPLES = 400;
 
@@ -50,6 +52,8 @@ export interface VerifyOptions extends SingleRunOptions {
   /** Take the perf sample witness (default true); false skips it. */
   samples?: boolean;
   build?: BuildOptions;
+  /** A command that runs until stopped (a server): SIGTERM to its tree after this many seconds, then judged. */
+  durationSeconds?: number;
 }
 
 export interface CounterEvidence extends CounterWitness {
@@ -72,8 +76,8 @@ export type SamplesEvidence =
 
 export interface VerifyReport {
   profile: string;
-  /** `benchmark` (a csrc/bench program) or `command` (any command line, judged process by process). */
-  kind: 'benchmark' | 'command';
+  /** `benchmark` (a csrc/bench program), `command` (any command line, judged process by process) or `server` (a server profile's server, loaded by its clients). */
+  kind: 'benchmark' | 'command' | 'server';
   /** The command line, for a command. */
   command: string[] | null;
   /** The profile's name for the variant, and its build. */
@@ -81,6 +85,8 @@ export interface VerifyReport {
   variant: string;
   features: Features;
   allocator: AllocatorName;
+  /** With nothing preloaded into a program that links an allocator itself, what serves it: "system (jemalloc, linked by redis-server)"; else null. */
+  system: string | null;
   env: Record<string, string>;
   /** HAKMEM_* variables of your shell that reached the runs (beside `env`, the profile's and --env's). */
   shellEnv: Record<string, string>;
@@ -99,17 +105,20 @@ export interface VerifyReport {
   };
   /** A command: every process of its tree with its own witnesses and verdict; empty for a benchmark. */
   processes: ProcessVerdict[];
+  /** The started process, served by hakmem, also binds another allocator's own API (mallctl, mi_*...); else null. */
+  mixed: MixedAllocators | null;
+  /** MIXED ALLOCATORS warnings, one per program served by hakmem that binds another allocator's API. */
+  warnings: string[];
   seconds: number;
 }
 
-function counterEvidence(run: RunRecord, build: CounterEvidence['build'], variant: string | null, request: RunRequest): CounterEvidence {
-  const witness = counterWitness(run.stats);
+export function counterEvidence(witness: CounterWitness, build: CounterEvidence['build'], variant: string | null, command: string): CounterEvidence {
   let source: string;
   if (!witness.loaded) source = 'none: no stats file was written';
   else if (build === 'twin') source = `exact per-tier counts of the stats-1 twin ${variant}`;
   else if (witness.exact) source = `exact per-tier counts (stats ${witness.statsLevel})`;
   else source = 'slow-path counters (stats 0): hand-offs to glibc exact, served at most what refills supplied';
-  return {...witness, build, source, variant, command: commandLine(request)};
+  return {...witness, build, source, variant, command};
 }
 
 interface SampledCounters {
@@ -119,7 +128,7 @@ interface SampledCounters {
 }
 
 /** Why the sample witness could not be taken, in one line with what fixes it. */
-function skipReason(error: HakError): string {
+export function skipReason(error: HakError): string {
   if (error instanceof MissingToolError) return `${error.tool} is not installed (${error.fix})`;
   return `${error.message}${error.hint ? ` ${error.hint}` : ''}`;
 }
@@ -180,6 +189,12 @@ function tiersOf(run: RunRecord): {sizes: {min: number; max: number} | null; tie
   return {sizes, tiers: sizes ? tiersForSizes(sizes.min, sizes.max) : []};
 }
 
+/** What serves a program run with nothing preloaded, when it links an allocator itself. */
+export function systemOf(target: SingleTarget): string | null {
+  const linked = target.allocator.preload === null && target.program.includes('/') ? linkedAllocator(target.program) : null;
+  return linked ? systemLabel(linked) : null;
+}
+
 export async function verifyProfile(options: VerifyOptions): Promise<VerifyReport> {
   const started = performance.now();
   const {profile} = options;
@@ -192,7 +207,18 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
     threads: options.threads,
     build: {...options.build, onProgress: progress},
   });
+  if (options.durationSeconds !== undefined && profile.kind !== 'command') throw new UsageError('--duration applies to a command given after --.', {hint: 'A server profile stops its server itself, after its clients.'});
   if (profile.kind === 'command') return verifyCommand(options, target, started);
+  if (profile.kind === 'server') {
+    try {
+      return await verifyServer(options, target, started);
+    } catch (error) {
+      // A server that does not start, dies or answers wrong: no verdict on who served it.
+      if (!(error instanceof RunError && error.facts.failure === 'server')) throw error;
+      throw new VerdictError(`${profile.name}: INVALID: ${error.message}`, {...error.facts}, 'Start the server by hand with the same command line to see why (its log\'s last lines are above).');
+    }
+  }
+
   const shortArgs = callgrindArgs(profile, {threads: options.threads});
   const timeoutSeconds = profile.timeoutSeconds;
   const base: RunRequest = {program: target.program, args: shortArgs, allocator: target.allocator, env: target.env, timeoutSeconds, runIndex: 0};
@@ -204,7 +230,7 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
 
   const isHakmem = target.allocator.name === 'hakmem';
   const useTwin = isHakmem && target.built.features.stats === 0 && options.statsTwin !== false;
-  const variantEvidence = counterEvidence(sampled.run, 'tested', isHakmem ? target.built.variant : null, sampled.request);
+  const variantEvidence = counterEvidence(counterWitness(sampled.run.stats), 'tested', isHakmem ? target.built.variant : null, commandLine(sampled.request));
   let counters = variantEvidence;
   let variantCounters: CounterEvidence | null = null;
   if (useTwin) {
@@ -213,7 +239,7 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
     const twinRequest = {...base, allocator: resolveAllocator('hakmem', {hakmemLibrary: twin.library})};
     progress('counting with the stats-1 twin');
     const twinRun = await runBenchmark({...twinRequest, collectStats: true});
-    counters = counterEvidence(twinRun, 'twin', twin.variant, twinRequest);
+    counters = counterEvidence(counterWitness(twinRun.stats), 'twin', twin.variant, commandLine(twinRequest));
     variantCounters = variantEvidence;
   }
 
@@ -231,48 +257,46 @@ export async function verifyProfile(options: VerifyOptions): Promise<VerifyRepor
     tiers,
     witnesses: {counters, variantCounters, binding: {...binding, command: commandLine(base)}, samples: sampled.samples},
     processes: [],
+    mixed: null,
+    warnings: [],
     seconds: (performance.now() - started) / 1000,
   };
 }
 
 /** What a report says of what ran: the profile or command, the build, the allocator and the environment. */
-function reportHeader(profile: Profile, target: SingleTarget): Pick<VerifyReport, 'profile' | 'kind' | 'command' | 'variantName' | 'variant' | 'features' | 'allocator' | 'env' | 'shellEnv'> {
+export function reportHeader(profile: Profile, target: SingleTarget): Pick<VerifyReport, 'profile' | 'kind' | 'command' | 'variantName' | 'variant' | 'features' | 'allocator' | 'system' | 'env' | 'shellEnv'> {
   return {
     profile: profile.name,
     kind: profile.kind,
-    command: profile.kind === 'command' ? [profile.benchmark.program, ...profile.benchmark.args] : null,
+    command: profile.kind !== 'benchmark' ? [profile.benchmark.program, ...profile.benchmark.args] : null,
     variantName: target.variantName,
     variant: target.built.variant,
     features: target.built.features,
     allocator: target.allocator.name,
+    system: profile.kind === 'benchmark' ? null : systemOf(target),
     env: target.env,
     shellEnv: shellHakmemVariables(),
   };
 }
 
+/** The one run of the target a command or server profile asks for (a server's `server` and `cwd` among its fields). */
+export function targetRequest(profile: Profile, target: SingleTarget): RunRequest {
+  return {program: target.program, args: target.args, allocator: target.allocator, env: target.env, timeoutSeconds: profile.timeoutSeconds, runIndex: 0, ...commandFields(profile)};
+}
+
 /** A command's tree judged process by process; the started process's witnesses fill the report's table. */
 async function verifyCommand(options: VerifyOptions, target: SingleTarget, started: number): Promise<VerifyReport> {
   const {profile} = options;
-  const request: RunRequest = {
-    program: target.program,
-    args: target.args,
-    allocator: target.allocator,
-    env: target.env,
-    timeoutSeconds: profile.timeoutSeconds,
-    runIndex: 0,
-    ...commandFields(profile),
-  };
+  const request: RunRequest = {...targetRequest(profile, target), ...(options.durationSeconds === undefined ? {} : {stopAfterSeconds: options.durationSeconds})};
+  if (options.durationSeconds !== undefined && options.durationSeconds >= profile.timeoutSeconds) {
+    throw new UsageError(`--duration ${options.durationSeconds} is not below the timeout (${profile.timeoutSeconds} s).`, {hint: 'Raise --timeout, or stop the command sooner.'});
+  }
+
   const tree = await verifyTree(request, profile, {samples: options.samples !== false, onProgress: options.onProgress ?? (() => {})});
   const root = tree.root!;
   const isHakmem = target.allocator.name === 'hakmem';
   const command = commandLine(request);
-  const counters: CounterEvidence = {
-    ...root.counters,
-    build: 'tested',
-    source: !root.counters.loaded ? 'none: no stats file was written' : root.counters.exact ? `exact per-tier counts (stats ${root.counters.statsLevel})` : 'slow-path counters (stats 0): hand-offs to glibc exact, served at most what refills supplied',
-    variant: isHakmem ? target.built.variant : null,
-    command,
-  };
+  const counters = counterEvidence(root.counters, 'tested', isHakmem ? target.built.variant : null, command);
   const binding: BindingEvidence = {...(root.binding ?? {mallocLibrary: null, freeLibrary: null, allocator: null, noDynamicLoader: root.exe !== null && isStaticExecutable(root.exe)}), command};
   const samples: SamplesEvidence = root.samples
     ? {...root.samples, status: 'sampled', frequency: tree.samplesFrequency ?? VERIFY_FREQUENCY, command: tree.samplesCommand ?? command}
@@ -286,6 +310,8 @@ async function verifyCommand(options: VerifyOptions, target: SingleTarget, start
     tiers: root.tiers,
     witnesses: {counters, variantCounters: null, binding, samples},
     processes: tree.processes,
+    mixed: root.mixed ?? tree.processes.find((process) => process.mixed)?.mixed ?? null,
+    warnings: [...new Map(tree.processes.filter((process) => process.mixed).map((process) => [process.program, mixedWarning(target.allocator.name, process.program, process.mixed!)])).values()],
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -24,9 +24,10 @@ import {parsePerfReport, REPORT_ARGS, reportSymbols} from '../perf/report.js';
 import {chooseEvent, probePerfEvents, requirePerf} from '../perf/tools.js';
 import type {Profile} from '../profiles/index.js';
 import {type HakmemStats, type RunRecord, type RunRequest, runBenchmark} from '../run/index.js';
-import {allocatorOfLibrary, type BindingWitness} from './binding.js';
+import {allocatorOfLibrary, type BindingWitness, noteAllocatorApi} from './binding.js';
 import {type CounterWitness, counterWitness, type Tier} from './counters.js';
 import {judgeServed, type SamplesWitness, type ServedVerdict} from './judge.js';
+import {type ForeignBinding, linkedAllocator, linkedCause, mixedAllocators, type MixedAllocators} from './linked.js';
 import {samplesWitness} from './samples.js';
 
 export interface ProcessVerdict {
@@ -47,6 +48,8 @@ export interface ProcessVerdict {
   cause: string | null;
   /** Said of a process that passes: its own allocator in front of malloc, and the share that reached hakmem. */
   note: string | null;
+  /** Served by hakmem, it also binds another allocator's own API (mallctl...): its memory reports describe that one. */
+  mixed: MixedAllocators | null;
 }
 
 /** The sample witness of one program, with its top symbols and owner categories. */
@@ -83,17 +86,20 @@ export function parseProcessBindings(logs: Map<number, string>): Map<number, Bin
   for (const [pid, log] of logs) {
     let mallocLibrary: string | null = null;
     let freeLibrary: string | null = null;
+    const allocatorApi = new Map<string, ForeignBinding>();
     for (const line of log.split('\n')) {
       const match = BINDING.exec(line);
       if (!match) continue;
       const [, file, library, symbol] = match as unknown as [string, string, string, string];
+      noteAllocatorApi(allocatorApi, library, symbol);
       // Its canonical PLT entry (malloc's address taken) binds to the program itself: not the allocator.
       if (SHARED_OBJECT.test(basename(file)) || library === file) continue;
       if (symbol === 'malloc') mallocLibrary = library;
       else if (symbol === 'free') freeLibrary = library;
     }
 
-    bindings.set(pid, {mallocLibrary, freeLibrary, allocator: mallocLibrary === null ? null : allocatorOfLibrary(mallocLibrary), noDynamicLoader: false});
+    const allocator = mallocLibrary === null ? null : allocatorOfLibrary(mallocLibrary);
+    bindings.set(pid, {mallocLibrary, freeLibrary, allocator, noDynamicLoader: false, allocatorApi: [...allocatorApi.values()]});
   }
 
   return bindings;
@@ -239,7 +245,8 @@ export async function verifyTree(request: RunRequest, profile: Profile, options:
   const dir = mkdtempSync(join(tmpdir(), 'hak-ld-'));
   try {
     options.onProgress('running the command with the loader\'s binding log and per-process counters');
-    const run = await runBenchmark({...request, env: {...request.env, LD_DEBUG: 'bindings', LD_DEBUG_OUTPUT: join(dir, 'ld')}, collectStats: true});
+    // LD_BIND_NOW: every symbol bound at start-up, so that an allocator API called only later (mallctl) is logged too.
+    const run = await runBenchmark({...request, env: {...request.env, LD_DEBUG: 'bindings', LD_DEBUG_OUTPUT: join(dir, 'ld'), LD_BIND_NOW: '1'}, collectStats: true});
     const logs = readLogs(dir, run.toolPid);
     const bindings = parseProcessBindings(logs);
     const seen = new Map(run.memory.processes.map((process) => [process.pid, process]));
@@ -251,11 +258,11 @@ export async function verifyTree(request: RunRequest, profile: Profile, options:
       const binding = bindings.get(pid) ?? null;
       // A child forked without exec shares its parent's loader log and may end before it is seen.
       const program = seen.get(pid)?.program ?? programOfLog(logs.get(pid)) ?? (exeOf(pid) ? basename(exeOf(pid)!).slice(0, 15) : '(forked child)');
-      return {pid, program, exe: exeOf(pid), binding, counters, samples: null, tiers: judgedTiers(counters, null), verdict: 'pass', servedBy: 'hakmem', cause: null, note: null};
+      return {pid, program, exe: exeOf(pid), binding, counters, samples: null, tiers: judgedTiers(counters, null), verdict: 'pass', servedBy: 'hakmem', cause: null, note: null, mixed: null};
     });
     // A command that started nothing observable (it ended at once) is still one process: the command itself.
     if (processes.length === 0) {
-      processes.push({pid: 0, program: basename(request.program).slice(0, 15), exe: request.program, binding: null, counters: counterWitness(null), samples: null, tiers: [], verdict: 'pass', servedBy: 'hakmem', cause: null, note: null});
+      processes.push({pid: 0, program: basename(request.program).slice(0, 15), exe: request.program, binding: null, counters: counterWitness(null), samples: null, tiers: [], verdict: 'pass', servedBy: 'hakmem', cause: null, note: null, mixed: null});
     }
 
     options.onProgress('sampling the command with perf');
@@ -271,7 +278,14 @@ export async function verifyTree(request: RunRequest, profile: Profile, options:
 
       const judged = judgeServed({counters: process.counters, binding: process.binding, samples: process.samples, tiers: process.tiers, sizes: null});
       const unreached = !process.counters.loaded && judged.verdict === 'fail' && !process.binding?.allocator?.match(/mimalloc|jemalloc|tcmalloc|other/);
-      Object.assign(process, judged, unreached ? {cause: unreachedCause(process.exe, process.binding)} : {});
+      // Nothing preloaded into a program that links an allocator itself: that allocator served it.
+      const linkedBy = request.allocator.preload === null && process.exe ? linkedAllocator(process.exe) : null;
+      const linked = linkedBy ? linkedCause({...linkedBy, program: process.program}, process.binding) : null;
+      Object.assign(process, judged, unreached ? {cause: unreachedCause(process.exe, process.binding)} : {}, linked ? {cause: linked} : {});
+    }
+
+    for (const process of processes) {
+      if (process.verdict === 'pass' && process.binding) process.mixed = mixedAllocators(process.binding.allocatorApi ?? [], process.binding.mallocLibrary);
     }
 
     if (request.allocator.name === 'hakmem') {

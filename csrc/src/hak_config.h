@@ -1,4 +1,6 @@
-/* Every compile-time toggle and tunable of hakmem, with its default.
+/* Every compile-time toggle and tunable of hakmem, with its default: what each one does.
+ * The figures measured for them, and their history, are in csrc/README.md (Design, Speed,
+ * "Measurements behind the defaults"), not here.
  *
  * The Makefile sets the toggles (DIRECT_CACHE=0 becomes -DHAK_DIRECT_CACHE=0, and so on).
  * Each toggle's "off" path is a real implementation of the baseline the design documents
@@ -7,15 +9,15 @@
 #ifndef HAK_CONFIG_H
 #define HAK_CONFIG_H
 
-/* HAK_DIRECT_CACHE (default 1) -- seed 1 "Direct Page Cache", seed 4 Phase 1.
+/* HAK_DIRECT_CACHE (default 1).
  *   1: a tiny request finds its page with one array index: heap->direct[(size+7)/8].
  *   0: the size is mapped to a class by a binary search over the class table, then the
- *      class's current page is used ("HAKMEM Tiny Current": ~5 comparisons per malloc). */
+ *      class's current page is used (about 5 comparisons per malloc). */
 #ifndef HAK_DIRECT_CACHE
 #define HAK_DIRECT_CACHE 1
 #endif
 
-/* HAK_DUAL_LISTS (default 1) -- seed 1 "Dual Free Lists", seed 4 Phase 2.
+/* HAK_DUAL_LISTS (default 1).
  *   1: a page keeps two lists: free (the owner pops and pushes it, no atomics; a block
  *      the owner frees is the next one it hands out, while its line is still in L1) and
  *      thread_free (frees by other threads, atomic push), which the owner collects with
@@ -26,17 +28,17 @@
 #define HAK_DUAL_LISTS 1
 #endif
 
-/* HAK_SUPERSLAB (default 1) -- seed 5 MF2 "Pointer Arithmetic Page Lookup".
+/* HAK_SUPERSLAB (default 1).
  *   1: small-object memory comes in 4 MiB segments aligned to 4 MiB; free finds the
  *      segment by masking the pointer and the page by a shift. A byte map of every
  *      4 MiB slot of the address space says which slots are hakmem's.
  *   0: segments are only 64 KiB aligned and free finds a block's page through a global
- *      hash table keyed by 64 KiB chunk (the "before" of MF2: a hash lookup per free). */
+ *      hash table keyed by 64 KiB chunk (a hash lookup per free). */
 #ifndef HAK_SUPERSLAB
 #define HAK_SUPERSLAB 1
 #endif
 
-/* HAK_WRAP_TINY (default 1) -- seed 3, the wrapper guard that switched the tiny pool off.
+/* HAK_WRAP_TINY (default 1): whether the tiny pool serves the malloc override.
  *   1: malloc and free reaching hakmem through the override serve <= 1 KiB from the tiny
  *      pool.
  *   0: called through the override, the tiny pool declines and glibc's allocator
@@ -64,8 +66,8 @@
  *      own is checked before it goes to glibc (stack, globals and unmapped memory are refused);
  *      a large block gets a canary after the requested size, checked at free, and an
  *      inaccessible guard page after its mapping. Each detection prints one line on stderr,
- *      "hakmem: double free of 0x...040 (64-byte block)", and aborts. Price: 4 instructions
- *      per malloc and 9 per free on the fast paths (hak_harden.h).
+ *      "hakmem: double free of 0x...040 (64-byte block)", and aborts. The fast paths' checks
+ *      are in hak_harden.h.
  *   0: no check on fast paths. Slow paths still abort with such a line, instead of
  *      crashing, when they meet an inconsistency (a collected free block outside its page). */
 #ifndef HAK_HARDEN
@@ -78,7 +80,9 @@
 #define HAK_OVERRIDE 1
 #endif
 
-/* HAK_DEBUG (default 0): internal consistency assertions. */
+/* HAK_DEBUG (default 0; the Makefile's DEBUG=1 sets it, with -O0): internal assertions and
+ * the invariant checkers of hak_check.c, run at the slow paths' transitions; each broken fact
+ * aborts after one line "hakmem: invariant broken: <structure> <address>: <fact>". */
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0
 #endif
@@ -87,15 +91,12 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
-/* Tiny pages are 512 KiB (8 per segment). A tiny page holds 512 blocks of 1 KiB, so a
- * class with that many live blocks keeps one page: its frees land on the page malloc pops
- * from, and are reused while hot, instead of on pages that wait to become current (a
- * 16-1039 B mix over 8192 blocks: 0.37 fewer simulated D1 misses per operation than with
- * 128 KiB pages and a separate list for the owner's frees). Mid pages are 256 KiB (16 per
- * segment): no larger than 4 blocks of the largest class need, since with 24 mid classes per
- * heap a larger page strands more of its touched memory when a class is sparsely used
- * (blocks freed at random keep most of a page's carved part resident). Pages are carved
- * lazily (HAK_EXTEND_BYTES at a time), so the size costs no memory a thread does not use. */
+/* Tiny pages are 512 KiB (8 per segment): one page holds 512 blocks of 1 KiB, so a class
+ * with that many live blocks keeps one page, and its frees land on the page malloc pops
+ * from. Mid pages are 256 KiB (16 per segment): no larger than 4 blocks of the largest class
+ * need, since with 24 mid classes per heap a larger page strands more of its touched memory
+ * when a class is sparsely used. Pages are carved lazily (HAK_EXTEND_BYTES at a time), so
+ * the size costs no memory a thread does not use. */
 #define HAK_TINY_PAGE_SHIFT  19
 #define HAK_MID_PAGE_SHIFT   18
 /* Tier limits: tiny <= 1 KiB, mid <= 64 KiB, large above (mmap-backed). */
@@ -112,13 +113,9 @@
  * remote ones (it becomes the current page; any amount once the current page has no room
  * left), then exited threads' segments (adopted), and only then fresh blocks of the current
  * page, whose first touch the kernel faults in (a fault per 4 KiB), then the other pages in
- * order, then a new page. Carving the current page before looking at the others left blocks
- * idle on the other pages' lists while fresh memory was faulted in: 32 threads trading
- * blocks in rounds (stress_exchange, medians of 5 interleaved runs), 51.4 k -> 41.0 k minor
- * faults, peak RSS 67.1 -> 54.9 MiB. The threshold keeps a thread that frees its own blocks
- * in random order from switching pages for a handful of blocks at every refill (a switch
- * rewrites up to 16 entries of the direct cache): the bare 16-1039 B mix stays at 51.8
- * instructions per operation (51.9 with any amount taken). */
+ * order, then a new page. The threshold keeps a thread that frees its own blocks in random
+ * order from switching pages for a handful of blocks at every refill (a switch rewrites up to
+ * 16 entries of the direct cache). */
 #ifndef HAK_REFILL_SWITCH_BYTES
 #define HAK_REFILL_SWITCH_BYTES (32u << 10)
 #endif
@@ -130,8 +127,7 @@
  * of every page, starts on the same few cache sets (a 4 KiB-aligned address can only use
  * set 0 of a 64-set L1, and 32 of an L2's 2048 sets): a working set of a few hundred mid
  * blocks, whose first lines a program touches at each malloc and free, keeps evicting its
- * own heads. 8-36 KiB blocks churned in 256 slots (simulated, 1 MiB 16-way LL): LL read
- * misses 0.092 -> 0.000 and D1 misses 1.48 -> 1.04 per operation. A colour costs at most 4 KiB
+ * own heads. A colour costs at most 4 KiB
  * of a page's 256 KiB of address space, none of its memory (the span before the first block
  * is never touched), and is 0 where it would cost a page of fewer than 8 blocks a block. A
  * coloured page's blocks are 64-byte aligned, no more: memalign and friends with a larger
@@ -154,17 +150,10 @@
  * other pages or carves fresh memory. The pool keeps at most HAK_MID_POOL_BYTES in all
  * classes; beyond that, blocks go back to their pages. A thread's exit empties its stacks
  * the same way. Blocks in stacks and the pool count as in use in their pages; a thread holds
- * at most about 14 MiB in its stacks (the sum over the 24 classes with the defaults).
- * Stacks of 64 blocks and 1 MiB rather than 32 and 512 KiB: two threads churning 8-35 KiB
- * blocks (mid_large_mt) passed 73 k batches through the pool in 32 M operations, now 7.7 k,
- * and spend 5% less CPU time; peak RSS 15.4 -> 16.1 MiB there, 85 -> 91 MiB on larson-mid
- * (4 threads, 2-32 KiB; tcmalloc 90 MiB, mimalloc 152 MiB).
- * Larson with 2-32 KiB blocks on 4 threads, whose main thread allocates every first block:
- * peak RSS 130 MiB with the stacks alone, 102 MiB with a pool of 1 MiB a class, 85 MiB with
- * 16 MiB in all (tcmalloc 90 MiB). A full stack's own blocks go to the pool too: sending
- * them back to their pages instead empties pages that are then purged and faulted in again
- * (blocks freed by another thread, 8 B-16 KiB: minor faults 3 k -> 15 k; threads replaced
- * in a chain: peak RSS 16 -> 33 MiB). Compiling with -DHAK_MID_CACHE_SLOTS=0 turns the cache off;
+ * at most about 14 MiB in its stacks (the sum over the 24 classes with the defaults). A full
+ * stack's own blocks go to the pool too: sending them back to their pages instead empties
+ * pages that are then purged and faulted in again. Compiling with -DHAK_MID_CACHE_SLOTS=0
+ * turns the cache off;
  * harden turns it off too, since a block on a stack is not marked free and a second free of
  * it would go unnoticed. */
 #ifndef HAK_MID_CACHE_SLOTS
@@ -187,20 +176,12 @@
  * thread that freed it, without an atomic operation on the owner's page and without the
  * owner having to collect it. A class's list holds at most HAK_TINY_CACHE_BLOCKS blocks and
  * about HAK_TINY_CACHE_BYTES of them (never fewer than 8): about 530 KiB a thread at most
- * with the defaults. 32 KiB, not 64: a thread that only frees (one consumer of a producer)
- * holds what its lists hold, and with 64 KiB a producer/consumer pair of 16-1024 B blocks
- * peaked at 3.06 MiB against mimalloc's 2.5 (32 KiB: 2.73; 16 KiB: 2.50, but the 16-1039 B
- * random mix then trims so often that it costs 52.9 instructions per operation, 51.6 at
- * 32 KiB, 51.1 at 64). An empty list takes up to half its room from the class's current page
+ * with the defaults. A thread that only frees (one consumer of a producer) holds what its
+ * lists hold, which bounds the bytes. An empty list takes up to half its room from the class's current page
  * in one go (the page's order kept); a full one sends the older half back to their pages (a
  * page whose blocks have all come back is released as before), and so does a thread's exit.
  * Blocks on these lists count as in use in their pages. Lists, not arrays of pointers: an
- * array is one more set of lines in L1, and larson (8-128 B, random frees) took 21% more D1
- * misses with arrays (cachegrind: 2.03 M -> 2.47 M) and ran 6-13% slower. Tried again as the
- * mid cache's stacks (256 slots; malloc 14 instructions as here, free 22, one fewer):
- * tiny_hot ran 4-10% slower in three interleaved sets of 9-15 runs, random_mixed the same.
- * A prefetch of the new head in malloc did not pay either (random_mixed 63.4 against 63.5 M/s,
- * 25 runs each).
+ * array is one more set of lines in L1.
  * -DHAK_TINY_CACHE_BLOCKS=0 turns the cache off, and so does harden (a block on a list is not
  * marked free where the hardened free checks); wrap-tiny off at run time gives the lists no
  * room, so the override's tiny requests keep reaching the pool's refusal. */
@@ -222,8 +203,7 @@
  * on the fast paths. Neighbouring empty pages of a segment go in one madvise. The limit
  * bounds what a thread that goes idle right after freeing keeps resident; it is not lower
  * because a thread that adopts an exited thread's segments takes their empty pages on too
- * and would purge them before it reuses them (32 threads exchanging blocks in rounds:
- * 4.0 k madvise calls with 8 MiB, 2.9 k with 32 MiB, the same peak RSS). Run-time
+ * and would purge them before it reuses them. Run-time
  * overrides: HAKMEM_PURGE_DELAY_MS=<ms> (0: at the next check), HAKMEM_PURGE_LIMIT=<bytes>. */
 #define HAK_PURGE_DELAY_MS_DEFAULT 10
 #define HAK_PURGE_LIMIT_DEFAULT (32u << 20)

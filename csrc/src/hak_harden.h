@@ -65,6 +65,13 @@ hak_inline bool _hak_hd_near(const hak_page_t* page, const void* b) {
 /* A popped block: its link goes, so the live block does not carry the tag. */
 hak_inline void _hak_hd_claim(void* b) { *(uintptr_t*)b = 0; }
 
+/* A popped link that does not lie near its page: the list is corrupted. The check is for
+ * lists that end in NULL (the single list of DUAL_LISTS=0). */
+hak_internal __attribute__((noreturn, cold, noinline)) void _hak_hd_bad_link(const hak_page_t* page, const void* b);
+hak_inline void _hak_hd_check_link(const hak_page_t* page, const void* b, const void* link) {
+  if (hak_unlikely(link != NULL && !_hak_hd_near(page, link))) _hak_hd_bad_link(page, b);
+}
+
 hak_inline bool _hak_hd_tagged(const void* p) { return (*(const uintptr_t*)p >> 48) == HAK_HD_TAG; }
 
 /* Whether p starts one of the page's carved blocks, without a division. With
@@ -94,8 +101,6 @@ hak_internal void _hak_hd_check_foreign(const void* p);
 hak_internal void _hak_hd_check_slow_free(const hak_page_t* page, const void* p);
 /* The same for a block that must be live (realloc): `kind` is reported when it is free. */
 hak_internal void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind);
-/* A popped link that does not lie near its page: the list is corrupted. */
-hak_internal __attribute__((noreturn, cold, noinline)) void _hak_hd_bad_link(const hak_page_t* page, const void* b);
 
 /* Large blocks: the requested size, a live mark, canaries before the block and after the
  * requested size, a guard page after the usable part where the mapping has room. The
@@ -108,7 +113,9 @@ hak_internal size_t _hak_hd_large_usable(const hak_segment_t* seg);
 #define HAK_HD_LINK(pg, b, to)  _hak_hd_link(_hak_hd_key(pg), (b), (to))
 #define HAK_HD_NEXT(pg, b)      _hak_hd_next((pg), (b))
 #else
-/* the plain list: the link in the block's first word */
+/* the plain list: the link in the block's first word, neither checked nor cleared */
+hak_inline void _hak_hd_claim(void* b) { (void)b; }
+hak_inline void _hak_hd_check_link(const hak_page_t* page, const void* b, const void* link) { (void)page; (void)b; (void)link; }
 #define HAK_HD_LINK(pg, b, to)  (((hak_block_t*)(b))->next = (hak_block_t*)(to))
 #define HAK_HD_NEXT(pg, b)      (((hak_block_t*)(b))->next)
 #endif

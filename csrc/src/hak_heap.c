@@ -122,6 +122,7 @@ hak_heap_t* _hak_heap_for_thread(void) {
   }
   pthread_mutex_unlock(&_heaps_lock);
   if (heap == NULL) return NULL;
+  hak_check(_hak_heap_is_valid(heap));
   _hak_tls_heap = heap;
   /* set after the heap is in place: if glibc allocates here, it finds the heap ready */
   pthread_setspecific(_thread_key, heap);
@@ -130,6 +131,7 @@ hak_heap_t* _hak_heap_for_thread(void) {
 
 /* Thread exit: hand every page and segment over, then recycle the heap. */
 static void heap_abandon(hak_heap_t* heap) {
+  hak_check(_hak_heap_is_valid(heap));
   /* 0. cached blocks back to their pages (mid ones to the pool first), so that empty
    * pages are released below */
 #if HAK_TINY_CACHE_BLOCKS

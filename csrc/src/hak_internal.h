@@ -249,19 +249,27 @@ hak_internal extern hak_page_t _hak_page_empty;   /* no blocks, no owner */
 #define HAK_SEGMAP_ENTRIES ((size_t)1 << (47 - HAK_SEGMENT_SHIFT))
 hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
 
+/* The page shift the segment map holds for p's 4 MiB slot; 0 where no segment of hakmem's
+ * starts. Harden keeps the exact bound. Otherwise the slot is masked, not compared: no
+ * allocator hands out an address at or past 2^47 (with 5-level paging the kernel maps there
+ * only when asked to), so only a bogus pointer folds onto the map, and freeing one is
+ * undefined anyway. One instruction less on every free. */
+#if HAK_HARDEN
+hak_inline unsigned _hak_segmap_shift(const void* p) {
+  uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  if (hak_unlikely(slot >= HAK_SEGMAP_ENTRIES)) return 0;
+  return atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
+}
+#else
+hak_inline unsigned _hak_segmap_shift(const void* p) {
+  uintptr_t slot = ((uintptr_t)p >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
+  return atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
+}
+#endif
+
 /* The page of a block, or NULL for a pointer hakmem did not hand out. */
 hak_inline hak_page_t* _hak_page_lookup(const void* p) {
-#if HAK_HARDEN
-  uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
-  if (hak_unlikely(slot >= HAK_SEGMAP_ENTRIES)) return NULL;
-#else
-  /* Masked, not compared: no allocator hands out an address at or past 2^47 (with 5-level
-   * paging the kernel maps there only when asked to), so only a bogus pointer folds onto the
-   * map, and freeing one is undefined anyway; harden keeps the exact test. One instruction
-   * less on every free. */
-  uintptr_t slot = ((uintptr_t)p >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
-#endif
-  unsigned page_shift = atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
+  unsigned page_shift = _hak_segmap_shift(p);
   if (hak_unlikely(page_shift == 0)) return NULL;
   uintptr_t seg = (uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK;
   size_t idx = ((uintptr_t)p & HAK_SEGMENT_MASK) >> page_shift;
@@ -276,7 +284,10 @@ hak_inline hak_page_t* _hak_page_of(const void* p) {
   return hak_likely(page != NULL) ? page : &_hak_page_empty;
 }
 #else
-hak_internal hak_page_t* _hak_registry_lookup(const void* p);
+/* The registry answers the empty page for a foreign pointer, never NULL: the fast path's
+ * test of the lookup folds away. */
+hak_internal __attribute__((returns_nonnull)) hak_page_t* _hak_registry_lookup(const void* p);
+hak_inline hak_page_t* _hak_page_lookup(const void* p) { return _hak_registry_lookup(p); }
 hak_inline hak_page_t* _hak_page_of(const void* p) { return _hak_registry_lookup(p); }
 #endif
 
@@ -462,6 +473,29 @@ hak_inline void _hak_page_set_owner(hak_page_t* page, uintptr_t word) {
 #endif
 }
 
+/* ---------------------------------------------------------------- invariants (debug builds) */
+
+/* Debug builds (HAK_DEBUG) check each structure at the slow paths' transitions: a checker
+ * (hak_check.c) walks what it can reach with a bound and aborts with one line naming the
+ * structure and the broken fact, or returns true. hak_check(_hak_page_is_valid(page)) and
+ * the like are compiled out of release builds, arguments included. Call a checker on the
+ * thread that owns what it checks. */
+#if HAK_DEBUG
+hak_internal bool _hak_page_is_valid(const hak_page_t* page);          /* counts, lists, layout, owner word */
+hak_internal bool _hak_segment_is_valid(const hak_segment_t* seg);     /* header, list offsets, its pages */
+hak_internal bool _hak_heap_is_valid(const hak_heap_t* heap);          /* caches, queues, current pages */
+#if HAK_TINY_CACHE_BLOCKS
+hak_internal bool _hak_tiny_list_is_valid(const hak_heap_t* heap, int cls);
+hak_internal uint32_t _hak_tiny_list_limit(int cls);    /* a list's blocks + room (hak_tinycache.c) */
+#endif
+#if HAK_MID_CACHE_SLOTS
+hak_internal bool _hak_mid_stack_is_valid(const hak_heap_t* heap, int cls);
+#endif
+#define hak_check(valid) ((void)(valid))
+#else
+#define hak_check(valid) ((void)0)
+#endif
+
 /* ---------------------------------------------------------------- options and state */
 
 typedef struct hak_options_s {
@@ -552,8 +586,7 @@ hak_internal void  _hak_large_lock(void);
 hak_internal void  _hak_large_unlock(void);
 hak_internal void  _hak_large_reset_lock(void);
 
-/* tiers (hak_tiny.c, hak_mid.c) */
-hak_internal void* _hak_tiny_declined(size_t size);
+/* classes (hak_classes.c) */
 hak_internal int   _hak_aligned_class(size_t size, size_t alignment);
 
 /* stats (hak_stats.c) */

@@ -113,6 +113,7 @@ void _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p) {
   hak_mid_stack_t* st = &heap->mid_stack[cls];
   if (st->top == st->end) stack_trim(heap, cls, st, batch_max(st));
   *st->top++ = p;
+  hak_check(_hak_mid_stack_is_valid(heap, cls));
 }
 
 void* _hak_mid_cache_refill(hak_heap_t* heap, int cls) {
@@ -122,6 +123,7 @@ void* _hak_mid_cache_refill(hak_heap_t* heap, int cls) {
   _hak_count_event(heap, HAK_STAT_MID_BATCHES_TAKEN, 1);
   size_t n = (size_t)(uintptr_t)head[BATCH_COUNT];
   for (size_t i = 1; i < n; i++) *st->top++ = head[BATCH_BLOCKS + i - 1];
+  hak_check(_hak_mid_stack_is_valid(heap, cls));
   return head;
 }
 

@@ -127,6 +127,7 @@ static bool page_mark_full(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_push_back(&heap->full, page);
   page->in_full = 1;
   _hak_page_set_owner(page, _hak_owner_word(heap, page) | HAK_OWNER_FULL);
+  hak_check(_hak_page_is_valid(page));
   return true;
 }
 
@@ -143,6 +144,7 @@ static void page_unfull(hak_heap_t* heap, hak_page_t* page) {
   _hak_page_set_owner(page, _hak_owner_word(heap, page));
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
+  hak_check(_hak_page_is_valid(page));
 }
 
 void _hak_heap_collect_notified(hak_heap_t* heap) {
@@ -265,6 +267,7 @@ hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_assert(heap->queue[cls].first == page);
 found:
   count_refill(heap, tier, supplied);
+  hak_check(_hak_page_is_valid(page));
   return page;
 }
 
@@ -318,6 +321,7 @@ static void page_release(hak_heap_t* heap, hak_page_t* page) {
 /* The owner's free emptied a page. The class's current page stays (an alloc/free cycle
  * must not map and unmap); any other goes back to its segment. */
 void _hak_page_retire(hak_page_t* page) {
+  hak_check(_hak_page_is_valid(page));
   hak_heap_t* heap = _hak_page_heap(page);
   if (heap->queue[page->class_idx].first == page) return;
   page_release(heap, page);
@@ -453,6 +457,7 @@ void _hak_free_slow_lookup(void* p) { _hak_free_slow(p, _hak_page_lookup(p)); }
  * otherwise leave it without an owner (remote frees keep landing on its atomic list).
  * Notifications are already blocked. */
 void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
+  hak_check(_hak_page_is_valid(page));
 #if HAK_DUAL_LISTS
   page_collect_remote(page);
 #endif
@@ -464,6 +469,7 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
   }
   _hak_page_set_owner(page, 0);
   atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
+  hak_check(_hak_page_is_valid(page));
 }
 
 /* A page of an adopted segment: collect, release if empty, else queue it. */
@@ -483,4 +489,5 @@ void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
                                                 memory_order_acq_rel, memory_order_relaxed)) { }
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
+  hak_check(_hak_page_is_valid(page));
 }

@@ -133,6 +133,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
       (void)_hak_registry_add(seg);
     }
     _hak_count_event(heap, HAK_STAT_SEGMENTS_REUSED, 1);
+    hak_check(_hak_segment_is_valid(seg));
     return seg;
   }
   size_t mapped;
@@ -157,6 +158,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
   }
 #endif
   _hak_count_event(heap, HAK_STAT_SEGMENTS_MAPPED, 1);
+  hak_check(_hak_segment_is_valid(seg));
   return seg;
 }
 
@@ -190,6 +192,8 @@ static void cache_decay_locked(hak_heap_t* heap, uint64_t now) {
 /* An empty segment goes to the global cache (decaying on the way); the oldest beyond
  * HAK_SEGMENT_CACHE_MAX is unmapped. */
 static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
+  hak_check(_hak_segment_is_valid(seg));
+  hak_assert(seg->pages_used == 0);
   size_t dirty = segment_dirty_bytes(seg);
   heap->dirty_bytes = heap->dirty_bytes > dirty ? heap->dirty_bytes - dirty : 0;
   uint64_t now = now_ms();
@@ -306,11 +310,13 @@ hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment)
     seg->in_full_list = 1;
   }
   _hak_heap_queue_push_front(&heap->queue[cls], page);
+  hak_check(_hak_segment_is_valid(seg));
   return page;
 }
 
 /* The page is empty and out of every heap list; notifications are blocked. */
 void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
+  hak_assert(_hak_page_used(page) == 0);
   hak_segment_t* seg = page->segment;
   size_t idx = (size_t)(page - seg->pages);
   int kind = seg->kind;
@@ -329,6 +335,8 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
     seg_remove(&heap->avail[kind], seg);
     if (heap->spare[kind] == NULL) heap->spare[kind] = seg;
     else segment_release(heap, seg);
+  } else {
+    hak_check(_hak_segment_is_valid(seg));
   }
   heap_decay(heap);
 }
@@ -345,6 +353,7 @@ void _hak_segments_abandon(hak_heap_t* heap) {
     for (int l = 0; l < 2; l++) {
       hak_segment_t* seg;
       while ((seg = *lists[l]) != NULL) {
+        hak_check(_hak_segment_is_valid(seg));
         seg_remove(lists[l], seg);
         seg->in_full_list = 0;
         atomic_store_explicit(&seg->owner, NULL, memory_order_relaxed);
@@ -386,6 +395,8 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
     live--;
     _hak_page_adopt(heap, &seg->pages[i]);
   }
+  /* unless its last page went, and the segment with it */
+  if (seg->pages_used != 0) hak_check(_hak_segment_is_valid(seg));
 }
 
 bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {

@@ -41,6 +41,7 @@ static void list_trim(hak_heap_t* heap, hak_tiny_list_t* list, uint32_t limit, u
     b = next;
   }
   list->room = limit - kept;
+  hak_check(_hak_tiny_list_is_valid(heap, (int)(list - heap->tiny_list)));
 }
 
 bool _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p) {
@@ -51,6 +52,7 @@ bool _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p) {
   ((hak_block_t*)p)->next = list->head;
   list->head = (hak_block_t*)p;
   list->room--;
+  hak_check(_hak_tiny_list_is_valid(heap, cls));
   return true;
 }
 
@@ -72,6 +74,7 @@ void _hak_tiny_cache_fill(hak_heap_t* heap, int cls) {
   *tail = list->head;
   list->head = first;
   list->room -= n;
+  hak_check(_hak_tiny_list_is_valid(heap, cls));
 }
 
 void _hak_tiny_cache_flush(hak_heap_t* heap) {
@@ -84,5 +87,9 @@ void _hak_tiny_cache_init(hak_heap_t* heap) {
   for (size_t i = 0; i < HAK_DIRECT_SLOTS; i++) heap->tiny_direct[i] = &heap->tiny_list[_hak_direct_class[i]];
 #endif
 }
+
+#if HAK_DEBUG
+uint32_t _hak_tiny_list_limit(int cls) { return list_limit(cls); }
+#endif
 
 #endif

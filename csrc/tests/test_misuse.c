@@ -292,30 +292,14 @@ static int block_start_agrees(void) {
 /* ---------------------------------------------------------------- the harness */
 
 /* The plain build checks remote frees when it collects them, which only dual lists do. */
+static void run_misuse(const void* c) { ((const misuse_case_t*)c)->run(); }
+
 static int run_case(const misuse_case_t* c, int hardened, int dual_lists) {
   const char* expect = hardened ? c->harden : dual_lists ? c->plain : NULL;
   int must_finish = hardened && c->harden == NULL;
-  int fds[2];
-  CHECK(pipe(fds) == 0, "pipe");
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0, "fork");
-  if (pid == 0) {
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    alarm(20);
-    c->run();
-    _exit(0);
-  }
-  close(fds[1]);
   char out[1024];
-  size_t n = 0;
-  ssize_t r;
-  while (n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0) n += (size_t)r;
-  out[n] = 0;
-  close(fds[0]);
-  int status;
-  CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+  size_t n;
+  int status = run_in_child(run_misuse, c, out, sizeof(out), &n);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   /* a kind ending in '*' accepts any kind it starts */
   char prefix[128];

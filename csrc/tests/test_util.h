@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "hakmem.h"
 
 typedef struct api_s {
@@ -67,6 +71,33 @@ static inline int tiny_served(const api_t* a) { return !a->override || wrap_tiny
 static inline int test_quick(void) {
   const char* q = getenv("HAK_TEST_QUICK");
   return q != NULL && q[0] == '1';
+}
+
+/* Runs fn(arg) in a child process that must end within 20 s, its stderr captured into out
+ * (at most cap - 1 bytes, NUL-terminated; *len: how many). Returns the child's wait status. */
+static inline int run_in_child(void (*fn)(const void*), const void* arg, char* out, size_t cap, size_t* len) {
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork");
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    alarm(20);
+    fn(arg);
+    _exit(0);
+  }
+  close(fds[1]);
+  size_t n = 0;
+  ssize_t r;
+  while (n < cap - 1 && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  close(fds[0]);
+  int status;
+  CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+  *len = n;
+  return status;
 }
 
 static inline uint32_t xorshift32(uint32_t* s) {

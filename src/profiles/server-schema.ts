@@ -80,58 +80,50 @@ function readReady(reader: FieldReader, value: unknown): ServerSetting['ready'] 
   return ready;
 }
 
-function readClients(reader: FieldReader, value: unknown): ServerClient[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    reader.fail(['clients'], 'a non-empty list of clients, each with argv and parser', value);
+/**
+ * A list field whose items are mappings of `keys`: each item read by `readItem` (undefined when
+ * it is invalid: the reader has the issue). `required` lists must have at least one item.
+ */
+function readList<T>(reader: FieldReader, value: unknown, field: string, keys: string[], required: boolean, readItem: (map: Record<string, unknown>, path: (string | number)[]) => T | undefined): T[] {
+  if (value === undefined && !required) return [];
+  if (!Array.isArray(value) || (required && value.length === 0)) {
+    reader.fail([field], `a ${required ? 'non-empty ' : ''}list of ${field}, each with ${keys.join(' and ')}`, value);
     return [];
   }
 
-  const clients: ServerClient[] = [];
-  for (const [index, item] of value.entries()) {
-    const map = reader.mapping(item, ['clients', index], ['argv', 'parser']);
-    if (!map) continue;
-    const argv = commandLine(reader, map.argv, ['clients', index, 'argv']);
-    const parser = reader.oneOf(map.parser, ['clients', index, 'parser'], CLIENT_PARSERS);
-    if (argv && !argv.some((word) => word.includes(PORT_PLACEHOLDER))) reader.fail(['clients', index, 'argv'], `the server's port as ${PORT_PLACEHOLDER} somewhere in the command line`, argv.join(' '));
-    if (argv && parser) clients.push({argv, parser});
-  }
-
-  return clients;
+  return value.flatMap((item, index) => {
+    const map = reader.mapping(item, [field, index], keys);
+    const read = map ? readItem(map, [field, index]) : undefined;
+    return read === undefined ? [] : [read];
+  });
 }
 
-function readChecks(reader: FieldReader, value: unknown): ServerCheck[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    reader.fail(['checks'], 'a list of checks, each with argv and expect', value);
-    return [];
+function readClient(reader: FieldReader, map: Record<string, unknown>, path: (string | number)[]): ServerClient | undefined {
+  const argv = commandLine(reader, map.argv, [...path, 'argv']);
+  const parser = reader.oneOf(map.parser, [...path, 'parser'], CLIENT_PARSERS);
+  if (argv && !argv.some((word) => word.includes(PORT_PLACEHOLDER))) reader.fail([...path, 'argv'], `the server's port as ${PORT_PLACEHOLDER} somewhere in the command line`, argv.join(' '));
+  return argv && parser ? {argv, parser} : undefined;
+}
+
+function readCheck(reader: FieldReader, map: Record<string, unknown>, path: (string | number)[]): ServerCheck | undefined {
+  const argv = commandLine(reader, map.argv, [...path, 'argv']);
+  const expect = reader.string(map.expect, [...path, 'expect']);
+  if (expect === undefined) return undefined;
+  try {
+    new RegExp(expect, 'm'); // eslint-disable-line no-new
+  } catch (error) {
+    reader.fail([...path, 'expect'], `a regular expression (${(error as Error).message})`, expect);
+    return undefined;
   }
 
-  const checks: ServerCheck[] = [];
-  for (const [index, item] of value.entries()) {
-    const map = reader.mapping(item, ['checks', index], ['argv', 'expect']);
-    if (!map) continue;
-    const argv = commandLine(reader, map.argv, ['checks', index, 'argv']);
-    const expect = reader.string(map.expect, ['checks', index, 'expect']);
-    if (expect !== undefined) {
-      try {
-        new RegExp(expect, 'm'); // eslint-disable-line no-new
-      } catch (error) {
-        reader.fail(['checks', index, 'expect'], `a regular expression (${(error as Error).message})`, expect);
-        continue;
-      }
-    }
-
-    if (argv && expect !== undefined) checks.push({argv, expect});
-  }
-
-  return checks;
+  return argv ? {argv, expect} : undefined;
 }
 
 /** The `server` and `clients` fields of a server profile; undefined when one is invalid (the issues say why). */
 export function readServerSetting(reader: FieldReader, top: Record<string, unknown>, directory: string): ServerSetting | undefined {
   const map = reader.mapping(top.server, ['server'], SERVER_KEYS);
-  const clients = readClients(reader, top.clients);
-  const checks = readChecks(reader, top.checks);
+  const clients = readList(reader, top.clients, 'clients', ['argv', 'parser'], true, (item, path) => readClient(reader, item, path));
+  const checks = readList(reader, top.checks, 'checks', ['argv', 'expect'], false, (item, path) => readCheck(reader, item, path));
   if (!map) return undefined;
   const argv = commandLine(reader, map.argv, ['server', 'argv']);
   if (argv && !argv.some((word) => word.includes(PORT_PLACEHOLDER))) {

@@ -4,11 +4,18 @@ import {appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync
 import {basename, join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 
-import {type Revision, resolveRevision, sameSources, sourcesDir, WORK_TREE, workTreeRevision} from '../src/build/revision.js';
+import {type Revision, resolveRevision, sourcesDir, WORK_TREE, workTreeRevision} from '../src/build/revision.js';
+import {fingerprintSources} from '../src/build/sources.js';
 import {listSourceFiles} from '../src/build/sources.js';
 import {UsageError} from '../src/errors.js';
 import {type ChangeRepo, checkoutCommit, csrcTree, FAST_OPT, makeChangeRepo, repoGit, shortSha, SLOW_OPT} from './change-repo.js';
 import {tempDir, withEnv} from './helpers.js';
+
+
+/** Whether two revisions hold the same csrc/ content (what makes their builds one). */
+function sameSources(a: Revision, b: Revision): boolean {
+  return fingerprintSources(a.csrc).hash === fingerprintSources(b.csrc).hash;
+}
 
 describe('revisions of csrc/', () => {
   let repo: ChangeRepo;

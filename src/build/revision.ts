@@ -18,7 +18,6 @@ import {stageDir} from '../atomic-dir.js';
 import {UsageError} from '../errors.js';
 import {execProgram, findOnPath, tailLines} from '../exec.js';
 import {csrcDir, hakHome} from '../paths.js';
-import {fingerprintSources} from './sources.js';
 
 /** Which sources a hakmem build comes from, as results record it. */
 export interface RevisionInfo {
@@ -197,10 +196,4 @@ export function describeRevision(revision: RevisionInfo): string {
   if (revision.ref === WORK_TREE) return `work tree at ${commit}${revision.dirty ? ', with uncommitted changes in csrc/' : ''}`;
   const subject = revision.subject ? ` "${revision.subject.length > 60 ? `${revision.subject.slice(0, 57)}...` : revision.subject}"` : '';
   return revision.ref === commit || revision.commit?.startsWith(revision.ref) ? `${commit}${subject}` : `${revision.ref} = ${commit}${subject}`;
-}
-
-/** Whether two revisions have the same csrc/ content (and so the same builds and figures). */
-export function sameSources(a: Revision, b: Revision): boolean {
-  if (a.csrcTree !== null && b.csrcTree !== null) return a.csrcTree === b.csrcTree;
-  return fingerprintSources(a.csrc).hash === fingerprintSources(b.csrc).hash;
 }

@@ -12,6 +12,7 @@ import Doctor from './commands/doctor.js';
 import Features from './commands/features.js';
 import Perf from './commands/perf.js';
 import Profiles from './commands/profiles.js';
+import Report from './commands/report.js';
 import Verify from './commands/verify.js';
 
 export {execute, settings} from '@oclif/core';
@@ -27,5 +28,6 @@ export const COMMANDS = {
   features: Features,
   perf: Perf,
   profiles: Profiles,
+  report: Report,
   verify: Verify,
 };

@@ -32,7 +32,7 @@ export function niceStep(max: number, count = 5): number {
   return multiple * power;
 }
 
-function text(x: number, y: number, content: string, attributes = ''): string {
+export function text(x: number, y: number, content: string, attributes = ''): string {
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}"${attributes ? ` ${attributes}` : ''}>${escapeXml(content)}</text>`;
 }
 
@@ -78,29 +78,39 @@ function memoryNote(result: TargetResult, baseline: string): string {
   return result.rssVsBaseline ? `${formatRatio(result.rssVsBaseline.ratio)} ${result.rssVsBaseline.verdict}` : '';
 }
 
+/** Where a panel is drawn inside its SVG: the plot's left and right edges, its title's baseline below top, the legend's last line above bottom. */
+export interface PanelBox {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
 /**
  * RSS over time beside the bars: one line per valid target, the resident memory of its median
  * run's process tree against seconds since its start, with its peak and the peak's verdict
  * against the baseline in the legend.
  */
-function rssPanel(results: readonly TargetResult[], baseline: string, top: number, bottom: number): string[] {
+export function rssPanel(results: readonly TargetResult[], baseline: string, box: PanelBox): string[] {
+  const {left, right, top, bottom} = box;
   const drawn = results.filter((result) => result.status === 'ok' && result.rssTimeline.length > 0);
-  const parts = [text(RSS_LEFT, top - 10, 'Resident memory over time (median run, whole process tree)', 'font-weight="600"')];
-  if (drawn.length === 0) return [...parts, text(RSS_LEFT, top + 20, 'no RSS timeline recorded', 'fill="#555"')];
+  const parts = [text(left, top - 10, 'Resident memory over time (median run, whole process tree)', 'font-weight="600"')];
+  if (drawn.length === 0) return [...parts, text(left, top + 20, 'no RSS timeline recorded', 'fill="#555"')];
   const legendTop = bottom - drawn.length * 16;
-  const plotBottom = legendTop - 40;
+  // Room under the plot for the tick labels and the axis title above the legend.
+  const plotBottom = legendTop - 52;
   const maxMs = Math.max(1, ...drawn.flatMap((result) => result.rssTimeline.map(([ms]) => ms)));
   const maxKb = Math.max(1, ...drawn.flatMap((result) => result.rssTimeline.map(([, kb]) => kb)));
   const xStep = niceStep(maxMs / 1000);
   const xMax = Math.max(xStep, Math.ceil(maxMs / 1000 / xStep) * xStep);
   const yStep = niceStep(maxKb / 1024, 4);
   const yMax = Math.max(yStep, Math.ceil(maxKb / 1024 / yStep) * yStep);
-  const x = (ms: number): number => RSS_LEFT + (ms / 1000 / xMax) * (RSS_RIGHT - RSS_LEFT);
+  const x = (ms: number): number => left + (ms / 1000 / xMax) * (right - left);
   const y = (kb: number): number => plotBottom - (kb / 1024 / yMax) * (plotBottom - top);
   for (let tick = 0; tick <= yMax + yStep / 2; tick += yStep) {
     parts.push(
-      `<line x1="${RSS_LEFT}" y1="${y(tick * 1024).toFixed(1)}" x2="${RSS_RIGHT}" y2="${y(tick * 1024).toFixed(1)}" stroke="#e3e3e3"/>`,
-      text(RSS_LEFT - 6, y(tick * 1024) + 4, `${formatTick(tick)}`, 'text-anchor="end" fill="#555"'),
+      `<line x1="${left}" y1="${y(tick * 1024).toFixed(1)}" x2="${right}" y2="${y(tick * 1024).toFixed(1)}" stroke="#e3e3e3"/>`,
+      text(left - 6, y(tick * 1024) + 4, `${formatTick(tick)}`, 'text-anchor="end" fill="#555"'),
     );
   }
 
@@ -109,17 +119,17 @@ function rssPanel(results: readonly TargetResult[], baseline: string, top: numbe
   }
 
   parts.push(
-    `<line x1="${RSS_LEFT}" y1="${plotBottom}" x2="${RSS_RIGHT}" y2="${plotBottom}" stroke="#888"/>`,
-    text((RSS_LEFT + RSS_RIGHT) / 2, plotBottom + 32, 'seconds since start; MiB resident', 'text-anchor="middle" fill="#555"'),
+    `<line x1="${left}" y1="${plotBottom}" x2="${right}" y2="${plotBottom}" stroke="#888"/>`,
+    text((left + right) / 2, plotBottom + 32, 'seconds since start; MiB resident', 'text-anchor="middle" fill="#555"'),
   );
   for (const [index, result] of drawn.entries()) {
     const colour = PALETTE[index % PALETTE.length]!;
     const points = result.rssTimeline.map(([ms, kb]) => `${x(ms).toFixed(1)},${y(kb).toFixed(1)}`).join(' ');
-    parts.push(`<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="1.8"><title>${escapeXml(`${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}`)}</title></polyline>`);
+    parts.push(`<polyline class="rss-line" data-target="${escapeXml(result.label)}" points="${points}" fill="none" stroke="${colour}" stroke-width="1.8"><title>${escapeXml(`${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}`)}</title></polyline>`);
     const row = legendTop + index * 16;
     parts.push(
-      `<rect x="${RSS_LEFT}" y="${row - 9}" width="14" height="4" fill="${colour}"/>`,
-      text(RSS_LEFT + 20, row - 3, `${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}, mean ${formatRss(result.meanRssKb ?? 0)} ${memoryNote(result, baseline)}`.trim()),
+      `<rect x="${left}" y="${row - 9}" width="14" height="4" fill="${colour}"/>`,
+      text(left + 20, row - 3, `${result.label}: peak ${formatRss(result.peakRssKb ?? 0)}, mean ${formatRss(result.meanRssKb ?? 0)} ${memoryNote(result, baseline)}`.trim()),
     );
   }
 
@@ -161,7 +171,7 @@ export function renderChart(record: BenchRecord, analysis: BenchAnalysis): strin
 
   parts.push(`<line x1="${PLOT_LEFT}" y1="${plotBottom}" x2="${PLOT_RIGHT}" y2="${plotBottom}" stroke="#888"/>`);
   for (const [index, result] of results.entries()) parts.push(...barRow(result, TOP + index * ROW, scale, analysis.baseline));
-  parts.push(...rssPanel(results, analysis.baseline, TOP, plotBottom));
+  parts.push(...rssPanel(results, analysis.baseline, {left: RSS_LEFT, right: RSS_RIGHT, top: TOP, bottom: plotBottom}));
   parts.push(
     text((PLOT_LEFT + PLOT_RIGHT) / 2, plotBottom + 34, unit === 'ops/s' ? 'operations per second' : `median ${unit}`, 'text-anchor="middle" fill="#555"'),
     text(16, plotBottom + 60, `Red bar: the baseline (${analysis.baseline}). Hatched: not a valid measurement, no figure shown. Verdicts need the whole ratio interval beyond ±${(analysis.noise * 100).toFixed(1)}%.`, 'fill="#555"'),

@@ -53,9 +53,8 @@ export interface SavedResult {
 
 const ID_PATTERN = /^(\d{8}T\d{6}Z(?:\.\d+)?)-([a-z0-9][a-z0-9-]*)$/;
 
-/** Saved results, oldest first. */
-export function listSavedResults(): SavedResult[] {
-  const dir = benchResultsDir();
+/** Saved results, oldest first: bench results, or those of another command saved by saveNewResult in `dir`. */
+export function listSavedResults(dir = benchResultsDir()): SavedResult[] {
   if (!existsSync(dir)) return [];
   const saved: SavedResult[] = [];
   for (const name of readdirSync(dir)) {

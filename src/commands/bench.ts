@@ -17,6 +17,7 @@ import {describeRevision, resolveRevision, workTreeRevision} from '../build/revi
 import {RunError, UsageError, VerdictError} from '../errors.js';
 import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
+import {reportOf, writeReport} from '../report/index.js';
 import {shellQuote, shellVariablesNote} from '../run/index.js';
 
 /** `hak bench --json` with several profiles: each profile's result, and one summary line per profile. */
@@ -34,6 +35,8 @@ export interface BenchJson {
   chart: string | null;
   /** The file --export wrote; null without it. */
   export: string | null;
+  /** The HTML report --report wrote (of every profile of the call); null without it. */
+  report: string | null;
   /** False when a run failed. */
   complete: boolean;
   benchmark: {program: string; args: string[]; threads: number; runs: number; warmup: number};
@@ -109,6 +112,7 @@ export default class Bench extends HakCommand {
     noise: noiseFlag,
     save: Flags.boolean({allowNo: true, default: true, summary: 'Save the result under .hak/results/bench/ (--no-save: do not).'}),
     chart: Flags.string({helpValue: 'FILE', summary: 'Write an SVG bar chart of the result (medians, 95% intervals) to FILE.'}),
+    report: Flags.string({helpValue: 'FILE', summary: 'Write the results of this call as one HTML page to FILE, as hak report does for saved results.'}),
     'allow-missing': Flags.boolean({summary: 'Skip peer allocators whose library is not installed, with a warning, instead of failing.'}),
     'check-output': Flags.boolean({
       allowNo: true,
@@ -149,7 +153,7 @@ export default class Bench extends HakCommand {
       revisions,
     };
 
-    const outcomes: {json: BenchJson; analysis: BenchAnalysis; problem: RunError | VerdictError | null}[] = [];
+    const outcomes: {json: BenchJson; record: BenchRecord; analysis: BenchAnalysis; problem: RunError | VerdictError | null}[] = [];
     for (const [index, profile] of profiles.entries()) {
       if (index > 0 && !this.jsonEnabled()) this.log('');
       const where = profiles.length > 1 ? ` (${index + 1} of ${profiles.length})` : '';
@@ -160,7 +164,13 @@ export default class Bench extends HakCommand {
       const exported = exportFile ? this.writeExport(exportFile, record, analysis) : null;
       const json = benchJson(record, analysis, {file, chart, exported});
       if (!this.jsonEnabled()) await this.render(record, analysis, json);
-      outcomes.push({json, analysis, problem: outcomeError(analysis)});
+      outcomes.push({json, record, analysis, problem: outcomeError(analysis)});
+    }
+
+    if (flags.report !== undefined) {
+      const report = writeReport(flags.report, reportOf(outcomes.map(({json, record}) => ({file: json.file, record}))).html);
+      for (const outcome of outcomes) outcome.json.report = report;
+      if (!this.jsonEnabled()) this.log(`Report: ${this.displayPath(report)}`);
     }
 
     const problem = outcomes.find((outcome) => outcome.problem)?.problem ?? null;
@@ -254,6 +264,7 @@ function benchJson(record: BenchRecord, analysis: BenchAnalysis, files: {file: s
     file: files.file,
     chart: files.chart,
     export: files.exported,
+    report: null,
     complete: record.complete,
     benchmark: {
       program: record.profile.program,

@@ -5,18 +5,28 @@
  */
 import {median, medianInterval} from '../statistics/describe.js';
 import {DEFAULT_RESAMPLES, type ComparisonVerdict} from '../statistics/ratio.js';
-import {renderTable} from '../ui/table.js';
-import type {BenchAnalysis, SweepStep, TargetResult} from './analysis.js';
+import {type CellInput, renderTable, type TableCell, type TableRows} from '../ui/table.js';
+import type {BenchAnalysis, MemoryVerdict, SweepStep, TargetResult} from './analysis.js';
 import type {RecordComparison} from './compare.js';
 import {servedShares} from './evidence.js';
 import {formatGain, formatPercent, formatRange, formatRate, formatRatio, formatRss} from './format.js';
 import type {BenchRecord} from './record.js';
 import type {SuiteSummary} from './summary.js';
 
-function ratioCells(comparison: ComparisonVerdict | null): string[] {
+/** `verdict-faster`, `verdict-within-noise`, ...: how a verdict cell reads. */
+export function verdictMark(verdict: string): string {
+  return `verdict-${verdict.replaceAll(' ', '-')}`;
+}
+
+/** The ratio, its interval and the verdict; `prefix` names the fields (`rss-ratio`, ...). */
+function ratioCells(comparison: ComparisonVerdict | MemoryVerdict | null, prefix = ''): CellInput[] {
   if (!comparison) return ['—', '', ''];
   const interval = comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`;
-  return [formatRatio(comparison.ratio), interval, comparison.verdict];
+  return [
+    {text: formatRatio(comparison.ratio), value: comparison.ratio, field: `${prefix}ratio`},
+    {text: interval, field: `${prefix}ratio-interval`},
+    {text: comparison.verdict, field: `${prefix}verdict`, mark: verdictMark(comparison.verdict)},
+  ];
 }
 
 /** "+16.7% faster" over its interval "[+10.6%, +22.1%]", on two lines. */
@@ -26,24 +36,36 @@ function gainCell(comparison: ComparisonVerdict | null): string {
   return `${formatGain(comparison.ratio)} ${comparison.verdict}\n${interval}`;
 }
 
-function summaryCells(result: TargetResult): string[] {
-  if (result.status !== 'ok') return [result.status.toUpperCase(), '', '', ''];
+/** INVALID or FAILED where a result's figures would be. */
+function statusCell(result: Pick<TargetResult, 'status'>, field: string): TableCell {
+  return {text: result.status.toUpperCase(), field, mark: `status-${result.status}`};
+}
+
+const BASELINE: CellInput[] = [{text: 'baseline', field: 'ratio'}, '', ''];
+
+function summaryCells(result: TargetResult): CellInput[] {
+  if (result.status !== 'ok') return [statusCell(result, 'median'), '', '', ''];
   return [
-    formatRate(result.median!),
-    formatRange(result.ci95![0], result.ci95![1]),
-    formatRange(result.min!, result.max!),
-    formatRss(result.peakRssKb!),
+    {text: formatRate(result.median!), value: result.median, field: 'median'},
+    {text: formatRange(result.ci95![0], result.ci95![1]), field: 'ci95'},
+    {text: formatRange(result.min!, result.max!), field: 'range'},
+    {text: formatRss(result.peakRssKb!), value: result.peakRssKb, field: 'peak-rss'},
   ];
 }
 
 /** One row per target: median, its interval, range, peak RSS, and the ratio to the baseline. */
-export async function benchTable(analysis: BenchAnalysis): Promise<string> {
+export function benchRows(analysis: BenchAnalysis): TableRows {
   const rows = analysis.results.map((result) => {
-    const ratio = result.label === analysis.baseline && result.status === 'ok' ? ['baseline', '', ''] : ratioCells(result.vsBaseline);
-    return [displayLabel(result), ...summaryCells(result), ...ratio];
+    const ratio = result.label === analysis.baseline && result.status === 'ok' ? BASELINE : ratioCells(result.vsBaseline);
+    return {key: result.label, cells: [displayLabel(result), ...summaryCells(result), ...ratio]};
   });
   const unit = analysis.results[0]?.unit ?? 'ops/s';
-  return renderTable(['target', `median ${unit}`, '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows);
+  return {head: ['target', `median ${unit}`, '95% CI', 'min–max', 'peak RSS', `vs ${analysis.baseline}`, '95% CI', 'verdict'], rows};
+}
+
+export async function benchTable(analysis: BenchAnalysis): Promise<string> {
+  const {head, rows} = benchRows(analysis);
+  return renderTable(head, rows.map((row) => row.cells));
 }
 
 /** The target's label, or what really serves it: "system (jemalloc, linked by redis-server)" for a program that links its allocator. */
@@ -58,15 +80,20 @@ const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value >
  * its interval, and p99 against the baseline (times better: lower latency is better), beside
  * the server's resident memory once idle after the load.
  */
-export async function latencyTable(analysis: BenchAnalysis): Promise<string> {
+export function latencyRows(analysis: BenchAnalysis): TableRows {
   const rows = analysis.results.map((result) => {
-    if (result.status !== 'ok' || !result.latency) return [displayLabel(result), result.status.toUpperCase(), '', '', '', '', ''];
+    if (result.status !== 'ok' || !result.latency) return {key: result.label, cells: [displayLabel(result), statusCell(result, 'p50'), '', '', '', '', '']};
     const {p50, p99, max} = result.latency;
-    const cell = (figure: typeof p50): string => `${ms(figure.median)}\n[${ms(figure.ci95[0])}, ${ms(figure.ci95[1])}]`;
-    const versus = result.label === analysis.baseline ? ['baseline', ''] : p99.vsBaseline ? [formatRatio(p99.vsBaseline.ratio), p99.vsBaseline.verdict] : ['—', ''];
-    return [displayLabel(result), cell(p50), cell(p99), cell(max), ...versus, result.idleRssKb === null ? 'n/a' : formatRss(result.idleRssKb)];
+    const cell = (figure: typeof p50, field: string): TableCell => ({text: `${ms(figure.median)}\n[${ms(figure.ci95[0])}, ${ms(figure.ci95[1])}]`, value: figure.median, field});
+    const versus = result.label === analysis.baseline ? BASELINE.slice(0, 2) : p99.vsBaseline ? ratioCells(p99.vsBaseline, 'p99-').filter((_, index) => index !== 1) : ['—', ''];
+    return {key: result.label, cells: [displayLabel(result), cell(p50, 'p50'), cell(p99, 'p99'), cell(max, 'max'), ...versus, result.idleRssKb === null ? 'n/a' : formatRss(result.idleRssKb)]};
   });
-  return renderTable(['target', 'p50 ms [95% CI]', 'p99 ms [95% CI]', 'max ms [95% CI]', `p99 vs ${analysis.baseline}`, 'verdict', 'idle RSS'], rows);
+  return {head: ['target', 'p50 ms [95% CI]', 'p99 ms [95% CI]', 'max ms [95% CI]', `p99 vs ${analysis.baseline}`, 'verdict', 'idle RSS'], rows};
+}
+
+export async function latencyTable(analysis: BenchAnalysis): Promise<string> {
+  const {head, rows} = latencyRows(analysis);
+  return renderTable(head, rows.map((row) => row.cells));
 }
 
 const count = (value: number | null): string => (value === null ? 'n/a' : Math.round(value).toLocaleString('en-US'));
@@ -77,35 +104,49 @@ const seconds = (value: number | null): string => (value === null ? 'n/a' : valu
  * baseline's with its interval and a verdict (lower, higher, within noise), and beside them the
  * minor page faults and CPU seconds that the memory policy costs.
  */
-export async function memoryTable(analysis: BenchAnalysis): Promise<string> {
+export function memoryRows(analysis: BenchAnalysis): TableRows {
   const rows = analysis.results.map((result) => {
-    if (result.status !== 'ok') return [displayLabel(result), result.status.toUpperCase(), '', '', '', '', '', ''];
-    const comparison = result.rssVsBaseline;
-    const ratio =
-      result.label === analysis.baseline
-        ? ['baseline', '', '']
-        : comparison
-          ? [formatRatio(comparison.ratio), comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`, comparison.verdict]
-          : ['—', '', ''];
+    if (result.status !== 'ok') return {key: result.label, cells: [displayLabel(result), statusCell(result, 'peak-rss'), '', '', '', '', '', '']};
+    const ratio = result.label === analysis.baseline ? BASELINE : ratioCells(result.rssVsBaseline, 'rss-');
     const cpu = result.userSeconds === null ? 'n/a' : `${seconds(result.userSeconds)} + ${seconds(result.systemSeconds)}`;
-    return [displayLabel(result), formatRss(result.peakRssKb!), result.meanRssKb === null ? 'n/a' : formatRss(result.meanRssKb), ...ratio, count(result.minorFaults), cpu];
+    return {
+      key: result.label,
+      cells: [
+        displayLabel(result),
+        {text: formatRss(result.peakRssKb!), value: result.peakRssKb, field: 'peak-rss'},
+        {text: result.meanRssKb === null ? 'n/a' : formatRss(result.meanRssKb), value: result.meanRssKb, field: 'mean-rss'},
+        ...ratio,
+        {text: count(result.minorFaults), value: result.minorFaults, field: 'minor-faults'},
+        {text: cpu, field: 'cpu'},
+      ],
+    };
   });
-  return renderTable(['target', 'peak RSS', 'mean RSS', `peak vs ${analysis.baseline}`, '95% CI', 'memory', 'minor faults', 'CPU user + sys s'], rows);
+  return {head: ['target', 'peak RSS', 'mean RSS', `peak vs ${analysis.baseline}`, '95% CI', 'memory', 'minor faults', 'CPU user + sys s'], rows};
+}
+
+export async function memoryTable(analysis: BenchAnalysis): Promise<string> {
+  const {head, rows} = memoryRows(analysis);
+  return renderTable(head, rows.map((row) => row.cells));
 }
 
 /** A sweep's steps: each step's gain over the previous one and over the first, with the design notes' figure. */
-export async function sweepTable(steps: readonly SweepStep[]): Promise<string> {
+export function sweepRows(steps: readonly SweepStep[]): TableRows {
   const withGap = steps.some((step) => step.gapClosed !== null);
   const rows = steps.map((step) => {
-    const cells = [step.variant, step.status === 'ok' ? formatRate(step.median!) : step.status.toUpperCase(), gainCell(step.step), gainCell(step.cumulative)];
+    const cells: CellInput[] = [step.variant, step.status === 'ok' ? {text: formatRate(step.median!), value: step.median, field: 'median'} : statusCell(step, 'median'), gainCell(step.step), gainCell(step.cumulative)];
     if (withGap) cells.push(step.gapClosed === null ? '' : formatPercent(step.gapClosed));
     cells.push(step.expected ?? '');
-    return cells;
+    return {key: step.label, cells};
   });
   const head = ['step', 'median ops/s', 'step gain, 95% CI', 'cumulative, 95% CI'];
   if (withGap) head.push('mimalloc gap closed');
   head.push('expected step gain');
-  return renderTable(head, rows, {wrap: [head.length - 1]});
+  return {head, rows};
+}
+
+export async function sweepTable(steps: readonly SweepStep[]): Promise<string> {
+  const {head, rows} = sweepRows(steps);
+  return renderTable(head, rows.map((row) => row.cells), {wrap: [head.length - 1]});
 }
 
 function indent(text: string, prefix: string): string[] {
@@ -165,11 +206,16 @@ export function methodNote(runs: number, warmup: number, noise: number): string[
 }
 
 /** A row per target in both results: A's and B's medians and intervals, B/A and the verdict. */
+export function compareRows(comparison: RecordComparison): TableRows {
+  const side = (result: TargetResult, field: string): CellInput[] =>
+    result.status === 'ok' ? [{text: formatRate(result.median!), value: result.median, field}, formatRange(result.ci95![0], result.ci95![1])] : [statusCell(result, field), ''];
+  const rows = comparison.targets.map((target) => ({key: target.label, cells: [target.label, ...side(target.a, 'a-median'), ...side(target.b, 'b-median'), ...ratioCells(target.change)]}));
+  return {head: ['target', 'A median', 'A 95% CI', 'B median', 'B 95% CI', 'B/A', '95% CI', 'verdict'], rows};
+}
+
 export async function compareTable(comparison: RecordComparison): Promise<string> {
-  const side = (result: TargetResult): string[] =>
-    result.status === 'ok' ? [formatRate(result.median!), formatRange(result.ci95![0], result.ci95![1])] : [result.status.toUpperCase(), ''];
-  const rows = comparison.targets.map((target) => [target.label, ...side(target.a), ...side(target.b), ...ratioCells(target.change)]);
-  return renderTable(['target', 'A median', 'A 95% CI', 'B median', 'B 95% CI', 'B/A', '95% CI', 'verdict'], rows);
+  const {head, rows} = compareRows(comparison);
+  return renderTable(head, rows.map((row) => row.cells));
 }
 
 /** Several profiles: one line each for the judged target against its baseline, then the geometric mean. */

@@ -5,12 +5,11 @@
  * as `hak bench --chart`. The figures come from the bench analysis; nothing is recomputed here.
  */
 import type {BenchAnalysis, TargetResult} from '../bench/analysis.js';
-import {escapeXml, niceStep, rssPanel, text} from '../bench/chart.js';
+import {escapeXml, FONT, niceStep, rssPanel, text} from '../bench/chart.js';
 import {displayLabel} from '../bench/render.js';
 import {formatRatio} from '../bench/format.js';
 import type {RatioEstimate} from '../statistics/ratio.js';
 
-const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
 const WIDTH = 760;
 const LABEL_RIGHT = 150;
 const PLOT_LEFT = 160;
@@ -111,14 +110,14 @@ export function ratioChart(rows: readonly RatioRow[], options: RatioChartOptions
 }
 
 /** Speed against the baseline: every target but the baseline itself. */
-export function speedRows(analysis: BenchAnalysis): RatioRow[] {
+export function speedRatioRows(analysis: BenchAnalysis): RatioRow[] {
   return analysis.results
     .filter((result) => result.label !== analysis.baseline)
     .map((result) => ({label: displayLabel(result), estimate: result.vsBaseline, status: result.status, cause: result.cause}));
 }
 
 /** Peak RSS against the baseline's. */
-export function memoryRows(analysis: BenchAnalysis): RatioRow[] {
+export function memoryRatioRows(analysis: BenchAnalysis): RatioRow[] {
   return analysis.results
     .filter((result) => result.label !== analysis.baseline)
     .map((result) => ({label: displayLabel(result), estimate: result.rssVsBaseline, status: result.status, cause: result.cause}));

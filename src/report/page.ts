@@ -5,39 +5,26 @@
  * figure in data-value, notes, collapsible blocks that are open when printed).
  */
 import {escapeXml} from '../bench/chart.js';
+import type {CellInput, TableCell, TableRows} from '../ui/table.js';
 
 /** Text made safe for HTML content and attribute values. */
 export const escapeHtml = escapeXml;
 
-/** A table cell: its text, and optionally the exact number it shows and a field name. */
-export interface Cell {
-  text: string;
-  /** The figure the text rounds, kept exact in data-value. */
-  value?: number | null;
-  /** What the cell holds (median, ci-low, ...), as data-field. */
-  field?: string;
-  /** A class for the cell: verdict-faster, status-invalid, ... */
-  className?: string;
-}
-
-export type CellInput = Cell | string;
-
 function cell(input: CellInput, tag: 'td' | 'th'): string {
-  const content: Cell = typeof input === 'string' ? {text: input} : input;
+  const content: TableCell = typeof input === 'string' ? {text: input} : input;
   const attributes = [
     content.field ? ` data-field="${escapeHtml(content.field)}"` : '',
     content.value === undefined || content.value === null ? '' : ` data-value="${content.value}"`,
-    content.className ? ` class="${escapeHtml(content.className)}"` : '',
+    content.mark ? ` class="${escapeHtml(content.mark)}"` : '',
   ].join('');
   return `<${tag}${attributes}>${escapeHtml(content.text).replaceAll('\n', '<br>')}</${tag}>`;
 }
 
-/** A table with a header row; each row may name what it is about (data-row). */
-export function htmlTable(head: readonly string[], rows: readonly {key?: string; cells: readonly CellInput[]}[], options: {caption?: string; className?: string} = {}): string {
-  const body = rows.map((row) => `<tr${row.key ? ` data-row="${escapeHtml(row.key)}"` : ''}>${row.cells.map((input, index) => cell(input, index === 0 ? 'th' : 'td')).join('')}</tr>`);
+/** A table with a header row, each row marked with what it is about (data-row); `className` says which table it is. */
+export function htmlTable({head, rows}: TableRows, className: string): string {
+  const body = rows.map((row) => `<tr data-row="${escapeHtml(row.key)}">${row.cells.map((input, index) => cell(input, index === 0 ? 'th' : 'td')).join('')}</tr>`);
   return [
-    `<div class="table-wrap"><table${options.className ? ` class="${options.className}"` : ''}>`,
-    options.caption ? `<caption>${escapeHtml(options.caption)}</caption>` : '',
+    `<div class="table-wrap"><table class="${className}">`,
     `<thead><tr>${head.map((title) => `<th scope="col">${escapeHtml(title)}</th>`).join('')}</tr></thead>`,
     `<tbody>${body.join('')}</tbody>`,
     '</table></div>',
@@ -59,11 +46,6 @@ export function factList(facts: readonly [string, string][]): string {
 export function block(title: string, content: string, options: {id?: string; className?: string} = {}): string {
   const id = options.id ? ` id="${escapeHtml(options.id)}"` : '';
   return `<details open${id} class="block${options.className ? ` ${options.className}` : ''}"><summary><h3>${escapeHtml(title)}</h3></summary>${content}</details>`;
-}
-
-/** `verdict-faster`, `verdict-within-noise`, ... */
-export function verdictClass(verdict: string): string {
-  return `verdict-${verdict.replaceAll(' ', '-')}`;
 }
 
 const STYLE = `
@@ -92,7 +74,7 @@ th, td { padding: 4px 10px; border-bottom: 1px solid var(--rule); text-align: ri
 thead th { background: var(--band); text-align: right; font-weight: 600; }
 tbody th, thead th:first-child { text-align: left; }
 table.evidence th, table.evidence td, table.bisect td, table.perf-hotspots td { text-align: left; }
-td.text { text-align: left; white-space: normal; max-width: 48em; }
+td.wide { text-align: left; white-space: normal; max-width: 48em; }
 .verdict-faster, .verdict-lower { color: var(--good); font-weight: 600; }
 .verdict-slower, .verdict-higher { color: var(--bad); font-weight: 600; }
 .status-invalid, .status-failed { color: var(--bad); font-weight: 700; background: #fbeaea; }

@@ -11,10 +11,37 @@ export interface TableOptions {
   maxWidth?: number;
 }
 
+/**
+ * A cell that knows more than its text: the exact figure it rounds, what it holds and how it
+ * reads (a verdict, a status). The terminal prints the text; the HTML report keeps the rest.
+ */
+export interface TableCell {
+  text: string;
+  /** The figure the text rounds. */
+  value?: number | null;
+  /** What the cell holds: median, ratio, verdict, ... */
+  field?: string;
+  /** How it reads: verdict-faster, status-invalid, ... */
+  mark?: string;
+}
+
+export type CellInput = string | TableCell;
+
+/** A table's header and rows, each row keyed by what it is about (a target's label). */
+export interface TableRows {
+  head: string[];
+  rows: {key: string; cells: CellInput[]}[];
+}
+
+export function cellText(cell: CellInput): string {
+  return typeof cell === 'string' ? cell : cell.text;
+}
+
 const GAP = 2;
 
-export async function renderTable(head: string[], rows: string[][], options: TableOptions = {}): Promise<string> {
+export async function renderTable(head: string[], cellRows: CellInput[][], options: TableOptions = {}): Promise<string> {
   const {default: Table} = await import('cli-table3');
+  const rows = cellRows.map((row) => row.map(cellText));
   const widths = head.map((title, column) => Math.max(title.length, ...rows.map((row) => longestLine(row[column] ?? ''))));
   const maxWidth = options.maxWidth ?? (process.stdout.columns || 120);
   const wrapping = fitWidths(widths, options.wrap ?? [], maxWidth - GAP * (head.length - 1));

@@ -97,7 +97,7 @@ describe('hak report in a browser', () => {
   let invalidId: string;
 
   beforeAll(async () => {
-    browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox']});
+    browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage']});
     // A perf run with a flame graph, and an earlier result of the profile in which hakmem is INVALID.
     const perf = await runHak(['perf', 'tiny-hot', '--top', '5', '--flamegraph', join(dir, 'flame.svg')], {env});
     expect(perf.exitCode, perf.stderr).toBe(0);

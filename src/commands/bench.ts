@@ -17,7 +17,6 @@ import {describeRevision, resolveRevision, workTreeRevision} from '../build/revi
 import {RunError, UsageError, VerdictError} from '../errors.js';
 import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
 import {commandProfile, loadProfile} from '../profiles/index.js';
-import {reportOf, writeReport} from '../report/index.js';
 import {shellQuote, shellVariablesNote} from '../run/index.js';
 
 /** `hak bench --json` with several profiles: each profile's result, and one summary line per profile. */
@@ -168,6 +167,8 @@ export default class Bench extends HakCommand {
     }
 
     if (flags.report !== undefined) {
+      // Loaded only when asked for, so that the page's code costs other commands no start-up time.
+      const {reportOf, writeReport} = await import('../report/index.js');
       const report = writeReport(flags.report, reportOf(outcomes.map(({json, record}) => ({file: json.file, record}))).html);
       for (const outcome of outcomes) outcome.json.report = report;
       if (!this.jsonEnabled()) this.log(`Report: ${this.displayPath(report)}`);

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core';
 
 import {HakCommand} from '../base-command.js';
 import {UsageError} from '../errors.js';
-import {buildReport, type ReportSummary, writeReport} from '../report/index.js';
+import type {ReportSummary} from '../report/index.js';
 
 /** `hak report --json`: the file written and what it covers. */
 export interface ReportJson extends ReportSummary {
@@ -40,6 +40,8 @@ export default class Report extends HakCommand {
     const references = argv.map(String);
     const flag = references.find((word) => word.startsWith('-'));
     if (flag) throw new UsageError(`unknown flag ${flag}.`, {hint: 'hak report --help lists the flags.'});
+    // Loaded here rather than at start-up: hak --help and the other commands do not pay for it.
+    const {buildReport, writeReport} = await import('../report/index.js');
     const report = buildReport({references});
     const file = writeReport(flags.output, report.html);
     const {results, perfRuns, bisects, comparisons} = report.summary;

@@ -43,9 +43,8 @@ export function factList(facts: readonly [string, string][]): string {
 }
 
 /** A titled block that a reader may fold away; open by default, and always printed open. */
-export function block(title: string, content: string, options: {id?: string; className?: string} = {}): string {
-  const id = options.id ? ` id="${escapeHtml(options.id)}"` : '';
-  return `<details open${id} class="block${options.className ? ` ${options.className}` : ''}"><summary><h3>${escapeHtml(title)}</h3></summary>${content}</details>`;
+export function block(title: string, content: string, options: {className?: string} = {}): string {
+  return `<details open class="block${options.className ? ` ${options.className}` : ''}"><summary><h3>${escapeHtml(title)}</h3></summary>${content}</details>`;
 }
 
 const STYLE = `

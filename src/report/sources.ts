@@ -83,7 +83,8 @@ export function latestPerfRuns(profiles: ReadonlySet<string>): LoadedPerf[] {
   for (const id of readdirSync(parent).filter((name) => !name.startsWith('.')).sort()) {
     const dir = join(parent, id);
     const result = readJson(join(dir, 'result.json')) as PerfResult | null;
-    if (!result || typeof result.profile !== 'string' || !profiles.has(result.profile) || !Array.isArray(result.hotspots)) continue;
+    // A directory without a readable result of this kind (a run of an older hak) is passed over.
+    if (!result || typeof result.profile !== 'string' || !profiles.has(result.profile) || !Array.isArray(result.hotspots) || typeof result.ops !== 'number' || typeof result.eventDescription !== 'string') continue;
     const flameFile = result.files?.flamegraph;
     latest.set(result.profile, {id, dir, result, flameGraph: flameFile ? inlineSvg(join(dir, flameFile)) : null});
   }

@@ -167,6 +167,27 @@ describe('hak report in a browser', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a server: its latency percentiles, the allocator the program links shown as what served it', async () => {
+    const run = await runHak(['bench', 'redis', '--runs', '3', '--warmup', '0', '--allocators', 'hakmem,glibc', '--no-save', '--report', join(dir, 'redis.html'), '--json'], {env});
+    expect(run.exitCode, run.stderr).toBe(0);
+    const server = JSON.parse(run.stdout) as BenchJson;
+    const {page, errors} = await open(browser, join(dir, 'redis.html'));
+    const section = page.locator('section.result');
+    expect(await section.count()).toBe(1);
+    for (const result of server.results) {
+      const row = section.locator(`table.speed tr[data-row="${result.label}"]`);
+      expect(Number(await row.locator('[data-field="median"]').getAttribute('data-value'))).toBe(result.median);
+      expect(await row.locator('th').textContent()).toBe(result.system ?? result.label);
+      for (const percentile of ['p50', 'p99', 'max'] as const) {
+        expect(Number(await section.locator(`table.latency tr[data-row="${result.label}"] [data-field="${percentile}"]`).getAttribute('data-value'))).toBe(result.latency![percentile].median);
+      }
+    }
+
+    expect(await section.locator('svg[data-chart="rss"] polyline.rss-line').count()).toBe(server.results.length);
+    expect(await section.locator('ul.warnings li', {hasText: 'MIXED ALLOCATORS'}).count()).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
   it('names an unknown result, and a file that is not a result, in a line with exit code 2, writing nothing', async () => {
     const unknown = await runHak(['report', 'no-such-result', '-o', join(dir, 'unknown.html')], {env});
     expect(unknown.exitCode).toBe(2);

@@ -94,13 +94,12 @@ export function benchSection(record: BenchRecord, analysis: BenchAnalysis, extra
     `<figure>${ratioChart(memoryRatioRows(analysis), {title: `Peak RSS against ${analysis.baseline} (95% interval)`, above: 'more memory', below: 'less memory', noise: analysis.noise, kind: 'rss-ratio'})}</figure>`,
     `<figure>${rssChart(analysis)}<figcaption>The median run of each valid target; its whole process tree, sampled every 10 ms.</figcaption></figure>`,
   ];
-  const warnings = [...record.warnings, ...analysis.warnings];
   const parts = [
     `<section class="result" id="${sectionId(record)}" data-result="${escapeHtml(record.id)}">`,
     `<h2>${escapeHtml(profile.name)} <small>${escapeHtml(resultName(record))}</small></h2>`,
     `<p class="command">${escapeHtml([profile.program, ...profile.args].map(shellQuote).join(' '))}</p>`,
     header(record, analysis),
-    noteList(warnings, 'warnings'),
+    noteList(analysis.warnings, 'warnings'),
     block('Results', htmlTable(benchRows(analysis), 'speed')),
     block('Charts', `<div class="charts">${charts.join('')}</div>`),
   ];

@@ -147,10 +147,16 @@ describe('hak report in a browser', () => {
     await expectScreenshot(page, join(dir, 'all.png'));
     expect(errors).toEqual([]);
 
-    // printed: the print style sheet applies, and every block is open
+    // printed on A4 portrait (718 CSS pixels between the margins): the print style sheet applies,
+    // every block is open, and no table or chart is wider than the paper
+    await page.setViewportSize({width: 718, height: 1000});
     await page.emulateMedia({media: 'print'});
     expect(await page.evaluate('getComputedStyle(document.body).fontSize')).toBe('11px');
     expect(await page.locator('details:not([open])').count()).toBe(0);
+    const overflowing = await page.evaluate(`[...document.querySelectorAll('table, svg')].filter((element) => element.getBoundingClientRect().right > 718).length`);
+    expect(overflowing).toBe(0);
+    const pdf = await page.pdf({format: 'A4'});
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
   });
 
   it('previous and latest: a result hakmem did not serve shows INVALID instead of its figures; the page reads with JavaScript off', async () => {

@@ -88,7 +88,7 @@ function evidenceRows(record: BenchRecord, analysis: BenchAnalysis): TableRows {
 export function benchSection(record: BenchRecord, analysis: BenchAnalysis, extra = ''): string {
   const {profile} = record;
   const {unit} = recordUnits(record);
-  const speedTitle = unit === 'ops/s' ? 'Speed against' : `${unit} against`;
+  const speedTitle = unit === 'ops/s' ? 'Speed against' : `Median ${unit} against`;
   const charts = [
     `<figure>${ratioChart(speedRatioRows(analysis), {title: `${speedTitle} ${analysis.baseline} (times better, 95% interval)`, above: 'better', below: 'worse', noise: analysis.noise, kind: 'speed-ratio'})}</figure>`,
     `<figure>${ratioChart(memoryRatioRows(analysis), {title: `Peak RSS against ${analysis.baseline} (95% interval)`, above: 'more memory', below: 'less memory', noise: analysis.noise, kind: 'rss-ratio'})}</figure>`,

@@ -94,6 +94,10 @@ p.empty { color: var(--muted); font-style: italic; }
   section.result { break-before: page; border: none; }
   section.result:first-of-type { break-before: auto; }
   figure, table, dl.facts { break-inside: avoid; }
+  /* A4 portrait holds an eight-column table only with small type and wrapping cells. */
+  .table-wrap { overflow: visible; }
+  table { font-size: 10px; }
+  th, td { padding: 2px 4px; white-space: normal; }
   details.block > summary { list-style: none; }
   .charts figure { flex-basis: 100%; max-width: none; }
   a { color: inherit; text-decoration: none; }

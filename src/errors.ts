@@ -283,7 +283,12 @@ function isFlagParseFailure(error: unknown): error is Error {
 }
 
 export function toHakError(error: unknown): HakError {
-  if (error instanceof HakError) return error;
+  if (error instanceof HakError) {
+    // A flag's parse function threw one of hak's own errors: oclif rewrote its message in place.
+    if (isFlagParseFailure(error)) error.message = oneLine(error.message.replace(/^Parsing --[\w-]+ \s*/, ''));
+    return error;
+  }
+
   if (isOclifParseError(error)) return new UsageError(oneLine(error.message), {hint: 'See the flags with --help.'});
   if (isFlagParseFailure(error)) {
     return new UsageError(oneLine(error.message.replace(/^Parsing (--[\w-]+) \s*/, '$1: ')), {hint: 'See the flags with --help.'});

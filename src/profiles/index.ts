@@ -57,7 +57,8 @@ export function profileNames(): string[] {
   const dir = profilesDir();
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((file) => EXTENSIONS.includes(extname(file)))
+    // profile.schema.json beside them is the format's JSON Schema, not a profile.
+    .filter((file) => EXTENSIONS.includes(extname(file)) && !file.endsWith('.schema.json'))
     .map((file) => basename(file, extname(file)))
     .sort();
 }

@@ -86,7 +86,7 @@ const hakmem = field(
   {description: 'the variant(s) to build: a mapping of toggles, or a list of named variants (name plus toggles) for a sweep; toggles left out take their defaults, and toggle flags on the command line override them'},
 );
 
-/** What every kind of profile has. */
+/** What every kind of profile has: its name and what it says, */
 const common = {
   name: field(pattern(NAME_PATTERN, NAME_TEXT), {description: 'lower-case letters, digits and dashes; must equal the file\'s name'}),
   description: field(text(), {description: 'what the profile measures and why'}),
@@ -103,6 +103,9 @@ const common = {
   warmup: field(integer(0, 100).optional(), {description: 'runs discarded before the measured ones', default: 1}),
   timeout: field(seconds(86_400).optional(), {description: 'seconds one run may take before it is killed', default: 120}),
 };
+
+/** and how it runs, in the order every kind lists them. */
+const running = {env: common.env, hakmem, allocators: common.allocators, runs: common.runs, warmup: common.warmup, timeout: common.timeout};
 
 const perfFields = {
   event: field(text().optional(), {description: 'the event perf samples; auto: cycles where the machine has hardware counters, the software event cpu-clock where it does not', default: 'auto'}),
@@ -131,12 +134,7 @@ export const benchmarkProfileFormat = strict({
     }).optional(),
     {description: 'the benchmark\'s threads'},
   ),
-  env: common.env,
-  hakmem,
-  allocators: common.allocators,
-  runs: common.runs,
-  warmup: common.warmup,
-  timeout: common.timeout,
+  ...running,
   callgrind: field(strict({args: field(argumentList().optional(), {description: 'short arguments (a few hundred thousand operations) for exact instruction counts under callgrind (default: benchmark.args)'})}).optional(), {
     description: 'how hak perf --instructions and hak check run the benchmark',
   }),
@@ -164,12 +162,7 @@ export const commandProfileFormat = strict({
     }),
     {description: 'what runs'},
   ),
-  env: common.env,
-  hakmem,
-  allocators: common.allocators,
-  runs: common.runs,
-  warmup: common.warmup,
-  timeout: common.timeout,
+  ...running,
   perf: field(strict(perfFields).optional(), {description: 'how hak perf samples the run'}),
 });
 
@@ -214,11 +207,7 @@ export const serverProfileFormat = strict({
     z.array(strict({argv: field(commandLine(), {description: `a command that asks the server something known, with ${PORT_PLACEHOLDER} where the port goes`}), expect: field(regexText('m'), {description: 'a regular expression its stdout must match'})}), {error: 'a list of checks, each with argv and expect'}).optional(),
     {description: 'commands run after the load'},
   ),
-  env: common.env,
-  hakmem,
-  allocators: common.allocators,
-  runs: common.runs,
-  warmup: common.warmup,
+  ...running,
   timeout: field(seconds(86_400).optional(), {description: 'seconds each client may take', default: 120}),
 });
 

@@ -10,7 +10,7 @@
  *
  * zod is loaded only when a profile is read, never for --help (see profiles/index.ts).
  */
-import {z} from 'zod';
+import * as z from 'zod';
 
 import {ALLOCATOR_NAMES} from '../allocators.js';
 import {TOGGLES} from '../features.js';

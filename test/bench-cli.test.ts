@@ -135,6 +135,7 @@ describe('hak bench', () => {
     [['--threads', '2'], 'Error: profile fake runs with 1 thread(s); --threads cannot change it.'],
     [['--export', 'bmf', 'bmf.json'], 'Error: --export bmf: name the file to write after the format, as FORMAT=FILE.'],
     [['--export', 'csv=out.csv'], 'Error: --export csv=out.csv: the format must be one of bmf (bmf: Bencher Metric Format), written FORMAT=FILE.'],
+    [['--export'], 'Error: --export expects a value.'],
   ])('rejects %j with exit 2 and nothing saved', async (flags, message) => {
     const result = await runHak(['bench', fakeProfile(RATES), ...flags], {env: fixture.env()});
     expect(result.exitCode).toBe(2);

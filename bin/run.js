@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 let cli;
 try {
-  cli = await import('../dist/hak.js');
+  cli = await import('../dist/cli.js');
 } catch (error) {
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/hak.js')) throw error;
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli.js')) throw error;
   process.stderr.write('Error: hak is not built yet.\n  Run: npm ci (or npm run build)\n');
   process.exit(2);
 }

@@ -1,11 +1,18 @@
-// Bundles src/hak.ts and its dependencies into dist/hak.js (plus lazily loaded chunks for
-// execa, ora, yaml and cli-table3). Type checking is `npm run typecheck`'s job.
+// Bundles the CLI into dist/: dist/cli.js, oclif's entry point, which bin/run.js loads first;
+// dist/hak.js, the command table and hooks (src/hak.ts) with their dependencies, loaded only to
+// run a command; and lazily loaded chunks (execa, ora, yaml, cli-table3, the profile schema).
+// Then writes oclif.manifest.json, every command's flags, args and texts, so that help and
+// command lookup need no command code. Type checking is `npm run typecheck`'s job.
 import {build} from 'esbuild';
-import {rmSync} from 'node:fs';
+import {renameSync, rmSync, writeFileSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
+const manifestFile = `${root}oclif.manifest.json`;
 rmSync(new URL('../dist', import.meta.url), {recursive: true, force: true});
+rmSync(manifestFile, {force: true});
 await build({
-  entryPoints: {hak: 'src/hak.ts'},
+  entryPoints: {cli: 'src/cli.ts', hak: 'src/hak.ts'},
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -21,3 +28,11 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
+
+// The manifest, from the commands just built: oclif reads them all once, here, instead of at every start.
+const {Config, settings} = await import(new URL('../dist/hak.js', import.meta.url).href);
+settings.enableAutoTranspile = false;
+const config = await Config.load({root, userPlugins: false, devPlugins: false});
+const {manifest} = config.plugins.get(config.pjson.name);
+writeFileSync(`${manifestFile}.tmp`, `${JSON.stringify(manifest)}\n`);
+renameSync(`${manifestFile}.tmp`, manifestFile);

@@ -1,5 +1,6 @@
 // Start-up time of the hak command: runs `node -e 0` (the floor) and the given hak command
-// lines interleaved, N times each, and prints the median and minimum wall time of each.
+// lines interleaved, N times each, and prints the median and minimum wall time of each and how
+// far each median lies above the floor's (hak --help should stay within 100 ms of it).
 //   node scripts/startup-time.mjs [runs=31] [-- hak arguments ...]
 import {spawnSync} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
@@ -23,8 +24,10 @@ for (let run = 0; run < runs; run++) {
   }
 }
 
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const floor = median(times[0]);
 for (const [index, command] of commands.entries()) {
-  const sorted = times[index].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  console.log(`${command.label.padEnd(24)} median ${median.toFixed(0).padStart(4)} ms   min ${sorted[0].toFixed(0).padStart(4)} ms   (${runs} runs)`);
+  const sorted = [...times[index]].sort((a, b) => a - b);
+  const above = index === 0 ? '' : `   ${(median(sorted) - floor).toFixed(0).padStart(4)} ms above node`;
+  console.log(`${command.label.padEnd(24)} median ${median(sorted).toFixed(0).padStart(4)} ms   min ${sorted[0].toFixed(0).padStart(4)} ms${above}   (${runs} runs)`);
 }

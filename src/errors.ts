@@ -283,8 +283,18 @@ function isFlagParseFailure(error: unknown): error is Error {
 }
 
 export function toHakError(error: unknown): HakError {
-  if (error instanceof HakError) return error;
+  if (error instanceof HakError) {
+    // A flag's parse function threw one of hak's own errors: oclif rewrote its message in place.
+    if (isFlagParseFailure(error)) error.message = oneLine(error.message.replace(/^Parsing --[\w-]+ \s*/, ''));
+    return error;
+  }
+
   if (isOclifParseError(error)) return new UsageError(oneLine(error.message), {hint: 'See the flags with --help.'});
+  // oclif throws a plain Error for a flag given last without its value (`hak bench --chart`).
+  if (error instanceof Error && /^Flag --[\w-]+ expects a value$/.test(error.message)) {
+    return new UsageError(`${error.message.replace(/^Flag /, '')}.`, {hint: 'See the flags with --help.'});
+  }
+
   if (isFlagParseFailure(error)) {
     return new UsageError(oneLine(error.message.replace(/^Parsing (--[\w-]+) \s*/, '$1: ')), {hint: 'See the flags with --help.'});
   }

@@ -1,7 +1,7 @@
 /**
- * The CLI's entry point and command table. Bundled with its dependencies into dist/hak.js so
- * that start-up loads one file instead of several hundred modules; package.json points oclif
- * at COMMANDS and the hooks here.
+ * The command table. Bundled with its dependencies into dist/hak.js, which oclif loads (through
+ * package.json's COMMANDS and hooks) only to run a command; help comes from the manifest the build
+ * writes, and bin/run.js starts from src/cli.ts. Config is here for the build's manifest.
  */
 import Bench from './commands/bench.js';
 import Bisect from './commands/bisect.js';
@@ -15,7 +15,7 @@ import Profiles from './commands/profiles.js';
 import Report from './commands/report.js';
 import Verify from './commands/verify.js';
 
-export {execute, settings} from '@oclif/core';
+export {Config, execute, settings} from '@oclif/core';
 export {default as commandNotFound} from './hooks/command-not-found.js';
 
 export const COMMANDS = {

@@ -110,6 +110,17 @@ describe('hak bench', () => {
     expect(readdirSync(join(chart, '..'))).toEqual(['fake.svg']);
   });
 
+  it('exports the valid results in Bencher Metric Format with --export bmf=FILE', async () => {
+    const file = join(tempDir(), 'bmf.json');
+    const result = await runHak(['bench', fakeProfile(RATES), '--no-save', '--json', '--export', `bmf=${file}`], {env: fixture.env()});
+    expect(result.exitCode).toBe(1);
+    expect((JSON.parse(result.stdout) as BenchJson).export).toBe(file);
+    const bmf = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, {value: number}>>;
+    // hakmem is INVALID in this fixture, so only the peers are exported
+    expect(Object.keys(bmf).sort()).toEqual(['fake/glibc', 'fake/mimalloc']);
+    expect(bmf['fake/glibc']!.throughput!.value).toBeGreaterThan(0);
+  });
+
   it('lists the known profiles for an unknown one', async () => {
     const result = await runHak(['bench', 'no-such-profile']);
     expect(result.exitCode).toBe(2);
@@ -122,6 +133,9 @@ describe('hak bench', () => {
     [['--noise', 'lots'], 'Error: --noise: expected a percentage from 0 to below 100, got lots'],
     [['--runs', '0'], 'Error: --runs: Expected an integer greater than or equal to 1 but received: 0'],
     [['--threads', '2'], 'Error: profile fake runs with 1 thread(s); --threads cannot change it.'],
+    [['--export', 'bmf', 'bmf.json'], 'Error: --export bmf: name the file to write after the format, as FORMAT=FILE.'],
+    [['--export', 'csv=out.csv'], 'Error: --export csv=out.csv: the format must be one of bmf (bmf: Bencher Metric Format), written FORMAT=FILE.'],
+    [['--export'], 'Error: --export expects a value.'],
   ])('rejects %j with exit 2 and nothing saved', async (flags, message) => {
     const result = await runHak(['bench', fakeProfile(RATES), ...flags], {env: fixture.env()});
     expect(result.exitCode).toBe(2);

@@ -37,7 +37,7 @@ describe('commands', () => {
   it('benches python3 under three allocators: verified, outputs matching, RSS over time for each', async () => {
     const dir = tempDir('hak-bmf-');
     const file = join(dir, 'bmf.json');
-    const {exitCode, json} = await bench(['--runs', '3', '--allocators', 'hakmem,glibc,mimalloc', '--export', 'bmf', file, '--', 'python3', '-c', SCRIPT]);
+    const {exitCode, json} = await bench(['--runs', '3', '--allocators', 'hakmem,glibc,mimalloc', '--export', `bmf=${file}`, '--', 'python3', '-c', SCRIPT]);
     expect(exitCode).toBe(0);
     expect(json).toMatchObject({profile: 'command', kind: 'command', unit: 's', better: 'lower', complete: true, export: file});
     expect(json.results.map((result) => result.label)).toEqual(['hakmem', 'glibc', 'mimalloc']);

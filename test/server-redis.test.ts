@@ -21,7 +21,7 @@ describe('hak bench redis', () => {
 
   it('two at the same time both succeed, on different ports; hakmem verified with a mixed-allocator warning, glibc labelled jemalloc', async () => {
     const out = tempDir('hak-out-');
-    const [first, second] = await Promise.all([bench(home, ['--chart', join(out, 'redis.svg'), '--export', 'bmf', join(out, 'bmf.json')]), bench(home)]);
+    const [first, second] = await Promise.all([bench(home, ['--chart', join(out, 'redis.svg'), '--export', `bmf=${join(out, 'bmf.json')}`]), bench(home)]);
     for (const {exitCode, json, stderr} of [first, second]) {
       expect(exitCode, stderr).toBe(0);
       expect(json).toMatchObject({kind: 'server', unit: 'req/s', better: 'higher', complete: true});

@@ -16,6 +16,7 @@
  * Results that are not valid measurements (INVALID, FAILED) are left out: a service would
  * otherwise keep a figure no one should read.
  */
+import {UsageError} from '../errors.js';
 import {summarize} from '../statistics/describe.js';
 import type {BenchAnalysis, TargetResult} from './analysis.js';
 import type {BenchRecord} from './record.js';
@@ -27,6 +28,30 @@ export interface BmfMetric {
 }
 
 export type BencherMetrics = Record<string, Record<string, BmfMetric>>;
+
+/** The formats `--export` writes: `bmf` is Bencher Metric Format. */
+export const EXPORT_FORMATS = ['bmf'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Where `--export FORMAT=FILE` writes, and in which format. */
+export interface ExportTarget {
+  format: ExportFormat;
+  file: string;
+}
+
+/** Reads the value of `--export`: FORMAT=FILE, such as bmf=results.json. */
+export function parseExportTarget(value: string): ExportTarget {
+  const separator = value.indexOf('=');
+  const format = separator < 0 ? value : value.slice(0, separator);
+  const file = separator < 0 ? '' : value.slice(separator + 1);
+  const example = `--export bmf=${file || 'results.json'}`;
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--export ${value}: the format must be one of ${EXPORT_FORMATS.join(', ')} (bmf: Bencher Metric Format), written FORMAT=FILE.`, {hint: `For example: ${example}`});
+  }
+
+  if (file === '') throw new UsageError(`--export ${value}: name the file to write after the format, as FORMAT=FILE.`, {hint: `For example: ${example}`});
+  return {format: format as ExportFormat, file};
+}
 
 function metric(value: number, interval: [number, number] | null, scale = 1): BmfMetric {
   // Nanoseconds and bytes are whole numbers.

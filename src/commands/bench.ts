@@ -5,7 +5,7 @@ import {type AllocatorName, ALLOCATOR_NAMES, parseAllocatorName} from '../alloca
 import {writeFileAtomic} from '../atomic-file.js';
 import {formatError, HakCommand} from '../base-command.js';
 import {analyzeRecord, type BenchAnalysis, recordUnits, type SweepStep, type TargetResult} from '../bench/analysis.js';
-import {bencherMetrics} from '../bench/export.js';
+import {bencherMetrics, type ExportTarget, parseExportTarget} from '../bench/export.js';
 import {renderChart} from '../bench/chart.js';
 import {describeMachine} from '../bench/machine.js';
 import type {BenchRecord, MachineInfo} from '../bench/record.js';
@@ -79,7 +79,7 @@ export default class Bench extends HakCommand {
     {description: 'The roadmap sweep: each step\'s gain and the cumulative gain.', command: '<%= config.bin %> <%= command.id %> phases --chart phases.svg'},
     {description: 'Larson Mid on the two cores this machine has, against glibc and mimalloc only.', command: '<%= config.bin %> <%= command.id %> larson-mid --threads 2 --allocators hakmem,glibc,mimalloc'},
     {description: 'Any program: python3 under three allocators, its stdout checked alike, RSS over time charted.', command: '<%= config.bin %> <%= command.id %> --runs 3 --allocators hakmem,glibc,mimalloc --chart py.svg -- python3 -c "print(len([str(i) for i in range(10**6)]))"'},
-    {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf bmf.json'},
+    {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf=bmf.json'},
     {description: 'Did my change make hakmem faster? The work tree against main, interleaved, on three profiles, with a geometric mean.', command: '<%= config.bin %> <%= command.id %> tiny-hot random-mixed larson-mid --base main'},
     {description: 'The quick-wins trap: the tiny pool off behind malloc makes the hakmem result INVALID.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --allocators hakmem,glibc'},
   ];
@@ -118,18 +118,19 @@ export default class Bench extends HakCommand {
       default: true,
       summary: 'With -- CMD: every allocator\'s stdout must equal the first\'s, else the result is INVALID (--no-check-output where output legitimately varies).',
     }),
-    export: Flags.string({
-      helpValue: 'bmf FILE',
-      summary: 'Also write the results to FILE for a continuous-benchmarking service: bmf is Bencher Metric Format.',
-    }),
+    export: Flags.custom<ExportTarget>({
+      helpValue: 'bmf=FILE',
+      summary: 'Also write the results to FILE for a continuous-benchmarking service, as FORMAT=FILE: bmf is Bencher Metric Format.',
+      parse: async (input) => parseExportTarget(input),
+    })(),
     ...commandFlags,
     ...figureFlags,
   };
 
   async run(): Promise<BenchJson | SuiteJson> {
     const {own, command} = this.splitCommandLine();
-    const {argv, exportFile} = takeExport(own);
-    const {args, flags, argv: words} = await this.parse(Bench, argv);
+    const {args, flags, argv: words} = await this.parse(Bench, own);
+    const exportFile = flags.export?.file ?? null;
     const names = profileNames(words);
     const asCommand = commandOptions(flags, command, args.profile);
     if (!asCommand && names.length === 0) throw new UsageError('give a profile, or a command after --.', {hint: 'hak bench tiny-hot, or hak bench -- python3 script.py (hak profiles lists the profiles).'});
@@ -296,22 +297,6 @@ function profileNames(words: readonly unknown[]): string[] {
   const flag = names.find((word) => word.startsWith('-'));
   if (flag) throw new UsageError(`unknown flag ${flag}.`, {hint: 'hak bench --help lists the flags.'});
   return names;
-}
-
-/**
- * `--export bmf FILE` takes two words, which oclif's flags cannot: they are taken out here, and
- * only the format is left for oclif (so --help lists the flag).
- */
-function takeExport(argv: string[]): {argv: string[]; exportFile: string | null} {
-  const index = argv.findIndex((word) => word === '--export' || word.startsWith('--export='));
-  if (index < 0) return {argv, exportFile: null};
-  const inline = argv[index]!.startsWith('--export=') ? argv[index]!.slice('--export='.length) : null;
-  const format = inline ?? argv[index + 1];
-  const file = argv[index + (inline === null ? 2 : 1)];
-  if (format !== 'bmf') throw new UsageError(`--export ${format ?? ''}: the format must be bmf (Bencher Metric Format).`.replace('  ', ' '), {hint: 'hak bench PROFILE --export bmf results.json'});
-  if (file === undefined || file.startsWith('-')) throw new UsageError('--export bmf needs the file to write: --export bmf FILE.');
-  const rest = [...argv.slice(0, index), ...argv.slice(index + (inline === null ? 3 : 2))];
-  return {argv: [...rest, '--export', 'bmf'], exportFile: file};
 }
 
 /** Failed runs come first (exit 5), then invalid results (exit 1); null when everything held. */

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core';
+import {Args, Flags} from '@oclif/core';
 
 import {ALLOCATOR_NAMES} from '../allocators.js';
 import {HakCommand} from '../base-command.js';
@@ -14,14 +14,26 @@ export default class Profiles extends HakCommand {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> larson-mid',
     '<%= config.bin %> <%= command.id %> ./my-profile.yaml --json',
+    {description: 'The JSON Schema of a profile file, which editors use to check profiles as they are typed.', command: '<%= config.bin %> <%= command.id %> --schema > profile.schema.json'},
   ];
+
+  static override flags = {
+    schema: Flags.boolean({summary: 'Print the JSON Schema of a profile file (the one profiles/profile.schema.json holds) and nothing else.'}),
+  };
 
   static override args = {
     profile: Args.string({description: 'A profile name or the path of a profile file.', required: false}),
   };
 
-  async run(): Promise<{profiles: Profile[]} | Profile> {
-    const {args} = await this.parse(Profiles);
+  async run(): Promise<{profiles: Profile[]} | Profile | Record<string, unknown>> {
+    const {args, flags} = await this.parse(Profiles);
+    if (flags.schema) {
+      const {profileJsonSchema} = await import('../profiles/format.js');
+      const schema = profileJsonSchema();
+      if (!this.jsonEnabled()) this.log(JSON.stringify(schema, null, 2));
+      return schema;
+    }
+
     if (args.profile) {
       const profile = await loadProfile(args.profile);
       if (!this.jsonEnabled()) this.showProfile(profile);

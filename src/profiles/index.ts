@@ -15,7 +15,7 @@ import {ProfileError, UsageError} from '../errors.js';
 import type {Features, Toolchain} from '../features.js';
 import {findOnPath} from '../exec.js';
 import {profilesDir} from '../paths.js';
-import {type CommandProfile, commandThreads, type ServerProfile, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant, validateProfile} from './schema.js';
+import {type CommandProfile, commandThreads, type ServerProfile, DEFAULT_RUNS, DEFAULT_WARMUP, defaultPerf, type FigureSetting, type Profile, type ProfileVariant} from './schema.js';
 
 export type {BenchmarkProfile, CallGraphMode, CommandProfile, CommandSetting, FigureSetting, PerfSetting, Profile, ProfileKind, ProfileVariant, ServerProfile, ThreadSetting} from './schema.js';
 export type {ClientParser, ServerCheck, ServerClient, ServerSetting} from './server-schema.js';
@@ -57,7 +57,8 @@ export function profileNames(): string[] {
   const dir = profilesDir();
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((file) => EXTENSIONS.includes(extname(file)))
+    // profile.schema.json beside them is the format's JSON Schema, not a profile.
+    .filter((file) => EXTENSIONS.includes(extname(file)) && !file.endsWith('.schema.json'))
     .map((file) => basename(file, extname(file)))
     .sort();
 }
@@ -98,6 +99,8 @@ export async function loadProfile(reference: string): Promise<Profile> {
     return range ? lineCounter.linePos(range[0]).line : undefined;
   };
 
+  // The schema library is loaded here, with the first profile read, and never for --help.
+  const {validateProfile} = await import('./validate.js');
   const {profile, issues} = validateProfile(document.toJS(), {
     file: shown,
     expectedName: basename(file, extname(file)),

@@ -10,12 +10,6 @@ import {ROOT} from './helpers.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
-/**
- * Commands the README names that are built elsewhere and not part of this tree yet. Once one is
- * in the command table the test below fails until it is removed from here.
- */
-const PENDING_COMMANDS = ['report'];
-
 /** The hak command lines of a markdown text: in sh blocks, every line; in output blocks, those after a $ prompt. */
 function hakLines(text: string): string[] {
   return [...text.matchAll(/^```([a-z]*)\n([\s\S]*?)^```$/gm)].flatMap(([, language, body]) =>
@@ -45,9 +39,7 @@ describe('README', () => {
   it('names only commands that exist, and every hak line in its code blocks parses with that command\'s flags', async () => {
     const lines = hakLines(readme);
     expect(lines.length).toBeGreaterThan(10);
-    for (const pending of PENDING_COMMANDS) expect(Object.keys(COMMANDS), `${pending} is built now: remove it from PENDING_COMMANDS`).not.toContain(pending);
     for (const line of lines) {
-      if (PENDING_COMMANDS.includes(line.split(' ')[1]!)) continue;
       await expect(parseCommandLine(line), line).resolves.toMatchObject({id: line.split(' ')[1]});
     }
   });

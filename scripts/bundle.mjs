@@ -4,6 +4,7 @@
 // Then writes oclif.manifest.json, every command's flags, args and texts, so that help and
 // command lookup need no command code. Type checking is `npm run typecheck`'s job.
 import {build} from 'esbuild';
+import {spawnSync} from 'node:child_process';
 import {renameSync, rmSync, writeFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 
@@ -12,7 +13,7 @@ const manifestFile = `${root}oclif.manifest.json`;
 rmSync(new URL('../dist', import.meta.url), {recursive: true, force: true});
 rmSync(manifestFile, {force: true});
 await build({
-  entryPoints: {cli: 'src/cli.ts', hak: 'src/hak.ts'},
+  entryPoints: {cli: 'src/cli.ts', hak: 'src/hak.ts', 'help-pages': 'src/help-pages.ts'},
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -36,3 +37,11 @@ const config = await Config.load({root, userPlugins: false, devPlugins: false});
 const {manifest} = config.plugins.get(config.pjson.name);
 writeFileSync(`${manifestFile}.tmp`, `${JSON.stringify(manifest)}\n`);
 renameSync(`${manifestFile}.tmp`, manifestFile);
+
+// The help pages a pipe or a file gets (80 columns, no colour), rendered once by oclif through
+// bin/run.js, which keeps each in dist/help-pages.json (src/help-pages.ts).
+const {FORCE_COLOR, OCLIF_COLUMNS, ...plainEnv} = process.env;
+for (const topic of ['', ...Object.keys(manifest.commands)]) {
+  const result = spawnSync(process.execPath, [`${root}bin/run.js`, ...(topic ? [topic] : []), '--help'], {env: plainEnv, stdio: ['ignore', 'pipe', 'inherit']});
+  if (result.status !== 0) throw new Error(`hak ${topic} --help exited with ${result.status}`);
+}

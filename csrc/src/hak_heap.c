@@ -171,6 +171,7 @@ static void heap_abandon(hak_heap_t* heap) {
   heap->live_next = _heaps_recycled;
   _heaps_recycled = heap;
   pthread_mutex_unlock(&_heaps_lock);
+  _hak_purge_thread_wake();
 }
 
 static void thread_done(void* arg) {

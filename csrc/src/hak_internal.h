@@ -503,6 +503,7 @@ typedef struct hak_options_s {
   size_t purge_limit;
   uint64_t purge_delay_ms;
   int verbose;
+  int purge_thread;         /* give free memory back in the background when idle */
   const char* stats_path;
 } hak_options_t;
 
@@ -514,6 +515,17 @@ hak_internal bool _hak_in_init(void);
 /* ---------------------------------------------------------------- OS */
 
 hak_internal void* _hak_os_map(size_t size);
+/* Bytes mapped now; whether the process has an address-space limit (RLIMIT_AS), under which
+ * the caches keep less and large blocks reserve nothing beyond their size. */
+hak_internal size_t _hak_os_mapped_bytes(void);
+hak_internal size_t _hak_os_as_limit(void);     /* SIZE_MAX: none */
+/* Gives back everything that can be given back: the caches of the calling thread (heap),
+ * the shared ones, empty pages and segments (hak_release.c). True if anything went back. */
+hak_internal bool  _hak_release_memory(hak_heap_t* heap);
+hak_internal void  _hak_purge_thread_wake(void);     /* memory to give back when idle */
+hak_internal void  _hak_purge_thread_fork_child(void);
+/* bytes in blocks handed out (small tiers), mapped in all, in live large blocks */
+hak_internal void  _hak_usage(size_t* in_use, size_t* mapped, size_t* large);
 hak_internal void* _hak_os_map_aligned(size_t size, size_t alignment, size_t* mapped, void** base);
 hak_internal void  _hak_os_unmap(void* p, size_t size);
 hak_internal void  _hak_os_purge(void* p, size_t size);
@@ -540,6 +552,7 @@ hak_internal void  _hak_free_slow(void* p, hak_page_t* page);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_heap_release_empty(hak_heap_t* heap);   /* collect, release empty pages */
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
 hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
 hak_internal void  _hak_free_chain_to_page(hak_heap_t* heap, hak_page_t* page, hak_block_t* first, hak_block_t* last,
@@ -553,6 +566,7 @@ hak_internal void  _hak_tiny_cache_init(hak_heap_t* heap);
 hak_internal bool  _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p);
 hak_internal void  _hak_tiny_cache_fill(hak_heap_t* heap, int cls);   /* after a miss */
 hak_internal void  _hak_tiny_cache_flush(hak_heap_t* heap);          /* thread exit */
+hak_internal size_t _hak_tiny_cache_bytes(hak_heap_t* heap);
 #endif
 
 /* mid cache (hak_midcache.c) */
@@ -564,6 +578,8 @@ hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* thread exit: the 
 hak_internal void  _hak_mid_pool_lock(void);
 hak_internal void  _hak_mid_pool_unlock(void);
 hak_internal void  _hak_mid_pool_reset_lock(void);
+hak_internal size_t _hak_mid_pool_drain(hak_heap_t* heap);   /* every pooled block to its page */
+hak_internal size_t _hak_mid_pool_bytes(void);
 #endif
 
 /* segments (hak_segment.c) */
@@ -577,6 +593,12 @@ hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);
 hak_internal void  _hak_segments_reset_lock(void);
 hak_internal void  _hak_segmap_set(hak_segment_t* seg, bool mapped);
+hak_internal void  _hak_segments_trim(hak_heap_t* heap);
+hak_internal void  _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
+hak_internal void  _hak_segments_idle(hak_heap_t* heap);
+hak_internal void  _hak_segments_for_each(hak_heap_t* heap, void (*fn)(hak_segment_t* seg, void* arg), void* arg);
+hak_internal void  _hak_segments_for_each_global(void (*fn)(hak_segment_t* seg, void* arg), void* arg);
+hak_internal size_t _hak_segment_cache_max(void);
 
 /* large (hak_large.c) */
 hak_internal void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool zero);
@@ -585,6 +607,9 @@ hak_internal void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void
 hak_internal void  _hak_large_lock(void);
 hak_internal void  _hak_large_unlock(void);
 hak_internal void  _hak_large_reset_lock(void);
+hak_internal void  _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
+hak_internal size_t _hak_large_live_bytes(void);
+hak_internal size_t _hak_large_cached_bytes(void);
 
 /* classes (hak_classes.c) */
 hak_internal int   _hak_aligned_class(size_t size, size_t alignment);

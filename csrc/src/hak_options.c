@@ -12,6 +12,7 @@ hak_options_t _hak_options = {
   .wrap_tiny = HAK_WRAP_TINY,
   .purge_limit = HAK_PURGE_LIMIT_DEFAULT,
   .purge_delay_ms = HAK_PURGE_DELAY_MS_DEFAULT,
+  .purge_thread = HAK_PURGE_THREAD_DEFAULT,
 };
 _Atomic(int) _hak_init_state;
 static __thread bool _initializing;
@@ -38,6 +39,7 @@ static void env_number(const char* name, uint64_t* out) {
 static void read_environment(void) {
   env_flag("HAKMEM_WRAP_TINY", &_hak_options.wrap_tiny);
   env_flag("HAKMEM_VERBOSE", &_hak_options.verbose);
+  env_flag("HAKMEM_PURGE_THREAD", &_hak_options.purge_thread);
   uint64_t limit = _hak_options.purge_limit;
   env_number("HAKMEM_PURGE_LIMIT", &limit);
   _hak_options.purge_limit = (size_t)limit;
@@ -72,6 +74,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
+  _hak_purge_thread_fork_child();
   _hak_registry_fork_unlock();
   _hak_large_reset_lock();
   _hak_segments_reset_lock();

@@ -327,6 +327,23 @@ void _hak_page_retire(hak_page_t* page) {
   page_release(heap, page);
 }
 
+/* Collects every page's remote frees and gives each empty page back to its segment, the
+ * current ones included (trim, out of memory, the purge thread's own heap). */
+void _hak_heap_release_empty(hak_heap_t* heap) {
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
+    hak_page_t* page = heap->queue[cls].first;
+    while (page != NULL) {
+      hak_page_t* next = page->next;
+#if HAK_DUAL_LISTS
+      page_collect_remote(page);
+#endif
+      if (_hak_page_used(page) == 0) page_release(heap, page);
+      page = next;
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- free slow path */
 
 /* Blocks first .. last (n of them, linked in that order) onto another thread's page. */

@@ -23,29 +23,35 @@ size_t _hak_os_as_limit(void) {
 }
 
 #if HAK_FAULTS
-/* Fault injection (tests/check_faults.sh): with HAKMEM_FAULT_AT=N, the Nth call of the OS
- * (map, purge or unmap, counted from 1 in the order the process makes them) fails as the
- * kernel would fail it. HAKMEM_FAULT_COUNT=<path> writes the number of calls made at exit,
- * which tells the test how many failure points the workload has. */
+/* Fault injection (make check-faults): with HAKMEM_FAULT_AT=N, the Nth call to the OS (map,
+ * purge or unmap, counted from 1 in the order the process makes them) and the
+ * HAKMEM_FAULT_SPAN - 1 map calls after it (default 1 in all) fail as the kernel would fail
+ * them (a burst of failed maps outlasts the retry, so the failure reaches the caller). hak_fault_calls() says how many calls the process made, so a test knows how many
+ * failure points its workload has. */
 static _Atomic(uint64_t) _fault_calls;
-static uint64_t _fault_at;
-static bool fault_now(void) {
+static uint64_t _fault_at, _fault_span = 1;
+static bool fault_now(bool map) {
   static _Atomic(int) read;
   if (!atomic_load_explicit(&read, memory_order_acquire)) {
     const char* v = getenv("HAKMEM_FAULT_AT");
     _fault_at = v != NULL ? strtoull(v, NULL, 10) : 0;
+    v = getenv("HAKMEM_FAULT_SPAN");
+    if (v != NULL && strtoull(v, NULL, 10) > 0) _fault_span = strtoull(v, NULL, 10);
     atomic_store_explicit(&read, 1, memory_order_release);
   }
-  return atomic_fetch_add_explicit(&_fault_calls, 1, memory_order_relaxed) + 1 == _fault_at;
+  uint64_t n = atomic_fetch_add_explicit(&_fault_calls, 1, memory_order_relaxed) + 1;
+  return _fault_at != 0 && (n == _fault_at || (map && n > _fault_at && n < _fault_at + _fault_span));
 }
-uint64_t _hak_os_fault_calls(void) { return atomic_load_explicit(&_fault_calls, memory_order_relaxed); }
-#define HAK_FAULT(fail) do { if (fault_now()) { fail; } } while (0)
+__attribute__((visibility("default"))) uint64_t hak_fault_calls(void) {
+  return atomic_load_explicit(&_fault_calls, memory_order_relaxed);
+}
+#define HAK_FAULT(map, fail) do { if (fault_now(map)) { fail; } } while (0)
 #else
-#define HAK_FAULT(fail) do { } while (0)
+#define HAK_FAULT(map, fail) do { } while (0)
 #endif
 
 void* _hak_os_map(size_t size) {
-  HAK_FAULT(errno = ENOMEM; return NULL);
+  HAK_FAULT(true, errno = ENOMEM; return NULL);
   void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return NULL;
   atomic_fetch_add_explicit(&_mapped, size, memory_order_relaxed);
@@ -61,7 +67,7 @@ static _Atomic(uintptr_t) _aligned_hint;
 static void* map_at_hint(size_t size, size_t alignment) {
   uintptr_t hint = atomic_load_explicit(&_aligned_hint, memory_order_relaxed);
   if (hint < size + alignment) return NULL;
-  HAK_FAULT(return NULL);
+  HAK_FAULT(true, return NULL);
   uintptr_t want = (hint - size) & ~(uintptr_t)(alignment - 1);
   void* p = mmap((void*)want, size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
@@ -107,7 +113,7 @@ void* _hak_os_map_aligned(size_t size, size_t alignment, size_t* mapped, void** 
  * kernel cannot split a mapping (ENOMEM: too many mappings); the call is tried once more,
  * then the memory is at least purged, its address space lost. */
 static int os_munmap(void* p, size_t size) {
-  HAK_FAULT(return -1);
+  HAK_FAULT(false, return -1);
   return munmap(p, size);
 }
 
@@ -121,7 +127,7 @@ void _hak_os_unmap(void* p, size_t size) {
 /* A failed purge leaves the memory resident and nothing else changes. */
 void _hak_os_purge(void* p, size_t size) {
   int saved = errno;
-  HAK_FAULT(errno = saved; return);
+  HAK_FAULT(false, errno = saved; return);
   madvise(p, size, MADV_DONTNEED);
   errno = saved;
 }

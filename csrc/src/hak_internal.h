@@ -596,6 +596,7 @@ hak_internal void  _hak_segmap_set(hak_segment_t* seg, bool mapped);
 hak_internal void  _hak_segments_trim(hak_heap_t* heap);
 hak_internal void  _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
 hak_internal void  _hak_segments_idle(hak_heap_t* heap);
+hak_internal void  _hak_segments_decay(void);
 hak_internal void  _hak_segments_for_each(hak_heap_t* heap, void (*fn)(hak_segment_t* seg, void* arg), void* arg);
 hak_internal void  _hak_segments_for_each_global(void (*fn)(hak_segment_t* seg, void* arg), void* arg);
 hak_internal size_t _hak_segment_cache_max(void);

@@ -71,11 +71,14 @@ static void* purge_main(void* arg) {
   size_t last = activity();
   for (;;) {
     sleep_ms(HAK_PURGE_THREAD_MS);
-    if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
+    _hak_segments_decay();
     _hak_large_drop_cache(heap, HAK_PURGE_THREAD_IDLE_MS);
     _hak_segments_drop_cache(heap, HAK_PURGE_THREAD_IDLE_MS);
     size_t now = activity();
     if (now == last) {
+      /* idle: exited threads' segments are adopted here only now, so that a busy process's
+       * refills keep adopting them */
+      if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
 #if HAK_MID_CACHE_SLOTS
       _hak_mid_pool_drain(heap);
 #endif

@@ -462,6 +462,13 @@ void _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
   }
 }
 
+/* The cached segments that waited the purge delay are purged. */
+void _hak_segments_decay(void) {
+  pthread_mutex_lock(&_abandoned_lock);
+  cache_decay_locked(&_hak_heap_empty, now_ms());
+  pthread_mutex_unlock(&_abandoned_lock);
+}
+
 /* The background purge's part (hak_release.c): the cached segments that waited the purge
  * delay are purged, and every segment exited threads left is adopted by `heap` (the purge
  * thread's), so that their empty pages can be purged and their segments released once

@@ -169,6 +169,54 @@ static void test_valloc(void) {
 }
 #endif
 
+#if !HAK_TEST_DIRECT
+/* The heap's own API answers for hakmem: mallinfo2 counts hakmem's blocks in use (within 15%
+ * of the bytes requested: classes round up), malloc_trim(0) gives the freed memory back (the
+ * bytes mapped fall by most of it), malloc_stats prints hakmem's figures. */
+static void test_heap_api(void) {
+  enum { N = 10000, SIZE = 2000 };
+  static void* blocks[N];
+  struct mallinfo2 before = mallinfo2();
+  for (int i = 0; i < N; i++) {
+    blocks[i] = malloc(SIZE);
+    CHECK(blocks[i] != NULL, "malloc");
+    memset(blocks[i], 1, SIZE);
+  }
+  void* big = malloc(8u << 20);
+  CHECK(big != NULL, "malloc of 8 MiB");
+  struct mallinfo2 peak = mallinfo2();
+  size_t requested = (size_t)N * SIZE + (8u << 20);
+  size_t counted = peak.uordblks - before.uordblks;
+  CHECK(counted >= requested && counted <= requested + requested * 15 / 100,
+        "mallinfo2: %zu bytes in use counted for %zu requested", counted, requested);
+  CHECK(peak.hblkhd >= (8u << 20), "mallinfo2: large blocks %zu", peak.hblkhd);
+  CHECK(peak.arena >= peak.uordblks, "mallinfo2: %zu mapped, %zu in use", peak.arena, peak.uordblks);
+  struct mallinfo old = mallinfo();
+  CHECK((size_t)old.uordblks >= requested, "mallinfo: %d in use", old.uordblks);
+  for (int i = 0; i < N; i++) free(blocks[i]);
+  free(big);
+  CHECK(malloc_trim(0) == 1, "malloc_trim(0) released something");
+  struct mallinfo2 after = mallinfo2();
+  CHECK(after.arena + requested * 3 / 4 <= peak.arena, "malloc_trim: %zu bytes mapped at the peak, %zu after", peak.arena, after.arena);
+  CHECK(after.uordblks <= before.uordblks + (1u << 20), "mallinfo2 after freeing: %zu in use", after.uordblks);
+  /* malloc_stats writes to stderr: read it back through a pipe */
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  int saved = dup(2);
+  dup2(fds[1], 2);
+  malloc_stats();
+  dup2(saved, 2);
+  close(saved);
+  close(fds[1]);
+  char text[8192];
+  ssize_t n = read(fds[0], text, sizeof(text) - 1);
+  close(fds[0]);
+  CHECK(n > 0, "malloc_stats printed nothing");
+  text[n] = 0;
+  CHECK(strstr(text, "in use bytes") != NULL && strstr(text, "segmentsMapped") != NULL, "malloc_stats: %s", text);
+}
+#endif
+
 /* Frees and reallocs of glibc's blocks, and of pointers into memory hakmem never mapped,
  * reach glibc (or are recognised as not hakmem's) and never crash. */
 static void test_foreign_pointers(const api_t* a) {
@@ -292,6 +340,7 @@ int main(void) {
   }
 #if !HAK_TEST_DIRECT
   test_valloc();
+  test_heap_api();
 #endif
   hak_stats_t st;
   hak_stats_get(&st);

@@ -36,16 +36,22 @@ _Static_assert(HAK_TINY_PAGE_SHIFT >= HAK_MID_PAGE_SHIFT, "mid pages are the sma
  * and frees foreign pointers to. With the override it is glibc's own allocator; without it
  * (sanitizer builds) it is whatever malloc the process has, which the sanitizer owns. */
 #if HAK_OVERRIDE
-extern void* __libc_malloc(size_t);
-extern void  __libc_free(void*);
-extern void* __libc_calloc(size_t, size_t);
-extern void* __libc_realloc(void*, size_t);
-extern void* __libc_memalign(size_t, size_t);
-#define _hak_sys_malloc   __libc_malloc
-#define _hak_sys_free     __libc_free
-#define _hak_sys_calloc   __libc_calloc
-#define _hak_sys_realloc  __libc_realloc
-#define _hak_sys_memalign __libc_memalign
+/* hakmem exports __libc_malloc and friends itself (so that a program calling them never
+ * hands a hakmem block to glibc): glibc's are looked up behind it, on first use
+ * (hak_options.c). */
+typedef struct hak_libc_s {
+  void* (*malloc)(size_t);
+  void  (*free)(void*);
+  void* (*calloc)(size_t, size_t);
+  void* (*realloc)(void*, size_t);
+  void* (*memalign)(size_t, size_t);
+} hak_libc_t;
+hak_internal const hak_libc_t* _hak_libc(void);
+#define _hak_sys_malloc(n)       (_hak_libc()->malloc(n))
+#define _hak_sys_free(p)         (_hak_libc()->free(p))
+#define _hak_sys_calloc(n, s)    (_hak_libc()->calloc((n), (s)))
+#define _hak_sys_realloc(p, n)   (_hak_libc()->realloc((p), (n)))
+#define _hak_sys_memalign(a, n)  (_hak_libc()->memalign((a), (n)))
 #else
 #include <malloc.h>
 #include <stdlib.h>

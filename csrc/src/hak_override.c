@@ -23,6 +23,14 @@ HAK_EXPORT void* aligned_alloc(size_t alignment, size_t size) { return _hak_alig
 HAK_EXPORT void* valloc(size_t size) { return _hak_memalign_impl(HAK_OS_PAGE, size, true); }
 HAK_EXPORT size_t malloc_usable_size(void* p) { return _hak_usable_size_impl(p); }
 
+/* glibc's own names for its allocator: code that calls them directly (some language runtimes
+ * and libraries do) gets hakmem too, and never hands a hakmem block to glibc. */
+HAK_EXPORT void* __libc_malloc(size_t size) { return _hak_malloc_inline(size, true); }
+HAK_EXPORT void __libc_free(void* p) { _hak_free_inline(p); }
+HAK_EXPORT void* __libc_calloc(size_t count, size_t size) { return _hak_calloc_impl(count, size, true); }
+HAK_EXPORT void* __libc_realloc(void* p, size_t size) { return _hak_realloc_impl(p, size, true); }
+HAK_EXPORT void* __libc_memalign(size_t alignment, size_t size) { return _hak_memalign_impl(alignment, size, true); }
+
 HAK_EXPORT void* pvalloc(size_t size) {
   size_t rounded = (size + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1);
   if (rounded < size) { errno = ENOMEM; return NULL; }

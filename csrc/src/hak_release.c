@@ -128,6 +128,7 @@ static void count_segment(hak_segment_t* seg, void* arg) {
 
 static size_t heap_cached_bytes(hak_heap_t* heap) {
   size_t bytes = 0;
+  (void)heap;                       /* without either cache */
 #if HAK_TINY_CACHE_BLOCKS
   bytes += _hak_tiny_cache_bytes(heap);
 #endif

@@ -67,9 +67,17 @@ void* _hak_calloc_impl(size_t count_, size_t size, bool wrapped) {
   return p;
 }
 
+/* The page of p, the empty page where p is not hakmem's: past a large block's mapping in
+ * its slot is someone else's memory. */
+static hak_page_t* user_page(const void* p) {
+  hak_page_t* page = _hak_page_of(p);
+  if (page->tier == HAK_TIER_LARGE && !_hak_large_owns(page->segment, p)) return &_hak_page_empty;
+  return page;
+}
+
 size_t _hak_usable_size_impl(const void* p) {
   if (p == NULL) return 0;
-  hak_page_t* page = _hak_page_of(p);
+  hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {
 #if !HAK_OVERRIDE
     return malloc_usable_size((void*)p);
@@ -97,7 +105,7 @@ size_t _hak_usable_size_impl(const void* p) {
 
 void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
   if (p == NULL) return _hak_malloc_inline(size, wrapped);
-  hak_page_t* page = _hak_page_of(p);
+  hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {                                   /* glibc's block */
 #if HAK_HARDEN
     _hak_hd_check_foreign(p);

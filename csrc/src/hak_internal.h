@@ -284,6 +284,13 @@ hak_inline hak_page_t* _hak_page_lookup(const void* p) {
   return (hak_page_t*)page;
 }
 
+/* Whether p lies in the mapping of the large block whose segment is seg: under an
+ * address-space limit a large mapping may end before its 4 MiB slot does, and another
+ * mapping may follow it there (hak_large.c, mapping_size). Slow paths only. */
+hak_inline bool _hak_large_owns(const hak_segment_t* seg, const void* p) {
+  return (uintptr_t)p - (uintptr_t)seg->mapped_base < seg->mapped_size;
+}
+
 /* The page of a block, or the empty page (no owner, no blocks) for a foreign pointer. */
 hak_inline hak_page_t* _hak_page_of(const void* p) {
   hak_page_t* page = _hak_page_lookup(p);
@@ -525,10 +532,13 @@ hak_internal void* _hak_os_map(size_t size);
  * the caches keep less and large blocks reserve nothing beyond their size. */
 hak_internal size_t _hak_os_mapped_bytes(void);
 hak_internal size_t _hak_os_as_limit(void);     /* SIZE_MAX: none */
+hak_internal size_t _hak_os_as_limit_refresh(void);
 /* Gives back everything that can be given back: the caches of the calling thread (heap),
  * the shared ones, empty pages and segments (hak_release.c). True if anything went back. */
 hak_internal bool  _hak_release_memory(hak_heap_t* heap);
 hak_internal void  _hak_purge_thread_wake(void);     /* memory to give back when idle */
+hak_internal void  _hak_purge_thread_want(void);     /* the same, from inside a heap's change */
+hak_internal void  _hak_purge_thread_poll(void);     /* starts it if wanted: at safe points */
 hak_internal void  _hak_purge_thread_fork_child(void);
 /* bytes in blocks handed out (small tiers), mapped in all, in live large blocks */
 hak_internal void  _hak_usage(size_t* in_use, size_t* mapped, size_t* large);

@@ -35,7 +35,7 @@ static uint64_t now_ms(void) {
 }
 
 /* A whole 4 MiB slot per block with superslab: a foreign mapping can never share a slot the
- * segment map marks as hakmem's. Without it, whole 64 KiB chunks, the registry's unit.
+ * segment map marks as hakmem's (but see below). Without it, whole 64 KiB chunks, the registry's unit.
  * A block of at least HAK_LARGE_RESERVE_MIN reserves the address space of the largest
  * cacheable block (untouched, so it costs no memory): once cached, it can serve any later
  * request up to that size, faulting in only the pages it lacks. */
@@ -44,6 +44,11 @@ static size_t mapping_size(size_t committed, bool reserve) {
   if (reserve && committed >= HAK_LARGE_RESERVE_MIN && committed < HAK_LARGE_CACHE_MAX_BLOCK &&
       _hak_os_as_limit() == SIZE_MAX) want = HAK_LARGE_CACHE_MAX_BLOCK;
 #if HAK_SUPERSLAB
+  /* Under an address-space limit only the pages the block needs: the rest of its 4 MiB slot
+   * stays free for others, and a pointer there is told apart by its offset past the
+   * mapping (_hak_large_owns). Not with harden, whose checks of foreign pointers rely on
+   * the whole slot. */
+  if (!HAK_HARDEN && _hak_os_as_limit() != SIZE_MAX) return round_up(want, HAK_OS_PAGE);
   return round_up(want, HAK_SEGMENT_SIZE);
 #else
   return round_up(want, CHUNK);
@@ -169,6 +174,7 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   hak_segment_t* seg = cache_take(committed, offset);
   bool fresh = seg == NULL;
   if (fresh) {
+    _hak_os_as_limit_refresh();     /* one system call beside mmap's: a limit set since counts */
     seg = large_map(mapping_size(committed, true), offset);
     /* out of memory or address space: the reservation goes first, then what can be given back */
     size_t exact = mapping_size(committed, false);

@@ -145,6 +145,7 @@ void _hak_init(void) {
     (void)_hak_libc();              /* before anything here allocates through glibc */
 #endif
     read_environment();
+    _hak_os_as_limit_refresh();
     _hak_heap_thread_key_create();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&_hak_init_state, 2, memory_order_release);

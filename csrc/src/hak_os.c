@@ -11,15 +11,20 @@ static _Atomic(size_t) _mapped;
 
 size_t _hak_os_mapped_bytes(void) { return atomic_load_explicit(&_mapped, memory_order_relaxed); }
 
-size_t _hak_os_as_limit(void) {
-  static _Atomic(size_t) limit;     /* 0: not read yet */
-  size_t l = atomic_load_explicit(&limit, memory_order_relaxed);
-  if (l == 0) {
-    struct rlimit rl;
-    l = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (size_t)rl.rlim_cur : SIZE_MAX;
-    atomic_store_explicit(&limit, l, memory_order_relaxed);
-  }
+/* The address-space limit (RLIMIT_AS), read at start-up, before each fresh segment or large
+ * mapping and whenever a mapping fails, so that a limit the program sets later counts. */
+static _Atomic(size_t) _as_limit;     /* 0: not read yet */
+
+size_t _hak_os_as_limit_refresh(void) {
+  struct rlimit rl;
+  size_t l = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (size_t)rl.rlim_cur : SIZE_MAX;
+  atomic_store_explicit(&_as_limit, l, memory_order_relaxed);
   return l;
+}
+
+size_t _hak_os_as_limit(void) {
+  size_t l = atomic_load_explicit(&_as_limit, memory_order_relaxed);
+  return l != 0 ? l : _hak_os_as_limit_refresh();
 }
 
 #if HAK_FAULTS
@@ -53,7 +58,12 @@ __attribute__((visibility("default"))) uint64_t hak_fault_calls(void) {
 void* _hak_os_map(size_t size) {
   HAK_FAULT(true, errno = ENOMEM; return NULL);
   void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return NULL;
+  if (p == MAP_FAILED) {
+    int saved = errno;
+    _hak_os_as_limit_refresh();
+    errno = saved;
+    return NULL;
+  }
   atomic_fetch_add_explicit(&_mapped, size, memory_order_relaxed);
   return p;
 }

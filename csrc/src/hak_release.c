@@ -94,7 +94,7 @@ static void* purge_main(void* arg) {
 
 /* Starts the purge thread the first time memory waits in a shared cache: a process that
  * never frees starts none, and none starts before hakmem is initialised. Called outside
- * every lock of hakmem's (pthread_create allocates). */
+ * every lock of hakmem's and between changes of the heap (pthread_create allocates). */
 void _hak_purge_thread_wake(void) {
   if (hak_likely(atomic_load_explicit(&_purge_state, memory_order_relaxed) != 0)) return;
   if (!_hak_options.purge_thread || atomic_load_explicit(&_hak_init_state, memory_order_acquire) != 2) return;
@@ -109,6 +109,17 @@ void _hak_purge_thread_wake(void) {
   if (pthread_create(&t, &attr, purge_main, NULL) != 0) atomic_store(&_purge_state, 0);
   errno = saved;
   pthread_attr_destroy(&attr);
+}
+
+/* A segment went to the shared cache: the purge thread is wanted, but not started there, in
+ * the middle of a heap's change (pthread_create allocates). The next free's slow path starts
+ * it (_hak_purge_thread_poll). */
+static _Atomic(int) _purge_wanted;
+void _hak_purge_thread_want(void) {
+  if (atomic_load_explicit(&_purge_wanted, memory_order_relaxed) == 0) atomic_store_explicit(&_purge_wanted, 1, memory_order_relaxed);
+}
+void _hak_purge_thread_poll(void) {
+  if (hak_unlikely(atomic_load_explicit(&_purge_wanted, memory_order_relaxed) != 0)) _hak_purge_thread_wake();
 }
 
 /* The child of a fork has no purge thread: the next wake starts one. */

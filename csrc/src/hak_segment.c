@@ -143,6 +143,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
 #else
   size_t alignment = (size_t)1 << HAK_CHUNK_SHIFT;
 #endif
+  _hak_os_as_limit_refresh();       /* the cache's bound follows a limit set since */
   seg = _hak_os_map_aligned(HAK_SEGMENT_SIZE, alignment, &mapped, &base);
   if (seg == NULL) return NULL;
   seg->mapped_size = mapped;
@@ -214,7 +215,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
     _hak_segment_unmap(unmap);
     _hak_count_event(heap, HAK_STAT_SEGMENTS_UNMAPPED, 1);
   }
-  _hak_purge_thread_wake();
+  _hak_purge_thread_want();   /* started by the caller's caller: pthread_create allocates */
 }
 
 /* Returns a segment's empty-but-written pages to the OS. Neighbouring pages' areas touch,
@@ -346,9 +347,10 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
 
 void _hak_segments_abandon(hak_heap_t* heap) {
   for (int kind = 0; kind < 2; kind++) {
-    if (heap->spare[kind] != NULL) {
-      segment_release(heap, heap->spare[kind]);
+    hak_segment_t* spare = heap->spare[kind];
+    if (spare != NULL) {
       heap->spare[kind] = NULL;
+      segment_release(heap, spare);
     }
     hak_segment_t** lists[2] = { &heap->avail[kind], &heap->filled[kind] };
     for (int l = 0; l < 2; l++) {
@@ -434,9 +436,10 @@ void _hak_segments_trim(hak_heap_t* heap) {
   if (heap != &_hak_heap_empty) {
     heap_purge(heap);
     for (int kind = 0; kind < 2; kind++) {
-      if (heap->spare[kind] == NULL) continue;
-      segment_release(heap, heap->spare[kind]);
+      hak_segment_t* spare = heap->spare[kind];
+      if (spare == NULL) continue;
       heap->spare[kind] = NULL;
+      segment_release(heap, spare);
     }
   }
   _hak_segments_drop_cache(heap, 0);

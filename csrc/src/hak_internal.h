@@ -284,13 +284,6 @@ hak_inline hak_page_t* _hak_page_lookup(const void* p) {
   return (hak_page_t*)page;
 }
 
-/* Whether p lies in the mapping of the large block whose segment is seg: under an
- * address-space limit a large mapping may end before its 4 MiB slot does, and another
- * mapping may follow it there (hak_large.c, mapping_size). Slow paths only. */
-hak_inline bool _hak_large_owns(const hak_segment_t* seg, const void* p) {
-  return (uintptr_t)p - (uintptr_t)seg->mapped_base < seg->mapped_size;
-}
-
 /* The page of a block, or the empty page (no owner, no blocks) for a foreign pointer. */
 hak_inline hak_page_t* _hak_page_of(const void* p) {
   hak_page_t* page = _hak_page_lookup(p);
@@ -303,6 +296,13 @@ hak_internal __attribute__((returns_nonnull)) hak_page_t* _hak_registry_lookup(c
 hak_inline hak_page_t* _hak_page_lookup(const void* p) { return _hak_registry_lookup(p); }
 hak_inline hak_page_t* _hak_page_of(const void* p) { return _hak_registry_lookup(p); }
 #endif
+
+/* Whether p lies in the mapping of the large block whose segment is seg: under an
+ * address-space limit a large mapping may end before its 4 MiB slot does, and another
+ * mapping may follow it there (hak_large.c, mapping_size). Slow paths only. */
+hak_inline bool _hak_large_owns(const hak_segment_t* seg, const void* p) {
+  return (uintptr_t)p - (uintptr_t)seg->mapped_base < seg->mapped_size;
+}
 
 hak_internal bool _hak_registry_add(hak_segment_t* seg);
 hak_internal void _hak_registry_remove(hak_segment_t* seg);

@@ -626,7 +626,6 @@ hak_internal void  _hak_large_unlock(void);
 hak_internal void  _hak_large_reset_lock(void);
 hak_internal void  _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
 hak_internal size_t _hak_large_live_bytes(void);
-hak_internal size_t _hak_large_cached_bytes(void);
 
 /* classes (hak_classes.c) */
 hak_internal int   _hak_aligned_class(size_t size, size_t alignment);

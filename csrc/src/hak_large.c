@@ -271,8 +271,14 @@ void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
   for (size_t i = 0; i < n; i++) large_unmap(heap, out[i]);
 }
 
-size_t _hak_large_live_bytes(void) { return __atomic_load_n(&_live_bytes, __ATOMIC_RELAXED); }
-size_t _hak_large_cached_bytes(void) { return __atomic_load_n(&_cache_bytes, __ATOMIC_RELAXED); }
+/* For reports and the purge thread's look at activity: under the lock, like every write. */
+static size_t locked_read(const size_t* v) {
+  pthread_mutex_lock(&_large_lock);
+  size_t n = *v;
+  pthread_mutex_unlock(&_large_lock);
+  return n;
+}
+size_t _hak_large_live_bytes(void) { return locked_read(&_live_bytes); }
 
 void _hak_large_lock(void) { pthread_mutex_lock(&_large_lock); }
 void _hak_large_unlock(void) { pthread_mutex_unlock(&_large_lock); }

@@ -49,34 +49,41 @@ static void sleep_ms(uint64_t ms) {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
 }
 
-/* What changes while the process allocates or frees beyond its threads' own caches. */
-static size_t activity(void) {
-  size_t a = _hak_os_mapped_bytes() ^ (_hak_large_live_bytes() << 1);
+/* What changes while the process allocates or frees beyond its threads' own caches: the
+ * bytes mapped, in large blocks and in the pool, and every slow-path counter of every heap
+ * (refills, pages carved, remote frees, threads exited...). A process busy in steady state
+ * maps nothing new but keeps refilling. */
+static uint64_t activity(void) {
+  hak_stats_t st;
+  hak_stats_get(&st);
+  const uint64_t* c = (const uint64_t*)&st.always;
+  uint64_t a = _hak_os_mapped_bytes() ^ ((uint64_t)_hak_large_live_bytes() << 1);
 #if HAK_MID_CACHE_SLOTS
-  a ^= _hak_mid_pool_bytes() << 2;
+  a ^= (uint64_t)_hak_mid_pool_bytes() << 2;
 #endif
+  for (size_t i = 0; i < sizeof(st.always) / sizeof(uint64_t); i++) a = a * 0x100000001b3ull + c[i];
   return a;
 }
 
 /* Every tick: cached segments purge after the purge delay, cached large blocks and empty
- * segments idle for HAK_PURGE_THREAD_IDLE_MS go back to the OS. Once nothing changed for a
- * whole tick, the process is idle: the shared pool is drained, exited threads' segments are
- * adopted, and every empty page and segment goes back. Living threads' own caches and
- * empty pages are theirs alone; each returns them on its next slow path, within the purge
- * limit. */
+ * segments idle for HAK_PURGE_THREAD_IDLE_MS go back to the OS. When nothing changed since
+ * the end of the last tick (this thread's own work excluded), the process is idle: the
+ * shared pool is drained, exited threads' segments are adopted, and every empty page and
+ * segment goes back. Living threads' own caches and empty pages are theirs alone; each
+ * returns them on its next slow path, within the purge limit. */
 static void* purge_main(void* arg) {
   (void)arg;
   hak_heap_t* heap = _hak_heap_for_thread();
   if (heap == NULL) heap = &_hak_heap_empty;
-  size_t last = activity();
+  uint64_t last = activity();
   for (;;) {
     sleep_ms(HAK_PURGE_THREAD_MS);
+    bool idle = activity() == last;
     _hak_segments_decay();
     _hak_large_drop_cache(heap, HAK_PURGE_THREAD_IDLE_MS);
     _hak_segments_drop_cache(heap, HAK_PURGE_THREAD_IDLE_MS);
-    size_t now = activity();
-    if (now == last) {
-      /* idle: exited threads' segments are adopted here only now, so that a busy process's
+    if (idle) {
+      /* exited threads' segments are adopted here only now, so that a busy process's
        * refills keep adopting them */
       if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
 #if HAK_MID_CACHE_SLOTS
@@ -85,9 +92,8 @@ static void* purge_main(void* arg) {
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
       _hak_large_drop_cache(heap, 0);
-      now = activity();
     }
-    last = now;
+    last = activity();
   }
   return NULL;
 }

@@ -559,6 +559,7 @@ hak_internal void _hak_heaps_unlock(void);
 hak_internal void _hak_heaps_reset_lock(void);
 hak_internal hak_heap_t* _hak_heaps_first(void);          /* live heaps; hold the lock */
 hak_internal void _hak_heap_thread_key_create(void);
+hak_internal void _hak_heap_flush_caches(hak_heap_t* heap);   /* tiny lists, mid stacks */
 
 /* pages (hak_page.c) */
 hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);

@@ -22,14 +22,7 @@ bool _hak_release_memory(hak_heap_t* heap) {
   size_t mapped = _hak_os_mapped_bytes();
   bool own = heap != NULL && heap != &_hak_heap_empty;
   if (heap == NULL) heap = &_hak_heap_empty;
-  if (own) {
-#if HAK_TINY_CACHE_BLOCKS
-    _hak_tiny_cache_flush(heap);
-#endif
-#if HAK_MID_CACHE_SLOTS
-    _hak_mid_cache_flush(heap);
-#endif
-  }
+  if (own) _hak_heap_flush_caches(heap);
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_pool_drain(heap);
 #endif

@@ -25,19 +25,30 @@ static hak_noinline void* libc_fallback(size_t size, size_t alignment) {
   return alignment <= 16 ? _hak_sys_malloc(size) : _hak_sys_memalign(alignment, size);
 }
 
+/* A small block, or NULL (errno ENOMEM) when no segment could be mapped even after giving
+ * back what the process holds free: the OS refusing memory is the signal to release it. */
+static void* malloc_small(hak_heap_t* heap, int cls, size_t size) {
+  void* p = _hak_malloc_class(heap, cls, size);
+  if (hak_unlikely(p == NULL) && _hak_release_memory(heap)) {
+    p = _hak_malloc_class(heap, cls, size);
+    if (p == NULL) errno = ENOMEM;
+  }
+  return p;
+}
+
 void* _hak_malloc_generic(size_t size, bool wrapped) {
   hak_heap_t* heap = heap_or_create(_hak_heap());
   if (hak_unlikely(heap == NULL)) return libc_fallback(size, 0);
   if (size <= HAK_TINY_MAX) {
     if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);
     int cls = _hak_class_of(size);
-    void* p = _hak_malloc_class(heap, cls, size);
+    void* p = malloc_small(heap, cls, size);
 #if HAK_TINY_CACHE_BLOCKS
     if (p != NULL) _hak_tiny_cache_fill(heap, cls);   /* the next mallocs take from the list */
 #endif
     return p;
   }
-  if (size <= HAK_MID_MAX) return _hak_malloc_class(heap, _hak_class_of(size), size);
+  if (size <= HAK_MID_MAX) return malloc_small(heap, _hak_class_of(size), size);
   return _hak_large_malloc(heap, size, 0, false);
 }
 
@@ -56,9 +67,17 @@ void* _hak_calloc_impl(size_t count_, size_t size, bool wrapped) {
   return p;
 }
 
+/* The page of p, the empty page where p is not hakmem's: past a large block's mapping in
+ * its slot is someone else's memory. */
+static hak_page_t* user_page(const void* p) {
+  hak_page_t* page = _hak_page_of(p);
+  if (page->tier == HAK_TIER_LARGE && !_hak_large_owns(page->segment, p)) return &_hak_page_empty;
+  return page;
+}
+
 size_t _hak_usable_size_impl(const void* p) {
   if (p == NULL) return 0;
-  hak_page_t* page = _hak_page_of(p);
+  hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {
 #if !HAK_OVERRIDE
     return malloc_usable_size((void*)p);
@@ -86,7 +105,7 @@ size_t _hak_usable_size_impl(const void* p) {
 
 void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
   if (p == NULL) return _hak_malloc_inline(size, wrapped);
-  hak_page_t* page = _hak_page_of(p);
+  hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {                                   /* glibc's block */
 #if HAK_HARDEN
     _hak_hd_check_foreign(p);
@@ -144,7 +163,10 @@ static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
       _hak_count_alloc(heap, page, size);
       return b;
     }
-    return _hak_malloc_class_aligned(heap, cls, size, alignment);
+    b = _hak_malloc_class_aligned(heap, cls, size, alignment);
+    if (b == NULL && _hak_release_memory(heap)) b = _hak_malloc_class_aligned(heap, cls, size, alignment);
+    if (b == NULL) errno = ENOMEM;
+    return b;
   }
   return _hak_large_malloc(heap, size, alignment, false);
 }

@@ -87,6 +87,13 @@
 #define HAK_DEBUG 0
 #endif
 
+/* HAK_FAULTS (default 0; the Makefile's FAULTS=1 sets it): fault injection for the tests of
+ * the out-of-memory paths (make check-faults). HAKMEM_FAULT_AT=N makes the Nth call to the
+ * OS (map, purge, unmap) fail as the kernel would; nothing else changes. */
+#ifndef HAK_FAULTS
+#define HAK_FAULTS 0
+#endif
+
 /* ---- tunables (not toggles) ---- */
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
@@ -206,6 +213,20 @@
  * and would purge them before it reuses them. Run-time
  * overrides: HAKMEM_PURGE_DELAY_MS=<ms> (0: at the next check), HAKMEM_PURGE_LIMIT=<bytes>. */
 #define HAK_PURGE_DELAY_MS_DEFAULT 10
+
+/* Giving memory back when idle (HAKMEM_PURGE_THREAD, default on; 0 turns it off). A thread
+ * of hakmem's, started the first time memory waits in a shared cache (an exited thread's
+ * segments, empty segments, cached large blocks, the mid pool), wakes every
+ * HAK_PURGE_THREAD_MS: cached segments that waited the purge delay are purged, and empty
+ * segments and large blocks cached for HAK_PURGE_THREAD_IDLE_MS are unmapped. When nothing
+ * changed in the shared state for a whole tick, the process is idle: the pool is drained
+ * back to its pages, exited threads' segments are adopted by the purge thread, and every
+ * empty page and segment goes back to the OS. A living thread's own caches and empty pages
+ * (at most the purge limit) stay until its next slow path: only it may touch them. The
+ * child of a fork starts its own thread when it needs one. */
+#define HAK_PURGE_THREAD_DEFAULT 1
+#define HAK_PURGE_THREAD_MS      200
+#define HAK_PURGE_THREAD_IDLE_MS 500
 #define HAK_PURGE_LIMIT_DEFAULT (32u << 20)
 
 /* Global cache of empty segments: a heap keeps one empty segment per kind; further empty
@@ -213,7 +234,7 @@
  * thread's next segment comes, of either kind, before a fresh one is mapped. A cached
  * segment is purged once it has waited the purge delay (checked when segments are released
  * and when a heap purges) and the oldest is unmapped when more than HAK_SEGMENT_CACHE_MAX
- * are cached. */
+ * are cached (under an address-space limit, at most a sixteenth of it). */
 #ifndef HAK_SEGMENT_CACHE_MAX
 #define HAK_SEGMENT_CACHE_MAX 16
 #endif

@@ -129,17 +129,23 @@ hak_heap_t* _hak_heap_for_thread(void) {
   return heap;
 }
 
-/* Thread exit: hand every page and segment over, then recycle the heap. */
-static void heap_abandon(hak_heap_t* heap) {
-  hak_check(_hak_heap_is_valid(heap));
-  /* 0. cached blocks back to their pages (mid ones to the pool first), so that empty
-   * pages are released below */
+/* The thread's cached blocks back to their pages (mid ones to the pool first), so that
+ * empty pages can be released: at its exit, and when memory is given back. */
+void _hak_heap_flush_caches(hak_heap_t* heap) {
 #if HAK_TINY_CACHE_BLOCKS
   _hak_tiny_cache_flush(heap);
 #endif
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_cache_flush(heap);
 #endif
+  (void)heap;
+}
+
+/* Thread exit: hand every page and segment over, then recycle the heap. */
+static void heap_abandon(hak_heap_t* heap) {
+  hak_check(_hak_heap_is_valid(heap));
+  /* 0. cached blocks back to their pages, so that empty pages are released below */
+  _hak_heap_flush_caches(heap);
   /* 1. no remote free may notify this heap any more; forget pending notifications */
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     for (hak_page_t* page = heap->queue[cls].first; page != NULL; page = page->next) _hak_page_block_notify(page);
@@ -171,6 +177,7 @@ static void heap_abandon(hak_heap_t* heap) {
   heap->live_next = _heaps_recycled;
   _heaps_recycled = heap;
   pthread_mutex_unlock(&_heaps_lock);
+  _hak_purge_thread_wake();
 }
 
 static void thread_done(void* arg) {

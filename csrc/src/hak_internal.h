@@ -36,16 +36,22 @@ _Static_assert(HAK_TINY_PAGE_SHIFT >= HAK_MID_PAGE_SHIFT, "mid pages are the sma
  * and frees foreign pointers to. With the override it is glibc's own allocator; without it
  * (sanitizer builds) it is whatever malloc the process has, which the sanitizer owns. */
 #if HAK_OVERRIDE
-extern void* __libc_malloc(size_t);
-extern void  __libc_free(void*);
-extern void* __libc_calloc(size_t, size_t);
-extern void* __libc_realloc(void*, size_t);
-extern void* __libc_memalign(size_t, size_t);
-#define _hak_sys_malloc   __libc_malloc
-#define _hak_sys_free     __libc_free
-#define _hak_sys_calloc   __libc_calloc
-#define _hak_sys_realloc  __libc_realloc
-#define _hak_sys_memalign __libc_memalign
+/* hakmem exports __libc_malloc and friends itself (so that a program calling them never
+ * hands a hakmem block to glibc): glibc's are looked up behind it, on first use
+ * (hak_options.c). */
+typedef struct hak_libc_s {
+  void* (*malloc)(size_t);
+  void  (*free)(void*);
+  void* (*calloc)(size_t, size_t);
+  void* (*realloc)(void*, size_t);
+  void* (*memalign)(size_t, size_t);
+} hak_libc_t;
+hak_internal const hak_libc_t* _hak_libc(void);
+#define _hak_sys_malloc(n)       (_hak_libc()->malloc(n))
+#define _hak_sys_free(p)         (_hak_libc()->free(p))
+#define _hak_sys_calloc(n, s)    (_hak_libc()->calloc((n), (s)))
+#define _hak_sys_realloc(p, n)   (_hak_libc()->realloc((p), (n)))
+#define _hak_sys_memalign(a, n)  (_hak_libc()->memalign((a), (n)))
 #else
 #include <malloc.h>
 #include <stdlib.h>
@@ -291,6 +297,13 @@ hak_inline hak_page_t* _hak_page_lookup(const void* p) { return _hak_registry_lo
 hak_inline hak_page_t* _hak_page_of(const void* p) { return _hak_registry_lookup(p); }
 #endif
 
+/* Whether p lies in the mapping of the large block whose segment is seg: under an
+ * address-space limit a large mapping may end before its 4 MiB slot does, and another
+ * mapping may follow it there (hak_large.c, mapping_size). Slow paths only. */
+hak_inline bool _hak_large_owns(const hak_segment_t* seg, const void* p) {
+  return (uintptr_t)p - (uintptr_t)seg->mapped_base < seg->mapped_size;
+}
+
 hak_internal bool _hak_registry_add(hak_segment_t* seg);
 hak_internal void _hak_registry_remove(hak_segment_t* seg);
 hak_internal void _hak_registry_fork_lock(void);
@@ -503,6 +516,7 @@ typedef struct hak_options_s {
   size_t purge_limit;
   uint64_t purge_delay_ms;
   int verbose;
+  int purge_thread;         /* give free memory back in the background when idle */
   const char* stats_path;
 } hak_options_t;
 
@@ -514,6 +528,20 @@ hak_internal bool _hak_in_init(void);
 /* ---------------------------------------------------------------- OS */
 
 hak_internal void* _hak_os_map(size_t size);
+/* Bytes mapped now; whether the process has an address-space limit (RLIMIT_AS), under which
+ * the caches keep less and large blocks reserve nothing beyond their size. */
+hak_internal size_t _hak_os_mapped_bytes(void);
+hak_internal size_t _hak_os_as_limit(void);     /* SIZE_MAX: none */
+hak_internal size_t _hak_os_as_limit_refresh(void);
+/* Gives back everything that can be given back: the caches of the calling thread (heap),
+ * the shared ones, empty pages and segments (hak_release.c). True if anything went back. */
+hak_internal bool  _hak_release_memory(hak_heap_t* heap);
+hak_internal void  _hak_purge_thread_wake(void);     /* memory to give back when idle */
+hak_internal void  _hak_purge_thread_want(void);     /* the same, from inside a heap's change */
+hak_internal void  _hak_purge_thread_poll(void);     /* starts it if wanted: at safe points */
+hak_internal void  _hak_purge_thread_fork_child(void);
+/* bytes in blocks handed out (small tiers), mapped in all, in live large blocks */
+hak_internal void  _hak_usage(size_t* in_use, size_t* mapped, size_t* large);
 hak_internal void* _hak_os_map_aligned(size_t size, size_t alignment, size_t* mapped, void** base);
 hak_internal void  _hak_os_unmap(void* p, size_t size);
 hak_internal void  _hak_os_purge(void* p, size_t size);
@@ -531,6 +559,7 @@ hak_internal void _hak_heaps_unlock(void);
 hak_internal void _hak_heaps_reset_lock(void);
 hak_internal hak_heap_t* _hak_heaps_first(void);          /* live heaps; hold the lock */
 hak_internal void _hak_heap_thread_key_create(void);
+hak_internal void _hak_heap_flush_caches(hak_heap_t* heap);   /* tiny lists, mid stacks */
 
 /* pages (hak_page.c) */
 hak_internal void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size);
@@ -540,6 +569,7 @@ hak_internal void  _hak_free_slow(void* p, hak_page_t* page);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
+hak_internal void  _hak_heap_release_empty(hak_heap_t* heap);   /* collect, release empty pages */
 hak_internal void  _hak_page_block_notify(hak_page_t* page);
 hak_internal void  _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p);
 hak_internal void  _hak_free_chain_to_page(hak_heap_t* heap, hak_page_t* page, hak_block_t* first, hak_block_t* last,
@@ -553,6 +583,7 @@ hak_internal void  _hak_tiny_cache_init(hak_heap_t* heap);
 hak_internal bool  _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p);
 hak_internal void  _hak_tiny_cache_fill(hak_heap_t* heap, int cls);   /* after a miss */
 hak_internal void  _hak_tiny_cache_flush(hak_heap_t* heap);          /* thread exit */
+hak_internal size_t _hak_tiny_cache_bytes(hak_heap_t* heap);
 #endif
 
 /* mid cache (hak_midcache.c) */
@@ -564,6 +595,8 @@ hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* thread exit: the 
 hak_internal void  _hak_mid_pool_lock(void);
 hak_internal void  _hak_mid_pool_unlock(void);
 hak_internal void  _hak_mid_pool_reset_lock(void);
+hak_internal size_t _hak_mid_pool_drain(hak_heap_t* heap);   /* every pooled block to its page */
+hak_internal size_t _hak_mid_pool_bytes(void);
 #endif
 
 /* segments (hak_segment.c) */
@@ -577,6 +610,13 @@ hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);
 hak_internal void  _hak_segments_reset_lock(void);
 hak_internal void  _hak_segmap_set(hak_segment_t* seg, bool mapped);
+hak_internal void  _hak_segments_trim(hak_heap_t* heap);
+hak_internal void  _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
+hak_internal void  _hak_segments_idle(hak_heap_t* heap);
+hak_internal void  _hak_segments_decay(void);
+hak_internal void  _hak_segments_for_each(hak_heap_t* heap, void (*fn)(hak_segment_t* seg, void* arg), void* arg);
+hak_internal void  _hak_segments_for_each_global(void (*fn)(hak_segment_t* seg, void* arg), void* arg);
+hak_internal size_t _hak_segment_cache_max(void);
 
 /* large (hak_large.c) */
 hak_internal void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool zero);
@@ -585,6 +625,8 @@ hak_internal void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void
 hak_internal void  _hak_large_lock(void);
 hak_internal void  _hak_large_unlock(void);
 hak_internal void  _hak_large_reset_lock(void);
+hak_internal void  _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
+hak_internal size_t _hak_large_live_bytes(void);
 
 /* classes (hak_classes.c) */
 hak_internal int   _hak_aligned_class(size_t size, size_t alignment);

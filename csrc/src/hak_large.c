@@ -35,14 +35,20 @@ static uint64_t now_ms(void) {
 }
 
 /* A whole 4 MiB slot per block with superslab: a foreign mapping can never share a slot the
- * segment map marks as hakmem's. Without it, whole 64 KiB chunks, the registry's unit.
+ * segment map marks as hakmem's (but see below). Without it, whole 64 KiB chunks, the registry's unit.
  * A block of at least HAK_LARGE_RESERVE_MIN reserves the address space of the largest
  * cacheable block (untouched, so it costs no memory): once cached, it can serve any later
  * request up to that size, faulting in only the pages it lacks. */
-static size_t mapping_size(size_t committed) {
+static size_t mapping_size(size_t committed, bool reserve) {
   size_t want = committed;
-  if (committed >= HAK_LARGE_RESERVE_MIN && committed < HAK_LARGE_CACHE_MAX_BLOCK) want = HAK_LARGE_CACHE_MAX_BLOCK;
+  if (reserve && committed >= HAK_LARGE_RESERVE_MIN && committed < HAK_LARGE_CACHE_MAX_BLOCK &&
+      _hak_os_as_limit() == SIZE_MAX) want = HAK_LARGE_CACHE_MAX_BLOCK;
 #if HAK_SUPERSLAB
+  /* Under an address-space limit only the pages the block needs: the rest of its 4 MiB slot
+   * stays free for others, and a pointer there is told apart by its offset past the
+   * mapping (_hak_large_owns). Not with harden, whose checks of foreign pointers rely on
+   * the whole slot. */
+  if (!HAK_HARDEN && _hak_os_as_limit() != SIZE_MAX) return round_up(want, HAK_OS_PAGE);
   return round_up(want, HAK_SEGMENT_SIZE);
 #else
   return round_up(want, CHUNK);
@@ -55,9 +61,13 @@ static void note_live(size_t bytes, bool add) {
   if (_live_bytes > _peak_now) _peak_now = _live_bytes;
 }
 
+/* Under an address-space limit the cache keeps at most a sixteenth of it: the address
+ * space of a cached block is what a thread stack or another library's mapping may need. */
 static size_t cache_budget(void) {
   size_t peak = _peak_now > _peak_before ? _peak_now : _peak_before;
-  return peak > HAK_LARGE_CACHE_MIN_BYTES ? peak : HAK_LARGE_CACHE_MIN_BYTES;
+  size_t budget = peak > HAK_LARGE_CACHE_MIN_BYTES ? peak : HAK_LARGE_CACHE_MIN_BYTES;
+  size_t as = _hak_os_as_limit() / 16;
+  return budget < as ? budget : as;
 }
 
 static void cache_remove(size_t i) {
@@ -164,7 +174,12 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   hak_segment_t* seg = cache_take(committed, offset);
   bool fresh = seg == NULL;
   if (fresh) {
-    seg = large_map(mapping_size(committed), offset);
+    _hak_os_as_limit_refresh();     /* one system call beside mmap's: a limit set since counts */
+    seg = large_map(mapping_size(committed, true), offset);
+    /* out of memory or address space: the reservation goes first, then what can be given back */
+    size_t exact = mapping_size(committed, false);
+    if (seg == NULL && mapping_size(committed, true) > exact) seg = large_map(exact, offset);
+    if (seg == NULL && _hak_release_memory(heap)) seg = large_map(exact, offset);
     if (seg == NULL) { errno = ENOMEM; return NULL; }
     _hak_count_event(heap, HAK_STAT_LARGE_MAPS, 1);
   } else {
@@ -217,6 +232,7 @@ void _hak_large_free(hak_heap_t* heap, hak_segment_t* seg) {
   pthread_mutex_unlock(&_large_lock);
   for (size_t i = 0; i < n_evicted; i++) large_unmap(heap, evicted[i]);
   if (!cached) large_unmap(heap, seg);
+  else _hak_purge_thread_wake();
 }
 
 /* Grows or shrinks in place when the mapping allows; NULL means "move the block". */
@@ -236,6 +252,33 @@ void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void* p, size_t s
   seg->pages[0].block_size = seg->large_size > UINT32_MAX ? UINT32_MAX : (uint32_t)seg->large_size;
   return p;
 }
+
+/* Unmaps the cached blocks that waited at least `idle_ms` (0: all of them). */
+void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
+  hak_segment_t* out[HAK_LARGE_CACHE_SLOTS];
+  size_t n = 0;
+  uint64_t now = now_ms();
+  pthread_mutex_lock(&_large_lock);
+  for (size_t i = 0; i < _cache_count;) {
+    if (idle_ms == 0 || _cache_since[i] + idle_ms <= now) {
+      out[n++] = _cache[i];
+      cache_remove(i);
+    } else {
+      i++;
+    }
+  }
+  pthread_mutex_unlock(&_large_lock);
+  for (size_t i = 0; i < n; i++) large_unmap(heap, out[i]);
+}
+
+/* For reports and the purge thread's look at activity: under the lock, like every write. */
+static size_t locked_read(const size_t* v) {
+  pthread_mutex_lock(&_large_lock);
+  size_t n = *v;
+  pthread_mutex_unlock(&_large_lock);
+  return n;
+}
+size_t _hak_large_live_bytes(void) { return locked_read(&_live_bytes); }
 
 void _hak_large_lock(void) { pthread_mutex_lock(&_large_lock); }
 void _hak_large_unlock(void) { pthread_mutex_unlock(&_large_lock); }

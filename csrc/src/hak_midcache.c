@@ -137,6 +137,25 @@ void _hak_mid_cache_flush(hak_heap_t* heap) {
   }
 }
 
+/* Every batch of the pool goes back, block by block, to its pages (the caller's own
+ * directly, another thread's through its atomic list): memory given back must not wait in
+ * the pool for a thread of the same class. Returns the bytes drained. */
+size_t _hak_mid_pool_drain(hak_heap_t* heap) {
+  size_t bytes = 0;
+  for (int cls = HAK_TINY_CLASSES; cls < HAK_CLASS_COUNT; cls++) {
+    void** head;
+    while ((head = pool_take(cls, SIZE_MAX)) != NULL) {
+      size_t n = (size_t)(uintptr_t)head[BATCH_COUNT];
+      for (size_t i = 1; i < n; i++) _hak_free_to_page(heap, _hak_page_of(head[BATCH_BLOCKS + i - 1]), head[BATCH_BLOCKS + i - 1]);
+      _hak_free_to_page(heap, _hak_page_of(head), head);
+      bytes += n * _hak_class_size[cls];
+    }
+  }
+  return bytes;
+}
+
+size_t _hak_mid_pool_bytes(void) { return atomic_load_explicit(&_pool_bytes, memory_order_relaxed); }
+
 void _hak_mid_cache_init(hak_heap_t* heap) {
   for (int i = 0; i < HAK_MID_CLASSES; i++) {
     uint32_t fit = HAK_MID_CACHE_BYTES / _hak_class_size[HAK_TINY_CLASSES + i];

@@ -1,6 +1,8 @@
 /* Start-up: run-time options from the environment, the thread-exit hook, fork safety. */
 #include "hak_internal.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,12 +14,55 @@ hak_options_t _hak_options = {
   .wrap_tiny = HAK_WRAP_TINY,
   .purge_limit = HAK_PURGE_LIMIT_DEFAULT,
   .purge_delay_ms = HAK_PURGE_DELAY_MS_DEFAULT,
+  .purge_thread = HAK_PURGE_THREAD_DEFAULT,
 };
 _Atomic(int) _hak_init_state;
 static __thread bool _initializing;
 static char _stats_path[4096];
 
 bool _hak_in_init(void) { return _initializing; }
+
+#if HAK_OVERRIDE
+/* glibc's allocator, found behind hakmem's own __libc_* names. While the lookup runs (it
+ * does not allocate in glibc, but a dynamic linker may), a request it makes gets NULL and a
+ * free is dropped, instead of recursing. */
+static hak_libc_t _libc;
+static _Atomic(int) _libc_state;          /* 0 none, 1 looking up, 2 ready */
+static __thread bool _libc_resolving;
+
+static void* no_malloc(size_t n) { (void)n; errno = ENOMEM; return NULL; }
+static void  no_free(void* p) { (void)p; }
+static void* no_calloc(size_t n, size_t s) { (void)n; (void)s; errno = ENOMEM; return NULL; }
+static void* no_realloc(void* p, size_t n) { (void)p; (void)n; errno = ENOMEM; return NULL; }
+static void* no_memalign(size_t a, size_t n) { (void)a; (void)n; errno = ENOMEM; return NULL; }
+static const hak_libc_t _libc_none = { no_malloc, no_free, no_calloc, no_realloc, no_memalign };
+
+const hak_libc_t* _hak_libc(void) {
+  if (hak_likely(atomic_load_explicit(&_libc_state, memory_order_acquire) == 2)) return &_libc;
+  if (_libc_resolving) return &_libc_none;
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&_libc_state, &expected, 1)) {
+    _libc_resolving = true;
+    int saved = errno;
+    _libc.malloc = (void* (*)(size_t))dlsym(RTLD_NEXT, "__libc_malloc");
+    _libc.free = (void (*)(void*))dlsym(RTLD_NEXT, "__libc_free");
+    _libc.calloc = (void* (*)(size_t, size_t))dlsym(RTLD_NEXT, "__libc_calloc");
+    _libc.realloc = (void* (*)(void*, size_t))dlsym(RTLD_NEXT, "__libc_realloc");
+    _libc.memalign = (void* (*)(size_t, size_t))dlsym(RTLD_NEXT, "__libc_memalign");
+    errno = saved;
+    _libc_resolving = false;
+    if (_libc.malloc == NULL || _libc.free == NULL || _libc.calloc == NULL || _libc.realloc == NULL || _libc.memalign == NULL) {
+      static const char msg[] = "hakmem: glibc's __libc_malloc and friends not found\n";
+      if (write(2, msg, sizeof(msg) - 1) < 0) { /* aborting anyway */ }
+      abort();
+    }
+    atomic_store_explicit(&_libc_state, 2, memory_order_release);
+    return &_libc;
+  }
+  while (atomic_load_explicit(&_libc_state, memory_order_acquire) != 2) sched_yield();
+  return &_libc;
+}
+#endif
 
 static bool env_flag(const char* name, int* out) {
   const char* v = getenv(name);
@@ -38,6 +83,7 @@ static void env_number(const char* name, uint64_t* out) {
 static void read_environment(void) {
   env_flag("HAKMEM_WRAP_TINY", &_hak_options.wrap_tiny);
   env_flag("HAKMEM_VERBOSE", &_hak_options.verbose);
+  env_flag("HAKMEM_PURGE_THREAD", &_hak_options.purge_thread);
   uint64_t limit = _hak_options.purge_limit;
   env_number("HAKMEM_PURGE_LIMIT", &limit);
   _hak_options.purge_limit = (size_t)limit;
@@ -72,6 +118,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
+  _hak_purge_thread_fork_child();
   _hak_registry_fork_unlock();
   _hak_large_reset_lock();
   _hak_segments_reset_lock();
@@ -94,7 +141,11 @@ void _hak_init(void) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&_hak_init_state, &expected, 1)) {
     _initializing = true;
+#if HAK_OVERRIDE
+    (void)_hak_libc();              /* before anything here allocates through glibc */
+#endif
     read_environment();
+    _hak_os_as_limit_refresh();
     _hak_heap_thread_key_create();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&_hak_init_state, 2, memory_order_release);

@@ -327,6 +327,23 @@ void _hak_page_retire(hak_page_t* page) {
   page_release(heap, page);
 }
 
+/* Collects every page's remote frees and gives each empty page back to its segment, the
+ * current ones included (trim, out of memory, the purge thread's own heap). */
+void _hak_heap_release_empty(hak_heap_t* heap) {
+  if (atomic_load_explicit(&heap->notified, memory_order_relaxed) != NULL) _hak_heap_collect_notified(heap);
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
+    hak_page_t* page = heap->queue[cls].first;
+    while (page != NULL) {
+      hak_page_t* next = page->next;
+#if HAK_DUAL_LISTS
+      page_collect_remote(page);
+#endif
+      if (_hak_page_used(page) == 0) page_release(heap, page);
+      page = next;
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- free slow path */
 
 /* Blocks first .. last (n of them, linked in that order) onto another thread's page. */
@@ -388,6 +405,7 @@ void _hak_free_to_page(hak_heap_t* heap, hak_page_t* page, void* p) {
 
 static hak_noinline void free_other(hak_page_t* page, void* p) {
   hak_heap_t* heap = _hak_heap();
+  if (page->tier == HAK_TIER_LARGE && !_hak_large_owns(page->segment, p)) page = &_hak_page_empty;
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
 #if HAK_HARDEN
@@ -416,16 +434,18 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
   if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {
     page_owner_reclaiming(heap, page);    /* an exited thread's segment becomes ours */
     _hak_mid_cache_push(heap, page->class_idx, p);
+    _hak_purge_thread_poll();
     return;
   }
 #endif
 #if HAK_TINY_CACHE_BLOCKS
   if (page->tier == HAK_TIER_TINY && heap != &_hak_heap_empty) {
     page_owner_reclaiming(heap, page);
-    if (_hak_tiny_cache_push(heap, page->class_idx, p)) return;
+    if (_hak_tiny_cache_push(heap, page->class_idx, p)) { _hak_purge_thread_poll(); return; }
   }
 #endif
   _hak_free_to_page(heap, page, p);
+  _hak_purge_thread_poll();
 }
 
 /* Every free the inline fast path does not finish. A mid block of a page with a live owner,

@@ -143,6 +143,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
 #else
   size_t alignment = (size_t)1 << HAK_CHUNK_SHIFT;
 #endif
+  _hak_os_as_limit_refresh();       /* the cache's bound follows a limit set since */
   seg = _hak_os_map_aligned(HAK_SEGMENT_SIZE, alignment, &mapped, &base);
   if (seg == NULL) return NULL;
   seg->mapped_size = mapped;
@@ -202,7 +203,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
   hak_segment_t* unmap = NULL;
   pthread_mutex_lock(&_abandoned_lock);
   seg_push(&_cached, seg);
-  if (++_cached_count > HAK_SEGMENT_CACHE_MAX) {
+  if (++_cached_count > _hak_segment_cache_max()) {
     unmap = seg;
     while (unmap->next != NULL) unmap = unmap->next;
     seg_remove(&_cached, unmap);
@@ -214,6 +215,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
     _hak_segment_unmap(unmap);
     _hak_count_event(heap, HAK_STAT_SEGMENTS_UNMAPPED, 1);
   }
+  _hak_purge_thread_want();   /* started by the caller's caller: pthread_create allocates */
 }
 
 /* Returns a segment's empty-but-written pages to the OS. Neighbouring pages' areas touch,
@@ -345,9 +347,10 @@ void _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page) {
 
 void _hak_segments_abandon(hak_heap_t* heap) {
   for (int kind = 0; kind < 2; kind++) {
-    if (heap->spare[kind] != NULL) {
-      segment_release(heap, heap->spare[kind]);
+    hak_segment_t* spare = heap->spare[kind];
+    if (spare != NULL) {
       heap->spare[kind] = NULL;
+      segment_release(heap, spare);
     }
     hak_segment_t** lists[2] = { &heap->avail[kind], &heap->filled[kind] };
     for (int l = 0; l < 2; l++) {
@@ -422,6 +425,84 @@ bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
   pthread_mutex_unlock(&_abandoned_lock);
   if (taken) segment_adopt(heap, seg);
   return taken;
+}
+
+/* ---------------------------------------------------------------- giving memory back */
+
+/* Everything the heap and the global cache hold empty goes back to the OS: the heap's
+ * empty pages are purged, its spares and every cached segment unmapped (address space
+ * included, so that any later mapping, ours or another library's, can use it). */
+void _hak_segments_trim(hak_heap_t* heap) {
+  if (heap != &_hak_heap_empty) {
+    heap_purge(heap);
+    for (int kind = 0; kind < 2; kind++) {
+      hak_segment_t* spare = heap->spare[kind];
+      if (spare == NULL) continue;
+      heap->spare[kind] = NULL;
+      segment_release(heap, spare);
+    }
+  }
+  _hak_segments_drop_cache(heap, 0);
+}
+
+/* Unmaps the cached segments that waited at least `idle_ms` (0: all of them). */
+void _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
+  uint64_t now = now_ms();
+  for (;;) {
+    hak_segment_t* unmap = NULL;
+    pthread_mutex_lock(&_abandoned_lock);
+    for (hak_segment_t* s = _cached; s != NULL; s = s->next) {
+      if (idle_ms == 0 || s->cached_at + idle_ms <= now) { unmap = s; break; }
+    }
+    if (unmap != NULL) {
+      seg_remove(&_cached, unmap);
+      _cached_count--;
+    }
+    pthread_mutex_unlock(&_abandoned_lock);
+    if (unmap == NULL) return;
+    _hak_segment_unmap(unmap);
+    _hak_count_event(heap, HAK_STAT_SEGMENTS_UNMAPPED, 1);
+  }
+}
+
+/* The cached segments that waited the purge delay are purged. */
+void _hak_segments_decay(void) {
+  pthread_mutex_lock(&_abandoned_lock);
+  cache_decay_locked(&_hak_heap_empty, now_ms());
+  pthread_mutex_unlock(&_abandoned_lock);
+}
+
+/* The background purge's part (hak_release.c): the cached segments that waited the purge
+ * delay are purged, and every segment exited threads left is adopted by `heap` (the purge
+ * thread's), so that their empty pages can be purged and their segments released once
+ * the last live block in them is freed. */
+void _hak_segments_idle(hak_heap_t* heap) {
+  pthread_mutex_lock(&_abandoned_lock);
+  cache_decay_locked(heap, now_ms());
+  pthread_mutex_unlock(&_abandoned_lock);
+  for (int kind = 0; kind < 2; kind++) {
+    while (_hak_segment_adopt_one(heap, kind)) {}
+  }
+  heap_purge(heap);
+}
+
+/* Calls fn on every segment of the heap (its thread's, or the caller's own). */
+void _hak_segments_for_each(hak_heap_t* heap, void (*fn)(hak_segment_t* seg, void* arg), void* arg) {
+  for (int kind = 0; kind < 2; kind++) {
+    for (hak_segment_t* s = heap->avail[kind]; s != NULL; s = s->next) fn(s, arg);
+    for (hak_segment_t* s = heap->filled[kind]; s != NULL; s = s->next) fn(s, arg);
+    if (heap->spare[kind] != NULL) fn(heap->spare[kind], arg);
+  }
+}
+
+/* Calls fn on every abandoned and cached segment, under the lock. */
+void _hak_segments_for_each_global(void (*fn)(hak_segment_t* seg, void* arg), void* arg) {
+  pthread_mutex_lock(&_abandoned_lock);
+  for (int kind = 0; kind < 2; kind++) {
+    for (hak_segment_t* s = _abandoned[kind]; s != NULL; s = s->next) fn(s, arg);
+  }
+  for (hak_segment_t* s = _cached; s != NULL; s = s->next) fn(s, arg);
+  pthread_mutex_unlock(&_abandoned_lock);
 }
 
 /* ---------------------------------------------------------------- fork */

@@ -81,6 +81,17 @@ void _hak_tiny_cache_flush(hak_heap_t* heap) {
   for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) list_trim(heap, &heap->tiny_list[cls], list_limit(cls), 0);
 }
 
+/* Bytes on the heap's lists (read by another thread for a report: approximate). */
+size_t _hak_tiny_cache_bytes(hak_heap_t* heap) {
+  size_t bytes = 0;
+  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) {
+    uint64_t room = __atomic_load_n(&heap->tiny_list[cls].room, __ATOMIC_RELAXED);
+    uint32_t limit = list_limit(cls);
+    if (room < limit) bytes += (size_t)(limit - room) * _hak_class_size[cls];
+  }
+  return bytes;
+}
+
 void _hak_tiny_cache_init(hak_heap_t* heap) {
   for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) heap->tiny_list[cls] = (hak_tiny_list_t){ .head = NULL, .room = list_limit(cls) };
 #if HAK_DIRECT_CACHE

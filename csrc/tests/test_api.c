@@ -2,15 +2,51 @@
  * alignment, usable size, pointers hakmem did not allocate. */
 #include "test_util.h"
 
+#include <dlfcn.h>
 #include <stdalign.h>
 
-/* Memory from the allocator hakmem is not: glibc's behind the override, or the process's
- * malloc (the sanitizer's) in a build without it. */
+/* Memory from the allocator hakmem is not: glibc's behind the override (looked up in libc
+ * itself, since hakmem exports __libc_malloc too), or the process's malloc (the
+ * sanitizer's) in a build without it. */
 #if HAK_TEST_DIRECT
 #define foreign_malloc malloc
 #else
+static void* foreign_malloc(size_t size) {
+  static void* (*glibc_malloc)(size_t);
+  if (glibc_malloc == NULL) {
+    void* libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    CHECK(libc != NULL, "libc.so.6 is loaded");
+    glibc_malloc = (void* (*)(size_t))dlsym(libc, "__libc_malloc");
+    CHECK(glibc_malloc != NULL, "glibc's __libc_malloc");
+  }
+  return glibc_malloc(size);
+}
 extern void* __libc_malloc(size_t);
-#define foreign_malloc __libc_malloc
+extern void  __libc_free(void*);
+extern void* __libc_calloc(size_t, size_t);
+extern void* __libc_realloc(void*, size_t);
+extern void* __libc_memalign(size_t, size_t);
+
+/* glibc's own names reach hakmem: a program that calls them never hands hakmem's blocks to
+ * glibc, nor glibc's to hakmem. */
+static void test_libc_names(void) {
+  size_t sizes[] = {24, 3000, 200000};
+  for (size_t i = 0; i < 3; i++) {
+    int served = sizes[i] > 1024 || wrap_tiny_on();   /* wrap-tiny off: glibc serves tiny ones */
+    char* p = __libc_malloc(sizes[i]);
+    CHECK(p != NULL && (hak_owns(p) || !served), "__libc_malloc(%zu) served by hakmem", sizes[i]);
+    memset(p, 5, sizes[i]);
+    char* q = __libc_realloc(p, sizes[i] * 2);
+    CHECK(q != NULL && (hak_owns(q) || !served) && q[0] == 5 && q[sizes[i] - 1] == 5, "__libc_realloc keeps contents");
+    __libc_free(q);
+    char* z = __libc_calloc(1, sizes[i]);
+    CHECK(z != NULL && (hak_owns(z) || !served) && z[0] == 0 && z[sizes[i] - 1] == 0, "__libc_calloc zeroes");
+    __libc_free(z);
+    void* m = __libc_memalign(256, sizes[i]);
+    CHECK(m != NULL && (hak_owns(m) || !served) && ((uintptr_t)m & 255) == 0, "__libc_memalign");
+    __libc_free(m);
+  }
+}
 #endif
 
 static void test_sizes(const api_t* a) {
@@ -169,6 +205,57 @@ static void test_valloc(void) {
 }
 #endif
 
+#if !HAK_TEST_DIRECT
+/* The heap's own API answers for hakmem: mallinfo2 counts hakmem's blocks in use (within 15%
+ * of the bytes requested: classes round up), malloc_trim(0) gives the freed memory back (the
+ * bytes mapped fall by most of it), malloc_stats prints hakmem's figures. */
+static void test_heap_api(void) {
+  enum { N = 10000, SIZE = 2000 };
+  static void* blocks[N];
+  struct mallinfo2 before = mallinfo2();
+  for (int i = 0; i < N; i++) {
+    blocks[i] = malloc(SIZE);
+    CHECK(blocks[i] != NULL, "malloc");
+    memset(blocks[i], 1, SIZE);
+  }
+  void* big = malloc(8u << 20);
+  CHECK(big != NULL, "malloc of 8 MiB");
+  struct mallinfo2 peak = mallinfo2();
+  size_t requested = (size_t)N * SIZE + (8u << 20);
+  size_t counted = peak.uordblks - before.uordblks;
+  CHECK(counted >= requested && counted <= requested + requested * 15 / 100,
+        "mallinfo2: %zu bytes in use counted for %zu requested", counted, requested);
+  CHECK(peak.hblkhd >= (8u << 20), "mallinfo2: large blocks %zu", peak.hblkhd);
+  CHECK(peak.arena >= peak.uordblks, "mallinfo2: %zu mapped, %zu in use", peak.arena, peak.uordblks);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  struct mallinfo old = mallinfo();    /* deprecated (its fields are int), still answered */
+#pragma GCC diagnostic pop
+  CHECK((size_t)old.uordblks >= requested, "mallinfo: %d in use", old.uordblks);
+  for (int i = 0; i < N; i++) free(blocks[i]);
+  free(big);
+  CHECK(malloc_trim(0) == 1, "malloc_trim(0) released something");
+  struct mallinfo2 after = mallinfo2();
+  CHECK(after.arena + requested * 3 / 4 <= peak.arena, "malloc_trim: %zu bytes mapped at the peak, %zu after", peak.arena, after.arena);
+  CHECK(after.uordblks <= before.uordblks + (1u << 20), "mallinfo2 after freeing: %zu in use", after.uordblks);
+  /* malloc_stats writes to stderr: read it back through a pipe */
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  int saved = dup(2);
+  dup2(fds[1], 2);
+  malloc_stats();
+  dup2(saved, 2);
+  close(saved);
+  close(fds[1]);
+  char text[8192];
+  ssize_t n = read(fds[0], text, sizeof(text) - 1);
+  close(fds[0]);
+  CHECK(n > 0, "malloc_stats printed nothing");
+  text[n] = 0;
+  CHECK(strstr(text, "in use bytes") != NULL && strstr(text, "segmentsMapped") != NULL, "malloc_stats: %s", text);
+}
+#endif
+
 /* Frees and reallocs of glibc's blocks, and of pointers into memory hakmem never mapped,
  * reach glibc (or are recognised as not hakmem's) and never crash. */
 static void test_foreign_pointers(const api_t* a) {
@@ -292,6 +379,8 @@ int main(void) {
   }
 #if !HAK_TEST_DIRECT
   test_valloc();
+  test_heap_api();
+  test_libc_names();
 #endif
   hak_stats_t st;
   hak_stats_get(&st);

@@ -96,6 +96,17 @@ static void df_large_cross(void) { double_free_cross(LARGE); }
 static void df_calloc(void) { void* p = hak_calloc(10, 10); hak_free(p); hak_free(p); }
 static void df_memalign(void) { void* p = hak_memalign(256, 100); hak_free(p); hak_free(p); }
 static void df_memalign_large(void) { void* p = hak_memalign(1 << 16, 70000); hak_free(p); hak_free(p); }
+#if !HAK_TEST_DIRECT
+/* glibc's names and C++'s operators are hakmem's: their misuse is caught the same way */
+void* _Znwm(size_t);
+void _ZdlPv(void*);
+void _ZdlPvm(void*, size_t);
+void* __libc_malloc(size_t);
+void __libc_free(void*);
+static void df_delete(void) { void* p = _Znwm(MID); _ZdlPv(p); _ZdlPv(p); }
+static void df_sized_delete(void) { void* p = _Znwm(MID); _ZdlPvm(p, MID); _ZdlPvm(p, MID); }
+static void df_libc_free(void) { void* p = __libc_malloc(MID); __libc_free(p); __libc_free(p); }
+#endif
 static void df_realloc_grown(void) { void* p = hak_realloc(hak_malloc(24), 3000); hak_free(p); hak_free(p); }
 static void df_realloc_zero(void) { void* p = hak_malloc(TINY); hak_realloc(p, 0); hak_free(p); }
 
@@ -205,6 +216,11 @@ static const char GUARD[] = "";   /* a SIGSEGV in the program's own code, no mes
 
 static const misuse_case_t cases[] = {
   {"double free tiny", df_tiny, DF, NULL},
+#if !HAK_TEST_DIRECT
+  {"double delete (operator delete)", df_delete, DF, NULL},
+  {"double sized delete", df_sized_delete, DF, NULL},
+  {"double free through __libc_free", df_libc_free, DF, NULL},
+#endif
   {"double free tiny 16 B", df_tiny_16, DF, NULL},
   {"double free tiny 1 KiB", df_tiny_1024, DF, NULL},
   {"double free tiny delayed", df_tiny_delayed, DF, NULL},

@@ -168,7 +168,10 @@ hak_inline hak_page_t* _hak_nonnull_page(hak_page_t* page) {
 /* A block from the page's allocation list, counted; NULL when the list is empty. */
 hak_inline void* _hak_page_malloc(hak_heap_t* heap, hak_page_t* page, size_t size) {
   void* b = _hak_page_pop(page);
-  if (hak_likely(b != NULL)) _hak_count_alloc(heap, page, size);
+  if (hak_likely(b != NULL)) {
+    _hak_count_alloc(heap, page, size);
+    _hak_block_handed(page, b, size);
+  }
   return b;
 }
 
@@ -246,12 +249,13 @@ hak_internal void* _hak_malloc_generic(size_t size, bool wrapped);
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
   hak_heap_t* heap = _hak_heap();
   hak_page_t* page;                     /* NULL: no page to pop from here */
-  if (hak_likely(size <= HAK_TINY_MAX)) {
-    void* b = _hak_tiny_list_pop(heap, size);
+  size_t need = _hak_request_room(size);   /* harden: room for the canary */
+  if (hak_likely(need <= HAK_TINY_MAX)) {
+    void* b = _hak_tiny_list_pop(heap, need);
     if (hak_likely(b != NULL)) return b;
-    page = _hak_tiny_page_of(heap, size);
-  } else if (size <= HAK_MID_MAX) {
-    int cls = _hak_class_of(size);
+    page = _hak_tiny_page_of(heap, need);
+  } else if (need <= HAK_MID_MAX) {
+    int cls = _hak_class_of(need);
     void* b = _hak_mid_stack_pop(heap, cls, size);
     if (hak_likely(b != NULL)) return b;
     page = _hak_nonnull_page(heap->current[cls]);
@@ -349,12 +353,13 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
 #endif
 
 #if HAK_HARDEN
-/* p must start a carved block of the page (else the report aborts); a block that carries
- * the free tag, free already or live data that looks so, goes to the slow path, which
- * looks for it on the page's lists. */
+/* p must start a carved block of the page (else the report aborts); the block then goes to
+ * the slow path, which checks that it is not free already (a block carrying the free tag is
+ * looked for on the page's lists), checks its canaries, fills it and puts it in the
+ * quarantine. */
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) {
   if (hak_unlikely(!_hak_hd_block_start(at->page, p))) _hak_hd_bad_free(at->page, p);
-  return !_hak_hd_tagged(p);
+  return false;
 }
 #else
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) { (void)at; (void)p; return true; }

@@ -29,6 +29,8 @@ enum {
   HAK_MISUSE_OVERFLOW,        /* written past the requested size */
   HAK_MISUSE_FREED_REALLOC,   /* realloc of a block that is free */
   HAK_MISUSE_UNDERFLOW,       /* written before the block's start */
+  HAK_MISUSE_WRITTEN_FREE,    /* a freed block's fill was overwritten */
+  HAK_MISUSE_BOUNDARY,        /* the end of the block before was overwritten */
 };
 
 /* Prints one line, "hakmem: <kind> of <address> (<size>-byte block)", and aborts. block_size
@@ -110,9 +112,40 @@ hak_internal void _hak_hd_large_free(hak_segment_t* seg, const void* p);
 hak_internal void _hak_hd_large_check(hak_segment_t* seg, const void* p, int kind);
 hak_internal size_t _hak_hd_large_usable(const hak_segment_t* seg);
 
+/* Small and mid blocks (hak_config.h, HAK_HD_ROOM): the class a request takes is chosen by
+ * its size plus the room; 0 and anything that does not fit a mid block go to the slow path
+ * (SIZE_MAX), which hands 0 a PROT_NONE address and the rest a large block. */
+hak_inline size_t _hak_request_room(size_t size) {
+  return size - 1 < (size_t)HAK_MID_MAX - HAK_HD_ROOM ? size + HAK_HD_ROOM : SIZE_MAX;
+}
+/* A block popped for a request of `size`: its fill checked, its canary and slack written. */
+hak_internal void _hak_hd_handed(hak_page_t* page, void* b, size_t size);
+hak_inline void _hak_block_handed(hak_page_t* page, void* b, size_t size) { _hak_hd_handed(page, b, size); }
+/* A block realloc keeps for a new size (which fits with the room). */
+hak_internal void _hak_hd_resized(hak_page_t* page, void* b, size_t size);
+hak_inline void _hak_block_resized(hak_page_t* page, void* b, size_t size) { _hak_hd_resized(page, b, size); }
+/* The size a live small block was requested with (its usable size). */
+hak_internal size_t _hak_hd_small_usable(const hak_page_t* page, const void* p);
+hak_inline size_t _hak_block_usable(const hak_page_t* page, const void* p) { return _hak_hd_small_usable(page, p); }
+/* Fresh blocks carved onto a page get the fill of a free block. */
+hak_internal void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t n);
+/* A checked free of a small block: its canary and its neighbour's end checked, filled, put in
+ * the calling thread's quarantine. Returns the block that leaves the quarantine for its page
+ * (p itself when there is none), or NULL. */
+hak_internal void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p);
+/* Thread exit: the quarantined blocks go back to their pages. */
+hak_internal void _hak_hd_quarantine_flush(hak_heap_t* heap);
+/* malloc(0): an address no access may touch; whether p is one. */
+hak_internal void* _hak_hd_zero_block(void);
+hak_internal bool _hak_hd_is_zero_block(const void* p);
+
 #define HAK_HD_LINK(pg, b, to)  _hak_hd_link(_hak_hd_key(pg), (b), (to))
 #define HAK_HD_NEXT(pg, b)      _hak_hd_next((pg), (b))
 #else
+hak_inline size_t _hak_request_room(size_t size) { return size; }
+hak_inline void _hak_block_handed(hak_page_t* page, void* b, size_t size) { (void)page; (void)b; (void)size; }
+hak_inline void _hak_block_resized(hak_page_t* page, void* b, size_t size) { (void)page; (void)b; (void)size; }
+hak_inline size_t _hak_block_usable(const hak_page_t* page, const void* p) { (void)p; return page->block_size; }
 /* the plain list: the link in the block's first word, neither checked nor cleared */
 hak_inline void _hak_hd_claim(void* b) { (void)b; }
 hak_inline void _hak_hd_check_link(const hak_page_t* page, const void* b, const void* link) { (void)page; (void)b; (void)link; }

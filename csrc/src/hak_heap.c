@@ -140,6 +140,9 @@ static void heap_abandon(hak_heap_t* heap) {
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_cache_flush(heap);
 #endif
+#if HAK_HARDEN
+  _hak_hd_quarantine_flush(heap);
+#endif
   /* 1. no remote free may notify this heap any more; forget pending notifications */
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     for (hak_page_t* page = heap->queue[cls].first; page != NULL; page = page->next) _hak_page_block_notify(page);

@@ -392,6 +392,11 @@ typedef struct hak_heap_s {
   hak_mid_stack_t mid_stack[HAK_CLASS_COUNT];   /* by class; the tiny ones stay unused */
   void* mid_blocks[HAK_MID_CLASSES][HAK_MID_CACHE_SLOTS];
 #endif
+#if HAK_HARDEN
+  /* harden's delayed reuse: the blocks this thread freed last, per class (a ring) */
+  void* quarantine[HAK_CLASS_COUNT][HAK_HD_QUARANTINE_MAX];
+  uint8_t quarantine_at[HAK_CLASS_COUNT];
+#endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
   hak_segment_t* filled[2];                 /* segments whose pages are all carved */
@@ -504,6 +509,7 @@ typedef struct hak_options_s {
   uint64_t purge_delay_ms;
   int verbose;
   const char* stats_path;
+  uint64_t quarantine;                      /* harden: HAK_HD_QUARANTINE, HAKMEM_QUARANTINE */
 } hak_options_t;
 
 hak_internal extern hak_options_t _hak_options;

@@ -160,9 +160,9 @@ void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind) {
 static inline uint64_t fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL; }
 static inline uint32_t slack_key(const hak_page_t* page) { return (uint32_t)(fill_word(page) >> 32); }
 
-static inline uint8_t canary_at(uint64_t fill, const uint8_t* at) {
-  return (uint8_t)(~fill >> (8 * ((uintptr_t)at & 7)));
-}
+/* The canary: one byte of the page's own, repeated, so that a range of any alignment is
+ * written and compared a word at a time. */
+static inline uint64_t canary_word(uint64_t fill) { return ((fill >> 8) & 0xff) * 0x0101010101010101ULL ^ 0xa5a5a5a5a5a5a5a5ULL; }
 
 static inline uint32_t load32(const uint8_t* at) { uint32_t v; memcpy(&v, at, 4); return v; }
 
@@ -181,12 +181,30 @@ static inline uint32_t small_canary_len(uint32_t slack) {
   return n < HAK_HD_CANARY_MAX ? n : HAK_HD_CANARY_MAX;
 }
 
+/* [at, at + n): whole words, the last one overlapping the one before when n is not a
+ * multiple of 8; bytes when n < 8. */
 static bool canary_intact(const hak_page_t* page, const uint8_t* b, uint32_t slack) {
-  uint64_t fill = fill_word(page);
-  const uint8_t* end = b + page->block_size - slack;
-  for (uint32_t i = 0, n = small_canary_len(slack); i < n; i++)
-    if (end[i] != canary_at(fill, end + i)) return false;
-  return true;
+  uint64_t cw = canary_word(fill_word(page)), w, diff = 0;
+  const uint8_t* at = b + page->block_size - slack;
+  uint32_t n = small_canary_len(slack);
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) diff |= at[i] ^ (cw & 0xff);
+    return diff == 0;
+  }
+  for (uint32_t i = 0; i + 8 < n; i += 8) { memcpy(&w, at + i, 8); diff |= w ^ cw; }
+  memcpy(&w, at + n - 8, 8);
+  return (diff | (w ^ cw)) == 0;
+}
+
+static void canary_write(const hak_page_t* page, uint8_t* at, uint32_t slack) {
+  uint64_t cw = canary_word(fill_word(page));
+  uint32_t n = small_canary_len(slack);
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) at[i] = (uint8_t)cw;
+    return;
+  }
+  for (uint32_t i = 0; i + 8 < n; i += 8) memcpy(at + i, &cw, 8);
+  memcpy(at + n - 8, &cw, 8);
 }
 
 /* The fill's ranges: words from 8 to `head`, and from `tail` to the block's end. */
@@ -223,10 +241,8 @@ void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t n) {
 }
 
 void _hak_hd_resized(hak_page_t* page, void* b, size_t size) {
-  uint8_t* end = (uint8_t*)b + size;
   uint32_t slack = page->block_size - (uint32_t)size;
-  uint64_t fill = fill_word(page);
-  for (uint32_t i = 0, n = small_canary_len(slack); i < n; i++) end[i] = canary_at(fill, end + i);
+  canary_write(page, (uint8_t*)b + size, slack);
   atomic_signal_fence(memory_order_seq_cst);   /* the canary is whole before the slack says live */
   uint32_t code = slack ^ slack_key(page);
   memcpy((uint8_t*)b + page->block_size - 4, &code, 4);
@@ -248,18 +264,14 @@ static void check_request(const hak_page_t* page, const void* p) {
   if (!slack_valid(page, slack) || !canary_intact(page, p, slack)) _hak_misuse(HAK_MISUSE_OVERFLOW, p, page->block_size);
 }
 
-/* The block before p on its page ends where a write before p lands: its slack must decode
- * to a free block's or to a live one whose canary is whole. Another thread may be freeing or
- * handing out that block meanwhile (x86-64 keeps its stores in order, see fill_block and
- * _hak_hd_resized): a slack that changed while its canary was read is not a misuse. */
+/* The block before p on its page ends where a write before p lands (its last 4 bytes, the
+ * encoded slack, take any run that ends at p): they must decode to a free block's or a live
+ * one's. Its canary is its own free's to check. Another thread may be freeing or handing out
+ * that block meanwhile, and writes its last word in one store. */
 static void check_neighbour(const hak_page_t* page, const uint8_t* p) {
   if (p == page->area) return;
-  const uint8_t* before = p - page->block_size;
-  uint32_t slack = block_slack(page, before);
-  if (slack == 0 || (slack_valid(page, slack) && canary_intact(page, before, slack))) return;
-  atomic_signal_fence(memory_order_seq_cst);
-  if (block_slack(page, before) != slack) return;
-  _hak_misuse(HAK_MISUSE_BOUNDARY, p, page->block_size);
+  uint32_t slack = block_slack(page, p - page->block_size);
+  if (hak_unlikely(slack != 0 && !slack_valid(page, slack))) _hak_misuse(HAK_MISUSE_BOUNDARY, p, page->block_size);
 }
 
 void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p) {

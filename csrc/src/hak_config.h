@@ -96,7 +96,7 @@
  * whose 16-byte steps malloc(0) hands out in turn. */
 #define HAK_HD_ROOM          5
 #define HAK_HD_CANARY_MAX    64
-#define HAK_HD_FILL_HEAD     256
+#define HAK_HD_FILL_HEAD     128
 #define HAK_HD_FILL_TAIL     64
 #ifndef HAK_HD_QUARANTINE
 #define HAK_HD_QUARANTINE    8

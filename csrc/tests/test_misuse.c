@@ -222,7 +222,7 @@ static void ok_zero_blocks(void) {
   hak_free(hak_calloc(0, 0));
 }
 
-/* writes after free anywhere in the block's first 256 bytes or its last 64, found when
+/* writes after free anywhere in the block's first 128 bytes or its last 64, found when
  * malloc hands the block out again */
 static void uaf_tiny_middle(void) { char* p = hak_malloc(TINY); hak_free(p); p[40] = 'w'; malloc_until(TINY, p); }
 /* (a block stays live beside it: a page whose blocks all come back is carved afresh) */

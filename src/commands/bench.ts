@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core';
 import {resolve} from 'node:path';
 
-import {type AllocatorName, ALLOCATOR_NAMES, parseAllocatorName} from '../allocators.js';
+import {type AllocatorName, COMMAND_LINE_ALLOCATORS, parseAllocatorName} from '../allocators.js';
 import {writeFileAtomic} from '../atomic-file.js';
 import {formatError, HakCommand} from '../base-command.js';
 import {analyzeRecord, type BenchAnalysis, recordUnits, type SweepStep, type TargetResult} from '../bench/analysis.js';
@@ -58,7 +58,7 @@ function parseAllocatorList(text: string): AllocatorName[] {
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
-  if (names.length === 0) throw new UsageError(`--allocators needs at least one of ${ALLOCATOR_NAMES.join(', ')}.`);
+  if (names.length === 0) throw new UsageError(`--allocators needs at least one of ${COMMAND_LINE_ALLOCATORS.join(', ')}, or NAME=PATH.`);
   return [...new Set(names.map((name) => parseAllocatorName(name)))];
 }
 
@@ -98,7 +98,7 @@ export default class Bench extends HakCommand {
     warmup: Flags.integer({min: 0, max: 100, helpValue: 'N', summary: 'Warm-up rounds, discarded (default: the profile\'s).'}),
     allocators: Flags.string({
       helpValue: 'LIST',
-      summary: `Comma list of allocators to compare instead of the profile's: ${ALLOCATOR_NAMES.join(', ')}.`,
+      summary: `Comma list of allocators to compare instead of the profile's: ${COMMAND_LINE_ALLOCATORS.join(', ')}, or NAME=PATH for any malloc library (its path and sha256 go in the result).`,
     }),
     baseline: Flags.string({
       helpValue: 'TARGET',

@@ -54,6 +54,7 @@ void _hak_misuse(int kind, const void* p, size_t block_size) {
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <emmintrin.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -207,33 +208,37 @@ static void canary_write(const hak_page_t* page, uint8_t* at, uint32_t slack) {
   memcpy(at + n - 8, &cw, 8);
 }
 
-/* The fill's ranges: words from 8 to `head`, and from `tail` to the block's end. */
+/* The fill's ranges: the word at 8, then 16-byte chunks from 16 to `head`, and from `tail`
+ * to the block's end (blocks are 16-byte multiples, 16-byte aligned). */
 static inline void fill_ranges(const hak_page_t* page, uint32_t* head, uint32_t* tail) {
   uint32_t bs = page->block_size;
   *head = bs < HAK_HD_FILL_HEAD ? bs : HAK_HD_FILL_HEAD;
-  *tail = bs - HAK_HD_FILL_TAIL > *head && bs > HAK_HD_FILL_TAIL ? bs - HAK_HD_FILL_TAIL : *head;
+  *tail = bs > HAK_HD_FILL_TAIL && bs - HAK_HD_FILL_TAIL > *head ? bs - HAK_HD_FILL_TAIL : *head;
 }
 
 /* The last word goes first: a thread checking this block as a neighbour (below) sees its
  * slack turn to a free block's before its canary turns into fill. */
 static void fill_block(const hak_page_t* page, uint8_t* b) {
   uint64_t fill = fill_word(page);
+  __m128i v = _mm_set1_epi64x((long long)fill);
   uint32_t head, tail;
   fill_ranges(page, &head, &tail);
   memcpy(b + page->block_size - 8, &fill, 8);
   atomic_signal_fence(memory_order_seq_cst);
-  for (uint32_t i = 8; i < head; i += 8) memcpy(b + i, &fill, 8);
-  for (uint32_t i = tail; i < page->block_size; i += 8) memcpy(b + i, &fill, 8);
+  memcpy(b + 8, &fill, 8);
+  for (uint32_t i = 16; i < head; i += 16) _mm_store_si128((__m128i*)(void*)(b + i), v);
+  for (uint32_t i = tail; i < page->block_size; i += 16) _mm_store_si128((__m128i*)(void*)(b + i), v);
 }
 
 static bool fill_intact(const hak_page_t* page, const uint8_t* b) {
   uint64_t fill = fill_word(page), w;
+  __m128i v = _mm_set1_epi64x((long long)fill), diff = _mm_setzero_si128();
   uint32_t head, tail;
   fill_ranges(page, &head, &tail);
-  uint64_t diff = 0;
-  for (uint32_t i = 8; i < head; i += 8) { memcpy(&w, b + i, 8); diff |= w ^ fill; }
-  for (uint32_t i = tail; i < page->block_size; i += 8) { memcpy(&w, b + i, 8); diff |= w ^ fill; }
-  return diff == 0;
+  memcpy(&w, b + 8, 8);
+  for (uint32_t i = 16; i < head; i += 16) diff = _mm_or_si128(diff, _mm_xor_si128(_mm_load_si128((const __m128i*)(const void*)(b + i)), v));
+  for (uint32_t i = tail; i < page->block_size; i += 16) diff = _mm_or_si128(diff, _mm_xor_si128(_mm_load_si128((const __m128i*)(const void*)(b + i)), v));
+  return ((w ^ fill) | (uint64_t)_mm_cvtsi128_si64(diff) | (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(diff, diff))) == 0;
 }
 
 void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t n) {

@@ -117,7 +117,9 @@ describe('hak bench', () => {
   });
 
   it.each([
-    [['--allocators', 'glibc,ptmalloc'], 'Error: unknown allocator "ptmalloc": expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc.'],
+    [['--allocators', 'glibc,ptmalloc'], 'Error: unknown allocator "ptmalloc": expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc, scudo, or NAME=PATH for any malloc library.'],
+    [['--allocators', 'glibc,mine=/no/such/libmine.so'], 'Error: --allocators mine=/no/such/libmine.so: /no/such/libmine.so does not exist or is not a file.'],
+    [['--allocators', `glibc,mine=${join(ROOT, 'package.json')}`], `Error: --allocators mine=${join(ROOT, 'package.json')}: ${join(ROOT, 'package.json')} is not a shared library hak can preload (not an ELF file).`],
     [['--baseline', 'tcmalloc'], 'Error: --baseline tcmalloc: it is not among the targets.'],
     [['--noise', 'lots'], 'Error: --noise: expected a percentage from 0 to below 100, got lots'],
     [['--runs', '0'], 'Error: --runs: Expected an integer greater than or equal to 1 but received: 0'],

@@ -133,6 +133,8 @@ hak_internal void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t 
  * the calling thread's quarantine. Returns the block that leaves the quarantine for its page
  * (p itself when there is none), or NULL. */
 hak_internal void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p);
+/* A live small block's canary and encoded slack (a broken one aborts). */
+hak_internal void _hak_hd_check_request(const hak_page_t* page, const void* p);
 /* Thread exit: the quarantined blocks go back to their pages. */
 hak_internal void _hak_hd_quarantine_flush(hak_heap_t* heap);
 /* malloc(0): an address no access may touch; whether p is one. */

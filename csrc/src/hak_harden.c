@@ -125,8 +125,10 @@ static bool block_free(const hak_page_t* page, const void* p) {
 #endif
 }
 
+/* The block-start test of the fast path (a multiplication, not _hak_page_holds_block's two
+ * divisions): every hardened free, remote ones included, comes here. */
 static void check_small(const hak_page_t* page, const void* p, int kind) {
-  if (!page->in_use || !_hak_page_holds_block(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
+  if (!page->in_use || !_hak_hd_block_start(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
   if (block_free(page, p)) _hak_misuse(kind, p, page->block_size);
 }
 

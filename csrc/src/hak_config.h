@@ -70,9 +70,9 @@
  *      slack after the request: up to HAK_HD_CANARY_MAX bytes of canary right after the
  *      requested size, and the block's last 4 bytes hold the slack, encoded with the page's
  *      secret; free and realloc check both, and the end of the block before (a write
- *      before a block lands there). A freed block is filled with a pattern (its first
- *      HAK_HD_FILL_HEAD and last HAK_HD_FILL_TAIL bytes), checked when malloc hands it out
- *      again, and waits in a per-class quarantine of the freeing thread (HAK_HD_QUARANTINE
+ *      before a block lands there). A freed block is filled with a pattern (its bytes 8 to
+ *      HAK_HD_FILL_HEAD and its last word), checked when malloc hands it out again, and
+ *      waits in a per-class quarantine ring of the freeing thread (HAK_HD_QUARANTINE
  *      blocks) before it goes back to its page, so the next malloc of its size gets
  *      another block. malloc(0) returns an address in a PROT_NONE region (any access
  *      faults); free and realloc accept it. Each detection prints one line on stderr,
@@ -84,24 +84,26 @@
 #define HAK_HARDEN 0
 #endif
 
-/* Harden's small and mid blocks (hak_harden.c). HAK_HD_ROOM: the bytes a request gets
- * beyond its size (4 for the encoded slack, at least 1 of canary); a request that fills its
- * class takes the next one. HAK_HD_CANARY_MAX: how many bytes after the request hold the
- * canary (the rest of the slack is not checked). HAK_HD_FILL_HEAD / HAK_HD_FILL_TAIL: how
- * much of a freed block is filled and checked at reuse (all of a block up to
- * HEAD + TAIL bytes; a larger one's middle is not, which keeps a 64 KiB free from writing
- * 64 KiB). HAK_HD_QUARANTINE (default 8): freed blocks a thread holds per class before the
- * oldest goes back to its page; at most HAK_HD_QUARANTINE_MAX. Run-time override:
+/* Harden's small and mid blocks (hak_harden.h, hak_harden_blocks.c). HAK_HD_ROOM: the bytes
+ * a request gets beyond its size (4 for the encoded slack, at least 1 of canary); a request
+ * that fills its class takes the next one. HAK_HD_CANARY_MAX: how many bytes after the
+ * request hold the canary (one word, written and compared in one access on the fast paths;
+ * the rest of the slack is not checked). HAK_HD_FILL_HEAD: a freed block is filled, and
+ * checked at reuse, from byte 8 to this one and in its last word (all of a block up to
+ * HEAD + 8 bytes; a larger one's middle is not: a constant price per free and malloc, which
+ * misses a write deep inside a large free block). HAK_HD_QUARANTINE (default 8): the ring of
+ * freed blocks a thread holds per class, rounded up to a power of two (at most
+ * HAK_HD_QUARANTINE_MAX), drained half at a time, so a block waits for at least half the
+ * ring's frees of its class before it goes back to its page. Run-time override:
  * HAKMEM_QUARANTINE=<n> (0 turns the delay off). HAK_HD_ZERO_SPAN: the PROT_NONE region
  * whose 16-byte steps malloc(0) hands out in turn. */
 #define HAK_HD_ROOM          5
-#define HAK_HD_CANARY_MAX    64
-#define HAK_HD_FILL_HEAD     128
-#define HAK_HD_FILL_TAIL     64
+#define HAK_HD_CANARY_MAX    8
+#define HAK_HD_FILL_HEAD     64
 #ifndef HAK_HD_QUARANTINE
 #define HAK_HD_QUARANTINE    8
 #endif
-#define HAK_HD_QUARANTINE_MAX 64
+#define HAK_HD_QUARANTINE_MAX 32
 #define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since

@@ -339,6 +339,17 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
   at->list->head = (hak_block_t*)p;
   _hak_dec_in_memory(&at->list->room);
 }
+#elif HAK_HARDEN
+/* Any thread's small or mid block goes into the calling thread's quarantine (which hands it
+ * to its page later, remote or not); a large block, a page not in use (the empty page of a
+ * foreign pointer, a released page) and a thread without a quarantine take the slow path. */
+hak_inline bool _hak_free_takes(hak_heap_t* heap, hak_free_at_t* at) {
+  return heap->quarantine_mask != 0 && at->page->in_use && at->page->tier != HAK_TIER_LARGE;
+}
+hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* p) {
+  _hak_count_free(heap, at->page);
+  _hak_hd_quarantine_block(heap, at->page, p);
+}
 #else
 /* The owner's free goes back on its page; the owner word's tags (a full page, a mid page)
  * send the owner to the slow path too. */
@@ -353,13 +364,12 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
 #endif
 
 #if HAK_HARDEN
-/* p must start a carved block of the page (else the report aborts); the block then goes to
- * the slow path, which checks that it is not free already (a block carrying the free tag is
- * looked for on the page's lists), checks its canaries, fills it and puts it in the
- * quarantine. */
+/* p must start a carved block of the page (else the report aborts); a block that carries the
+ * free tag, or whose canary, encoded slack or neighbour's end looks broken, goes to the slow
+ * path, which looks for it on the page's lists and checks it in full. */
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) {
   if (hak_unlikely(!_hak_hd_block_start(at->page, p))) _hak_hd_bad_free(at->page, p);
-  return false;
+  return _hak_hd_free_ok(at->page, p);
 }
 #else
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) { (void)at; (void)p; return true; }

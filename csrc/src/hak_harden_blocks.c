@@ -6,34 +6,16 @@
 
 #if HAK_HARDEN
 
-#include <emmintrin.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 /* ---------------------------------------------------------------- canaries, fill, quarantine */
 
-/* A page's fill word, from its secret: a free block holds it from its second word on (head
- * and tail, hak_config.h); a live block's canary bytes are its complement's. The top half
- * of the fill word, where a free block's last 4 bytes lie, is also the key of a live block's
- * encoded slack there: a free block's slack decodes to 0. */
-static inline uint64_t fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL; }
-static inline uint32_t slack_key(const hak_page_t* page) { return (uint32_t)(fill_word(page) >> 32); }
-
-/* The canary: one byte of the page's own, repeated, so that a range of any alignment is
- * written and compared a word at a time. */
-static inline uint64_t canary_word(uint64_t fill) { return ((fill >> 8) & 0xff) * 0x0101010101010101ULL ^ 0xa5a5a5a5a5a5a5a5ULL; }
-
-static inline uint32_t load32(const uint8_t* at) { uint32_t v; memcpy(&v, at, 4); return v; }
-
 /* The slack of a block, decoded: 0 for a free one, HAK_HD_ROOM .. block size for a live one,
  * anything else for a block whose end was overwritten. */
 static inline uint32_t block_slack(const hak_page_t* page, const uint8_t* b) {
-  return load32(b + page->block_size - 4) ^ slack_key(page);
-}
-
-static inline bool slack_valid(const hak_page_t* page, uint32_t slack) {
-  return slack >= HAK_HD_ROOM && slack <= page->block_size;
+  return _hak_hd_load32(b + page->block_size - 4) ^ _hak_hd_slack_key(_hak_hd_fill_word(page));
 }
 
 static inline uint32_t small_canary_len(uint32_t slack) {
@@ -41,90 +23,45 @@ static inline uint32_t small_canary_len(uint32_t slack) {
   return n < HAK_HD_CANARY_MAX ? n : HAK_HD_CANARY_MAX;
 }
 
-/* [at, at + n): whole words, the last one overlapping the one before when n is not a
- * multiple of 8; bytes when n < 8. */
+/* Byte i of the canary of a request of `size` (see _hak_hd_canary_at). */
+static inline uint8_t canary_byte(const hak_page_t* page, uint32_t size, uint32_t i) {
+  uint32_t shift = 8 * (size - _hak_hd_canary_at(size, page->block_size) + i);
+  return (uint8_t)(_hak_hd_canary_word(_hak_hd_fill_word(page)) >> shift);
+}
+
+/* The canary a byte at a time: the program's bytes before it stay as they are (realloc). */
 static bool canary_intact(const hak_page_t* page, const uint8_t* b, uint32_t slack) {
-  uint64_t cw = canary_word(fill_word(page)), w, diff = 0;
-  const uint8_t* at = b + page->block_size - slack;
-  uint32_t n = small_canary_len(slack);
-  if (n < 8) {
-    for (uint32_t i = 0; i < n; i++) diff |= at[i] ^ (cw & 0xff);
-    return diff == 0;
-  }
-  for (uint32_t i = 0; i + 8 < n; i += 8) { memcpy(&w, at + i, 8); diff |= w ^ cw; }
-  memcpy(&w, at + n - 8, 8);
-  return (diff | (w ^ cw)) == 0;
-}
-
-static void canary_write(const hak_page_t* page, uint8_t* at, uint32_t slack) {
-  uint64_t cw = canary_word(fill_word(page));
-  uint32_t n = small_canary_len(slack);
-  if (n < 8) {
-    for (uint32_t i = 0; i < n; i++) at[i] = (uint8_t)cw;
-    return;
-  }
-  for (uint32_t i = 0; i + 8 < n; i += 8) memcpy(at + i, &cw, 8);
-  memcpy(at + n - 8, &cw, 8);
-}
-
-/* The fill's ranges: the word at 8, then 16-byte chunks from 16 to `head`, and from `tail`
- * to the block's end (blocks are 16-byte multiples, 16-byte aligned). */
-static inline void fill_ranges(const hak_page_t* page, uint32_t* head, uint32_t* tail) {
-  uint32_t bs = page->block_size;
-  *head = bs < HAK_HD_FILL_HEAD ? bs : HAK_HD_FILL_HEAD;
-  *tail = bs > HAK_HD_FILL_TAIL && bs - HAK_HD_FILL_TAIL > *head ? bs - HAK_HD_FILL_TAIL : *head;
-}
-
-/* The last word goes first: a thread checking this block as a neighbour (below) sees its
- * slack turn to a free block's before its canary turns into fill. */
-static void fill_block(const hak_page_t* page, uint8_t* b) {
-  uint64_t fill = fill_word(page);
-  __m128i v = _mm_set1_epi64x((long long)fill);
-  uint32_t head, tail;
-  fill_ranges(page, &head, &tail);
-  memcpy(b + page->block_size - 8, &fill, 8);
-  atomic_signal_fence(memory_order_seq_cst);
-  memcpy(b + 8, &fill, 8);
-  for (uint32_t i = 16; i < head; i += 16) _mm_store_si128((__m128i*)(void*)(b + i), v);
-  for (uint32_t i = tail; i < page->block_size; i += 16) _mm_store_si128((__m128i*)(void*)(b + i), v);
-}
-
-static bool fill_intact(const hak_page_t* page, const uint8_t* b) {
-  uint64_t fill = fill_word(page), w;
-  __m128i v = _mm_set1_epi64x((long long)fill), diff = _mm_setzero_si128();
-  uint32_t head, tail;
-  fill_ranges(page, &head, &tail);
-  memcpy(&w, b + 8, 8);
-  for (uint32_t i = 16; i < head; i += 16) diff = _mm_or_si128(diff, _mm_xor_si128(_mm_load_si128((const __m128i*)(const void*)(b + i)), v));
-  for (uint32_t i = tail; i < page->block_size; i += 16) diff = _mm_or_si128(diff, _mm_xor_si128(_mm_load_si128((const __m128i*)(const void*)(b + i)), v));
-  return ((w ^ fill) | (uint64_t)_mm_cvtsi128_si64(diff) | (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(diff, diff))) == 0;
+  uint32_t size = page->block_size - slack;
+  uint8_t diff = 0;
+  for (uint32_t i = 0, n = small_canary_len(slack); i < n; i++) diff |= b[size + i] ^ canary_byte(page, size, i);
+  return diff == 0;
 }
 
 void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) fill_block(page, start + (size_t)i * page->block_size);
+  uint64_t fill = _hak_hd_fill_word(page);
+  for (uint32_t i = 0; i < n; i++) _hak_hd_fill(page, start + (size_t)i * page->block_size, fill);
+}
+
+void _hak_hd_bad_fill(const hak_page_t* page, const void* b) {
+  _hak_misuse(HAK_MISUSE_WRITTEN_FREE, b, page->block_size);
 }
 
 void _hak_hd_resized(hak_page_t* page, void* b, size_t size) {
   uint32_t slack = page->block_size - (uint32_t)size;
-  canary_write(page, (uint8_t*)b + size, slack);
+  for (uint32_t i = 0, n = small_canary_len(slack); i < n; i++) ((uint8_t*)b)[size + i] = canary_byte(page, (uint32_t)size, i);
   atomic_signal_fence(memory_order_seq_cst);   /* the canary is whole before the slack says live */
-  uint32_t code = slack ^ slack_key(page);
+  uint32_t code = slack ^ _hak_hd_slack_key(_hak_hd_fill_word(page));
   memcpy((uint8_t*)b + page->block_size - 4, &code, 4);
-}
-
-void _hak_hd_handed(hak_page_t* page, void* b, size_t size) {
-  if (hak_unlikely(!fill_intact(page, b))) _hak_misuse(HAK_MISUSE_WRITTEN_FREE, b, page->block_size);
-  _hak_hd_resized(page, b, size);
 }
 
 size_t _hak_hd_small_usable(const hak_page_t* page, const void* p) {
   uint32_t slack = block_slack(page, p);
-  return slack_valid(page, slack) ? page->block_size - slack : 0;
+  return _hak_hd_slack_valid(slack, page->block_size) ? page->block_size - slack : 0;
 }
 
 void _hak_hd_check_request(const hak_page_t* page, const void* p) {
   uint32_t slack = block_slack(page, p);
-  if (!slack_valid(page, slack) || !canary_intact(page, p, slack)) _hak_misuse(HAK_MISUSE_OVERFLOW, p, page->block_size);
+  if (!_hak_hd_slack_valid(slack, page->block_size) || !canary_intact(page, p, slack)) _hak_misuse(HAK_MISUSE_OVERFLOW, p, page->block_size);
 }
 
 /* The block before p on its page ends where a write before p lands (its last 4 bytes, the
@@ -134,37 +71,59 @@ void _hak_hd_check_request(const hak_page_t* page, const void* p) {
 static void check_neighbour(const hak_page_t* page, const uint8_t* p) {
   if (p == page->area) return;
   uint32_t slack = block_slack(page, p - page->block_size);
-  if (hak_unlikely(slack != 0 && !slack_valid(page, slack))) _hak_misuse(HAK_MISUSE_BOUNDARY, p, page->block_size);
+  if (hak_unlikely(slack != 0 && !_hak_hd_slack_valid(slack, page->block_size))) _hak_misuse(HAK_MISUSE_BOUNDARY, p, page->block_size);
 }
 
 void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p) {
   _hak_hd_check_request(page, p);
   check_neighbour(page, p);
-  fill_block(page, p);
-  size_t n = _hak_options.quarantine;
-  if (n == 0 || heap == &_hak_heap_empty) return p;
-  HAK_HD_LINK(page, p, page);          /* marks it free for a second free's search */
-  int cls = page->class_idx;
-  unsigned at = heap->quarantine_at[cls];
-  void* out = heap->quarantine[cls][at];
-  heap->quarantine[cls][at] = p;
-  heap->quarantine_at[cls] = (uint8_t)(at + 1 < n ? at + 1 : 0);
-  if (out != NULL) {
-    /* its link still marks it, unless the program wrote there while it waited */
-    hak_page_t* op = _hak_page_of(out);
-    if (HAK_HD_NEXT(op, out) != (hak_block_t*)op) _hak_misuse(HAK_MISUSE_WRITTEN_FREE, out, op->block_size);
+  if (heap->quarantine_mask == 0) {
+    _hak_hd_fill(page, p, _hak_hd_fill_word(page));
+    return p;
   }
-  return out;
+  _hak_hd_quarantine_block(heap, page, p);
+  return NULL;
+}
+
+/* The ring's slots from..from + half go back to their pages, a run of blocks of one page in
+ * one push. A block there still links to its page, unless the program wrote there while it
+ * waited. */
+void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned from) {
+  hak_page_t* page = NULL;
+  hak_block_t *first = NULL, *last = NULL;
+  uint32_t n = 0;
+  for (unsigned i = from; i <= from + heap->quarantine_half; i++) {
+    hak_block_t* b = heap->quarantine[cls][i].block;
+    if (b == NULL) continue;
+    heap->quarantine[cls][i].block = NULL;
+    hak_page_t* bp = heap->quarantine[cls][i].page;
+    if (hak_unlikely(HAK_HD_NEXT(bp, b) != (hak_block_t*)bp)) _hak_misuse(HAK_MISUSE_WRITTEN_FREE, b, bp->block_size);
+    if (bp != page) {
+      if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
+      page = bp; first = b; n = 0;
+    } else {
+      HAK_HD_LINK(page, last, b);
+    }
+    last = b;
+    n++;
+  }
+  if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
+}
+
+/* The ring: the setting rounded up to a power of two, at least 2 (1 holds a block for one
+ * free of its class); 0 leaves the heap without one. */
+void _hak_hd_quarantine_init(hak_heap_t* heap) {
+  uint32_t want = (uint32_t)_hak_options.quarantine, slots = 2;
+  if (want == 0) return;
+  while (slots < want) slots <<= 1;
+  heap->quarantine_mask = slots - 1;
+  heap->quarantine_half = slots / 2 - 1;
 }
 
 void _hak_hd_quarantine_flush(hak_heap_t* heap) {
+  if (heap->quarantine_mask == 0) return;
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
-    for (int i = 0; i < HAK_HD_QUARANTINE_MAX; i++) {
-      void* b = heap->quarantine[cls][i];
-      if (b == NULL) continue;
-      heap->quarantine[cls][i] = NULL;
-      _hak_free_to_page(heap, _hak_page_of(b), b);
-    }
+    for (unsigned from = 0; from <= heap->quarantine_mask; from += heap->quarantine_half + 1) _hak_hd_quarantine_drain(heap, cls, from);
     heap->quarantine_at[cls] = 0;
   }
 }

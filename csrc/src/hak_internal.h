@@ -393,9 +393,12 @@ typedef struct hak_heap_s {
   void* mid_blocks[HAK_MID_CLASSES][HAK_MID_CACHE_SLOTS];
 #endif
 #if HAK_HARDEN
-  /* harden's delayed reuse: the blocks this thread freed last, per class (a ring) */
-  void* quarantine[HAK_CLASS_COUNT][HAK_HD_QUARANTINE_MAX];
+  /* harden's delayed reuse: the blocks this thread freed last, per class (a ring of
+   * quarantine_mask + 1 slots, drained half at a time; hak_harden.h) */
+  uint32_t quarantine_mask;                 /* 0: no quarantine (the empty heap, or the setting) */
+  uint32_t quarantine_half;                 /* half the ring, minus 1 */
   uint8_t quarantine_at[HAK_CLASS_COUNT];
+  struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_QUARANTINE_MAX];
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */

@@ -416,10 +416,9 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
     return;
   }
 #if HAK_HARDEN
-  /* every hardened free comes here: checked, filled, and delayed */
-  p = _hak_hd_small_free(heap, page, p);
-  if (p == NULL) return;
-  page = _hak_page_of(p);
+  /* a free the fast path did not take (a tagged block, a broken canary or neighbour, a
+   * thread's first free): checked in full, filled, and delayed */
+  if (_hak_hd_small_free(heap, page, p) == NULL) return;
 #endif
 #if HAK_MID_CACHE_SLOTS
   if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {

@@ -128,10 +128,10 @@ static void uaf_case(int k) {
   switch (k) {
     case 0: write_after_free(64, 0); break;
     case 1: write_after_free(64, 24); break;
-    case 2: write_after_free(4000, 100); break;
+    case 2: write_after_free(4000, 40); break;
     case 3: read_after_free(64, 16); break;
-    case 4: read_after_free(200, 100); break;
-    default: read_after_free(4000, 64); break;
+    case 4: read_after_free(200, 40); break;
+    default: read_after_free(4000, 56); break;
   }
 }
 static void reuse_case(int k) {
@@ -165,10 +165,10 @@ static const probe_t probes[] = {
   {"zero-size", "posix_memalign(16, 0) written", zero_case, 5},
   {"write/read after free", "64 B written at 0", uaf_case, 0},
   {"write/read after free", "64 B written at 24", uaf_case, 1},
-  {"write/read after free", "4000 B written at 100", uaf_case, 2},
-  {"write/read after free", "64 B old bytes read", uaf_case, 3},
-  {"write/read after free", "200 B old bytes read", uaf_case, 4},
-  {"write/read after free", "4000 B old bytes read", uaf_case, 5},
+  {"write/read after free", "4000 B written at 40", uaf_case, 2},
+  {"write/read after free", "64 B old bytes read at 16", uaf_case, 3},
+  {"write/read after free", "200 B old bytes read at 40", uaf_case, 4},
+  {"write/read after free", "4000 B old bytes read at 56", uaf_case, 5},
   {"immediate reuse", "16 B", reuse_case, 0},
   {"immediate reuse", "64 B", reuse_case, 1},
   {"immediate reuse", "1000 B", reuse_case, 2},

@@ -222,17 +222,17 @@ static void ok_zero_blocks(void) {
   hak_free(hak_calloc(0, 0));
 }
 
-/* writes after free anywhere in the block's first 128 bytes or its last 64, found when
+/* writes after free anywhere in the block's bytes 8 to 64 or its last word, found when
  * malloc hands the block out again */
 static void uaf_tiny_middle(void) { char* p = hak_malloc(TINY); hak_free(p); p[40] = 'w'; malloc_until(TINY, p); }
 /* (a block stays live beside it: a page whose blocks all come back is carved afresh) */
 static void uaf_mid_tail(void) {
   char* p = hak_malloc(MID); void* keep = hak_malloc(MID);
-  hak_free(p); p[4096 - 20] = 'w'; malloc_until(MID, p); hak_free(keep);
+  hak_free(p); p[4096 - 6] = 'w'; malloc_until(MID, p); hak_free(keep);
 }
 static void uaf_zero_byte(void) {
   char* p = hak_malloc(200); void* keep = hak_malloc(200);
-  hak_free(p); memset(p + 100, 0, 8); malloc_until(200, p); hak_free(keep);
+  hak_free(p); memset(p + 40, 0, 8); malloc_until(200, p); hak_free(keep);
 }
 static void ok_freed_bytes_gone(void) {
   /* a freed block's old bytes are not left readable */

@@ -91,11 +91,14 @@
  * the rest of the slack is not checked). HAK_HD_FILL_HEAD: a freed block is filled, and
  * checked at reuse, from byte 8 to this one and in its last word (all of a block up to
  * HEAD + 8 bytes; a larger one's middle is not: a constant price per free and malloc, which
- * misses a write deep inside a large free block). HAK_HD_QUARANTINE (default 8): the ring of
- * freed blocks a thread holds per class, rounded up to a power of two (at most
- * HAK_HD_QUARANTINE_MAX), drained half at a time, so a block waits for at least half the
- * ring's frees of its class before it goes back to its page. Run-time override:
- * HAKMEM_QUARANTINE=<n> (0 turns the delay off). HAK_HD_ZERO_SPAN: the PROT_NONE region
+ * misses a write deep inside a large free block). HAK_HD_QUARANTINE (default 8): a freed
+ * block waits in its freeing thread's ring for its class until this many newer blocks of
+ * the class wait behind it; then that thread's next malloc of the class may take it (the
+ * ring is its cache, as the tiny and mid caches are without harden). A class's ring holds
+ * about HAK_HD_RING_BYTES of blocks (between twice the setting and HAK_HD_RING - 1); a full
+ * one hands its oldest half back to their pages, and a thread's exit all of it. Run-time
+ * override: HAKMEM_QUARANTINE=<n>, at most HAK_HD_QUARANTINE_MAX (0: no delay and no
+ * ring, every free takes the slow path). HAK_HD_ZERO_SPAN: the PROT_NONE region
  * whose 16-byte steps malloc(0) hands out in turn. */
 #define HAK_HD_ROOM          5
 #define HAK_HD_CANARY_MAX    8
@@ -103,7 +106,9 @@
 #ifndef HAK_HD_QUARANTINE
 #define HAK_HD_QUARANTINE    8
 #endif
-#define HAK_HD_QUARANTINE_MAX 32
+#define HAK_HD_QUARANTINE_MAX 31
+#define HAK_HD_RING          64
+#define HAK_HD_RING_BYTES    (64u << 10)
 #define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since

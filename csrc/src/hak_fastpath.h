@@ -197,6 +197,13 @@ hak_inline bool _hak_mid_stack_push(hak_heap_t* heap, hak_mid_stack_t* st, void*
   *st->top++ = p;
   return true;
 }
+#elif HAK_HARDEN
+/* harden: the freeing thread's quarantine ring is its cache (hak_harden.h) */
+hak_inline void* _hak_mid_stack_pop(hak_heap_t* heap, int cls, size_t size) {
+  void* b = _hak_hd_quarantine_pop(heap, cls, size);
+  if (b != NULL) _hak_count_alloc_of(heap, HAK_TIER_MID, cls, size);
+  return b;
+}
 #else
 hak_inline void* _hak_mid_stack_pop(hak_heap_t* heap, int cls, size_t size) {
   (void)heap; (void)cls; (void)size;
@@ -221,8 +228,11 @@ hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { return
 hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { return _hak_nonnull_page(heap->current[_hak_class_search(size)]); }
 #endif
 
+/* The calling thread's cache for a tiny class. `size` (with tiny cache; `need` below): the
+ * request with harden's room, which picks the class; `request`/`size`: the request. */
 #if HAK_TINY_CACHE_BLOCKS
-hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) {
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size, size_t request) {
+  (void)request;
   hak_tiny_list_t* list = _hak_tiny_list_of(heap, size);
   hak_block_t* b = list->head;
   if (hak_unlikely(b == NULL)) return NULL;
@@ -235,8 +245,16 @@ hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) {
   return b;
 }
 hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { (void)heap; (void)size; return NULL; }
+#elif HAK_HARDEN
+/* harden: the freeing thread's quarantine ring is its cache (hak_harden.h) */
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t need, size_t size) {
+  int cls = _hak_class_of(need);
+  void* b = _hak_hd_quarantine_pop(heap, cls, size);
+  if (b != NULL) _hak_count_alloc_of(heap, HAK_TIER_TINY, cls, size);
+  return b;
+}
 #else
-hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) { (void)heap; (void)size; return NULL; }
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t need, size_t size) { (void)heap; (void)need; (void)size; return NULL; }
 #endif
 
 /* Everything the fast path does not serve. It reads the heap again itself, so that the fast
@@ -251,7 +269,7 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
   hak_page_t* page;                     /* NULL: no page to pop from here */
   size_t need = _hak_request_room(size);   /* harden: room for the canary */
   if (hak_likely(need <= HAK_TINY_MAX)) {
-    void* b = _hak_tiny_list_pop(heap, need);
+    void* b = _hak_tiny_list_pop(heap, need, size);
     if (hak_likely(b != NULL)) return b;
     page = _hak_tiny_page_of(heap, need);
   } else if (need <= HAK_MID_MAX) {
@@ -344,7 +362,7 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
  * to its page later, remote or not); a large block, a page not in use (the empty page of a
  * foreign pointer, a released page) and a thread without a quarantine take the slow path. */
 hak_inline bool _hak_free_takes(hak_heap_t* heap, hak_free_at_t* at) {
-  return heap->quarantine_mask != 0 && at->page->in_use && at->page->tier != HAK_TIER_LARGE;
+  return heap->quarantine_keep != 0 && at->page->in_use && at->page->tier != HAK_TIER_LARGE;
 }
 hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* p) {
   _hak_count_free(heap, at->page);

@@ -217,20 +217,40 @@ hak_inline bool _hak_hd_free_ok(const hak_page_t* page, const void* p) {
   return ((_hak_hd_load64(b + at) ^ _hak_hd_canary_word(fill)) >> ((size - at) * 8)) == 0;
 }
 
-/* Harden's delayed reuse: a ring per class in the freeing thread's heap, its size a power of
- * two (quarantine_mask + 1); each time the index enters a half of the ring, the blocks
- * there, the oldest, go back to their pages. A block waits for at least half the ring's
- * frees of its class. The empty heap's mask is 0: its thread takes the slow path. */
-hak_internal void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned from);
+/* Harden's delayed reuse: a ring per class in the freeing thread's heap (HAK_HD_RING slots,
+ * of which a class uses at most quarantine_cap[cls]), which is also where that thread's
+ * mallocs of the class look first, as the default build's tiny and mid caches are: a freed
+ * block, any thread's, is handed out again by the thread that freed it, without an atomic
+ * operation on its page, once quarantine_keep newer blocks of its class wait behind it. A
+ * full ring hands its oldest blocks back to their pages, down to half its cap. The empty
+ * heap's keep is 0: its thread takes the slow path. */
+hak_internal void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep);
 
 hak_inline void _hak_hd_quarantine_push(hak_heap_t* heap, const hak_page_t* page, void* p) {
   int cls = page->class_idx;
-  unsigned at = heap->quarantine_at[cls];
+  unsigned at = heap->quarantine_at[cls] & (HAK_HD_RING - 1), n = heap->quarantine_count[cls] + 1u;
   heap->quarantine[cls][at].block = p;
   heap->quarantine[cls][at].page = (hak_page_t*)page;
-  at = (at + 1) & heap->quarantine_mask;
-  heap->quarantine_at[cls] = (uint8_t)at;
-  if (hak_unlikely((at & heap->quarantine_half) == 0)) _hak_hd_quarantine_drain(heap, cls, at);
+  heap->quarantine_at[cls] = (uint8_t)(at + 1);
+  heap->quarantine_count[cls] = (uint8_t)n;
+  if (hak_unlikely(n > heap->quarantine_cap[cls])) _hak_hd_quarantine_drain(heap, cls, heap->quarantine_cap[cls] / 2u);
+}
+
+/* The ring's oldest block for a request of `size`, once it has waited long enough; NULL
+ * otherwise. Its link must still mark it (else the program wrote there while it waited);
+ * its fill is checked and its canary written as for a page's block. */
+hak_inline void* _hak_hd_quarantine_pop(hak_heap_t* heap, int cls, size_t size) {
+  unsigned n = heap->quarantine_count[cls];
+  if (hak_likely(n <= heap->quarantine_keep)) return NULL;
+  unsigned at = (heap->quarantine_at[cls] - n) & (HAK_HD_RING - 1);
+  void* b = heap->quarantine[cls][at].block;
+  hak_page_t* page = heap->quarantine[cls][at].page;
+  heap->quarantine_count[cls] = (uint8_t)(n - 1);
+  if (hak_unlikely(_hak_hd_next(page, b) != (hak_block_t*)page)) _hak_hd_bad_fill(page, b);
+  _hak_hd_claim(b);
+  _hak_block_handed(page, b, size);
+  if (b == NULL) __builtin_unreachable();   /* a ring holds blocks: the caller's test folds */
+  return b;
 }
 
 /* A freed block that passed the checks: filled, its link marking it free (it links to its

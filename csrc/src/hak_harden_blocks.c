@@ -77,7 +77,7 @@ static void check_neighbour(const hak_page_t* page, const uint8_t* p) {
 void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p) {
   _hak_hd_check_request(page, p);
   check_neighbour(page, p);
-  if (heap->quarantine_mask == 0) {
+  if (heap->quarantine_keep == 0) {
     _hak_hd_fill(page, p, _hak_hd_fill_word(page));
     return p;
   }
@@ -85,17 +85,18 @@ void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p) {
   return NULL;
 }
 
-/* The ring's slots from..from + half go back to their pages, a run of blocks of one page in
+/* The ring's oldest blocks but `keep` go back to their pages, a run of blocks of one page in
  * one push. A block there still links to its page, unless the program wrote there while it
  * waited. */
-void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned from) {
+void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) {
+  unsigned count = heap->quarantine_count[cls];
+  if (count <= keep) return;
   hak_page_t* page = NULL;
   hak_block_t *first = NULL, *last = NULL;
   uint32_t n = 0;
-  for (unsigned i = from; i <= from + heap->quarantine_half; i++) {
+  for (unsigned k = count; k > keep; k--) {
+    unsigned i = (heap->quarantine_at[cls] - k) & (HAK_HD_RING - 1);
     hak_block_t* b = heap->quarantine[cls][i].block;
-    if (b == NULL) continue;
-    heap->quarantine[cls][i].block = NULL;
     hak_page_t* bp = heap->quarantine[cls][i].page;
     if (hak_unlikely(HAK_HD_NEXT(bp, b) != (hak_block_t*)bp)) _hak_misuse(HAK_MISUSE_WRITTEN_FREE, b, bp->block_size);
     if (bp != page) {
@@ -107,25 +108,28 @@ void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned from) {
     last = b;
     n++;
   }
+  heap->quarantine_count[cls] = (uint8_t)keep;
   if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
 }
 
-/* The ring: the setting rounded up to a power of two, at least 2 (1 holds a block for one
- * free of its class); 0 leaves the heap without one. */
+/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least twice the setting (a drain
+ * keeps half), below the ring's size (a push comes before the drain); 0 leaves the heap
+ * without a quarantine. */
+_Static_assert(2 * HAK_HD_QUARANTINE_MAX < HAK_HD_RING && HAK_HD_RING <= 128, "a class's ring holds twice the setting and a push, counted in a byte");
+
 void _hak_hd_quarantine_init(hak_heap_t* heap) {
-  uint32_t want = (uint32_t)_hak_options.quarantine, slots = 2;
-  if (want == 0) return;
-  while (slots < want) slots <<= 1;
-  heap->quarantine_mask = slots - 1;
-  heap->quarantine_half = slots / 2 - 1;
+  uint32_t keep = (uint32_t)_hak_options.quarantine;
+  if (keep == 0) return;
+  heap->quarantine_keep = keep;
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
+    uint32_t fit = HAK_HD_RING_BYTES / _hak_class_size[cls];
+    heap->quarantine_cap[cls] = (uint8_t)(fit < 2 * keep ? 2 * keep : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit);
+  }
 }
 
 void _hak_hd_quarantine_flush(hak_heap_t* heap) {
-  if (heap->quarantine_mask == 0) return;
-  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
-    for (unsigned from = 0; from <= heap->quarantine_mask; from += heap->quarantine_half + 1) _hak_hd_quarantine_drain(heap, cls, from);
-    heap->quarantine_at[cls] = 0;
-  }
+  if (heap->quarantine_keep == 0) return;
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) _hak_hd_quarantine_drain(heap, cls, 0);
 }
 
 /* ---------------------------------------------------------------- zero-size blocks */

@@ -395,10 +395,12 @@ typedef struct hak_heap_s {
 #if HAK_HARDEN
   /* harden's delayed reuse: the blocks this thread freed last, per class (a ring of
    * quarantine_mask + 1 slots, drained half at a time; hak_harden.h) */
-  uint32_t quarantine_mask;                 /* 0: no quarantine (the empty heap, or the setting) */
-  uint32_t quarantine_half;                 /* half the ring, minus 1 */
-  uint8_t quarantine_at[HAK_CLASS_COUNT];
-  struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_QUARANTINE_MAX];
+  uint32_t quarantine_keep;                 /* blocks a class's ring keeps before one is reused;
+                                               0: no quarantine (the empty heap, or the setting) */
+  uint8_t quarantine_at[HAK_CLASS_COUNT];   /* where the next freed block goes (mod HAK_HD_RING) */
+  uint8_t quarantine_count[HAK_CLASS_COUNT];   /* blocks waiting, the oldest count slots back */
+  uint8_t quarantine_cap[HAK_CLASS_COUNT];  /* blocks a class's ring holds before it drains */
+  struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */

@@ -128,14 +128,16 @@ hak_inline void _hak_hd_store64(uint8_t* at, uint64_t v) { memcpy(at, &v, 8); }
 
 /* A page's fill word, from its secret: a free block holds it at 8..HAK_HD_FILL_HEAD and in
  * its last word. Its top half, where a free block's last 4 bytes lie, is also the key of a
- * live block's encoded slack there: a free block's slack decodes to 0. */
-hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL; }
+ * live block's encoded slack there: a free block's slack decodes to 0. Every byte has its
+ * top bit set, so text and small numbers (a stray write, old contents) never match it. */
+hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL | 0x8080808080808080ULL; }
 hak_inline uint32_t _hak_hd_slack_key(uint64_t fill) { return (uint32_t)(fill >> 32); }
 
-/* The canary word: the fill's complement, written where _hak_hd_canary_at says; its byte
- * at that offset + i lies at the same place for the same request size, so a write and a
- * compare agree without a repeated byte. */
-hak_inline uint64_t _hak_hd_canary_word(uint64_t fill) { return ~fill; }
+/* The canary word: every byte differs from the fill's, and keeps its top bit (so a byte of
+ * text never matches it); written where _hak_hd_canary_at says, its byte at that offset + i
+ * lies at the same place for the same request size, so a write and a compare agree
+ * without a repeated byte. */
+hak_inline uint64_t _hak_hd_canary_word(uint64_t fill) { return fill ^ 0x7f7f7f7f7f7f7f7fULL; }
 
 /* A live block's slack (block size minus request) is HAK_HD_ROOM .. block size. */
 hak_inline bool _hak_hd_slack_valid(uint32_t slack, uint32_t block_size) {

@@ -95,8 +95,9 @@
  * block waits in its freeing thread's ring for its class until this many newer blocks of
  * the class wait behind it; then that thread's next malloc of the class may take it (the
  * ring is its cache, as the tiny and mid caches are without harden). A class's ring holds
- * about HAK_HD_RING_BYTES of blocks (between twice the setting and HAK_HD_RING - 1); a full
- * one hands its oldest half back to their pages, and a thread's exit all of it. Run-time
+ * about HAK_HD_RING_BYTES of blocks (between the setting plus 4 and HAK_HD_RING - 1); a
+ * full one hands its oldest half back to their pages (never the blocks still waiting), and
+ * a thread's exit all of it. Run-time
  * override: HAKMEM_QUARANTINE=<n>, at most HAK_HD_QUARANTINE_MAX (0: no delay and no
  * ring, every free takes the slow path). HAK_HD_ZERO_SPAN: the PROT_NONE region
  * whose 16-byte steps malloc(0) hands out in turn. */
@@ -106,9 +107,9 @@
 #ifndef HAK_HD_QUARANTINE
 #define HAK_HD_QUARANTINE    8
 #endif
-#define HAK_HD_QUARANTINE_MAX 31
+#define HAK_HD_QUARANTINE_MAX 32
 #define HAK_HD_RING          64
-#define HAK_HD_RING_BYTES    (64u << 10)
+#define HAK_HD_RING_BYTES    (32u << 10)
 #define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since

@@ -294,9 +294,11 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
  *                    offset; else its page. False for a pointer outside hakmem's segments
  *                    (superslab; the registry answers the empty page instead).
  *   _hak_free_takes  whether the fast path keeps the block: the calling thread's list at
- *                    that offset has room (tiny cache), else the calling thread owns the page.
- *   _hak_free_check  harden: the block-start test (a failure aborts) and the free tag.
- *   _hak_free_push   onto the list, or onto the page's allocation list.
+ *                    that offset has room (tiny cache); with harden, a small or mid block
+ *                    and a thread with a quarantine ring; else the calling thread owns the page.
+ *   _hak_free_check  harden: the block-start test (a failure aborts), the free tag, the
+ *                    slack, the canary word and the neighbour's slack.
+ *   _hak_free_push   onto the list, into harden's ring (filled), or onto the page's list.
  * A block the list did not take may still go to a mid stack (_hak_free_to_stack); anything
  * else goes to the slow path (_hak_free_miss). */
 

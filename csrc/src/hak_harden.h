@@ -224,7 +224,7 @@ hak_inline bool _hak_hd_free_ok(const hak_page_t* page, const void* p) {
  * mallocs of the class look first, as the default build's tiny and mid caches are: a freed
  * block, any thread's, is handed out again by the thread that freed it, without an atomic
  * operation on its page, once quarantine_keep newer blocks of its class wait behind it. A
- * full ring hands its oldest blocks back to their pages, down to half its cap. The empty
+ * full ring hands its oldest blocks back to their pages, down to quarantine_low. The empty
  * heap's keep is 0: its thread takes the slow path. */
 hak_internal void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep);
 
@@ -235,7 +235,7 @@ hak_inline void _hak_hd_quarantine_push(hak_heap_t* heap, const hak_page_t* page
   heap->quarantine[cls][at].page = (hak_page_t*)page;
   heap->quarantine_at[cls] = (uint8_t)(at + 1);
   heap->quarantine_count[cls] = (uint8_t)n;
-  if (hak_unlikely(n > heap->quarantine_cap[cls])) _hak_hd_quarantine_drain(heap, cls, heap->quarantine_cap[cls] / 2u);
+  if (hak_unlikely(n > heap->quarantine_cap[cls])) _hak_hd_quarantine_drain(heap, cls, heap->quarantine_low[cls]);
 }
 
 /* The ring's oldest block for a request of `size`, once it has waited long enough; NULL

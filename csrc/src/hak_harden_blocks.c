@@ -112,10 +112,10 @@ void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) {
   if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
 }
 
-/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least twice the setting (a drain
- * keeps half), below the ring's size (a push comes before the drain); 0 leaves the heap
- * without a quarantine. */
-_Static_assert(2 * HAK_HD_QUARANTINE_MAX < HAK_HD_RING && HAK_HD_RING <= 128, "a class's ring holds twice the setting and a push, counted in a byte");
+/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least the setting and 4 more (a
+ * drain hands back half the cap, never the blocks still waiting), below the ring's size (a
+ * push comes before the drain); 0 leaves the heap without a quarantine. */
+_Static_assert(HAK_HD_QUARANTINE_MAX + 4 < HAK_HD_RING && HAK_HD_RING <= 128, "a class's ring holds the setting, 4 more and a push, counted in a byte");
 
 void _hak_hd_quarantine_init(hak_heap_t* heap) {
   uint32_t keep = (uint32_t)_hak_options.quarantine;
@@ -123,7 +123,9 @@ void _hak_hd_quarantine_init(hak_heap_t* heap) {
   heap->quarantine_keep = keep;
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     uint32_t fit = HAK_HD_RING_BYTES / _hak_class_size[cls];
-    heap->quarantine_cap[cls] = (uint8_t)(fit < 2 * keep ? 2 * keep : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit);
+    uint32_t cap = fit < keep + 4 ? keep + 4 : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit;
+    heap->quarantine_cap[cls] = (uint8_t)cap;
+    heap->quarantine_low[cls] = (uint8_t)(cap / 2 > keep ? cap / 2 : keep);
   }
 }
 

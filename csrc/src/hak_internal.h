@@ -400,6 +400,7 @@ typedef struct hak_heap_s {
   uint8_t quarantine_at[HAK_CLASS_COUNT];   /* where the next freed block goes (mod HAK_HD_RING) */
   uint8_t quarantine_count[HAK_CLASS_COUNT];   /* blocks waiting, the oldest count slots back */
   uint8_t quarantine_cap[HAK_CLASS_COUNT];  /* blocks a class's ring holds before it drains */
+  uint8_t quarantine_low[HAK_CLASS_COUNT];  /* ... and how many it keeps when it does */
   struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */

@@ -4,7 +4,7 @@
 import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 
-import {isPeerInstalled, PEER_ALLOCATORS, peerLibraryPath, type PeerAllocatorName} from './allocators.js';
+import {isPeerInstalled, PEER_ALLOCATORS, peerAllocator, peerLibraryPath, type PeerAllocatorName} from './allocators.js';
 import {execProgram, findOnPath} from './exec.js';
 import {csrcDir} from './paths.js';
 import {PARANOID_FILE, perfParanoid, probePerfEvents} from './perf/tools.js';
@@ -57,16 +57,18 @@ async function checkTool(name: ToolName, required: boolean): Promise<DoctorCheck
 }
 
 function checkPeer(name: PeerAllocatorName): DoctorCheck {
-  const peer = PEER_ALLOCATORS[name];
+  const peer = peerAllocator(name);
   const path = peerLibraryPath(name);
-  if (isPeerInstalled(name)) return {name, status: 'ok', required: true, detail: path};
+  const required = peer.required !== false;
+  if (isPeerInstalled(name)) return {name, status: 'ok', required, detail: path};
+  const debianPackage = peer.debianPackage ?? 'none';
   return {
     name,
-    status: 'fail',
-    required: true,
-    detail: `${path} is missing (Debian package ${peer.debianPackage})`,
-    fix: aptInstallCommand([peer.debianPackage]),
-    debianPackage: peer.debianPackage,
+    status: required ? 'fail' : 'warn',
+    required,
+    detail: `${path} is missing (Debian package ${debianPackage})`,
+    fix: aptInstallCommand([debianPackage]),
+    debianPackage,
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import {Flags} from '@oclif/core';
 
-import {ALLOCATOR_NAMES, parseAllocatorName} from './allocators.js';
+import {parseAllocatorName} from './allocators.js';
 import {UsageError} from './errors.js';
 import type {CommandProfileOptions, FigureSetting} from './profiles/index.js';
 import type {SingleRunOptions} from './run/index.js';
@@ -137,9 +137,9 @@ export const singleRunFlags = {
     summary: 'Which of the profile\'s variants to use when it names several (phases); default the first.',
   }),
   allocator: Flags.string({
-    options: [...ALLOCATOR_NAMES],
     default: 'hakmem',
-    summary: 'The allocator in place for the run: hakmem (the variant built), or glibc (no preload), mimalloc, jemalloc, tcmalloc.',
+    helpValue: 'NAME',
+    summary: 'The allocator in place for the run: hakmem (the variant built), or glibc (no preload), mimalloc, jemalloc, tcmalloc, scudo, or NAME=PATH for any malloc library.',
   }),
   env: Flags.string({
     multiple: true,

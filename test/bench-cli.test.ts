@@ -30,6 +30,15 @@ describe('hak bench', () => {
     expect(result.stderr).toBe('Error: 1 of 4 targets failed (jemalloc); the other results stand.\n  Each failure is shown above with the end of its stderr and the command that reproduces it.\n');
   });
 
+  it('prices harden with --harden: the profile\'s build against its hardened twin, the default the baseline, no peers', async () => {
+    const result = await runHak(['bench', fakeProfile(RATES), '--harden', '--json', '--runs', '3', '--no-save'], {env: fixture.env()});
+    const json = JSON.parse(result.stdout) as BenchJson;
+    expect(json.baseline).toBe('hakmem:default');
+    expect(json.results.map((entry) => [entry.label, entry.variant])).toEqual([['hakmem:default', 'default'], ['hakmem:harden', 'harden']]);
+    expect(json.results[1]!.variantId).toMatch(/-h1-/);
+    expect(json.results[0]!.variantId).not.toMatch(/-h1-/);
+  });
+
   it('returns the results as one JSON object, still exiting with the failure\'s code', async () => {
     const profile = fakeProfile({...RATES, FAKE_FAULT_GLIBC: 'exit'});
     const result = await runHak(['bench', profile, '--json', '--runs', '4', '--no-save'], {env: fixture.env()});
@@ -128,7 +137,9 @@ describe('hak bench', () => {
   });
 
   it.each([
-    [['--allocators', 'glibc,ptmalloc'], 'Error: unknown allocator "ptmalloc": expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc.'],
+    [['--allocators', 'glibc,ptmalloc'], 'Error: unknown allocator "ptmalloc": expected one of hakmem, glibc, mimalloc, jemalloc, tcmalloc, scudo, or NAME=PATH for any malloc library.'],
+    [['--allocators', 'glibc,mine=/no/such/libmine.so'], 'Error: --allocators mine=/no/such/libmine.so: /no/such/libmine.so does not exist or is not a file.'],
+    [['--allocators', `glibc,mine=${join(ROOT, 'package.json')}`], `Error: --allocators mine=${join(ROOT, 'package.json')}: ${join(ROOT, 'package.json')} is not a shared library hak can preload (not an ELF file).`],
     [['--baseline', 'tcmalloc'], 'Error: --baseline tcmalloc: it is not among the targets.'],
     [['--noise', 'lots'], 'Error: --noise: expected a percentage from 0 to below 100, got lots'],
     [['--runs', '0'], 'Error: --runs: Expected an integer greater than or equal to 1 but received: 0'],

@@ -39,16 +39,20 @@ static void* malloc_small(hak_heap_t* heap, int cls, size_t size) {
 void* _hak_malloc_generic(size_t size, bool wrapped) {
   hak_heap_t* heap = heap_or_create(_hak_heap());
   if (hak_unlikely(heap == NULL)) return libc_fallback(size, 0);
-  if (size <= HAK_TINY_MAX) {
+#if HAK_HARDEN
+  if (size == 0) return _hak_hd_zero_block();
+#endif
+  size_t need = _hak_request_room(size);
+  if (need <= HAK_TINY_MAX) {
     if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);
-    int cls = _hak_class_of(size);
+    int cls = _hak_class_of(need);
     void* p = malloc_small(heap, cls, size);
 #if HAK_TINY_CACHE_BLOCKS
     if (p != NULL) _hak_tiny_cache_fill(heap, cls);   /* the next mallocs take from the list */
 #endif
     return p;
   }
-  if (size <= HAK_MID_MAX) return malloc_small(heap, _hak_class_of(size), size);
+  if (need <= HAK_MID_MAX) return malloc_small(heap, _hak_class_of(need), size);
   return _hak_large_malloc(heap, size, 0, false);
 }
 
@@ -79,6 +83,9 @@ size_t _hak_usable_size_impl(const void* p) {
   if (p == NULL) return 0;
   hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {
+#if HAK_HARDEN
+    if (_hak_hd_is_zero_block(p)) return 0;
+#endif
 #if !HAK_OVERRIDE
     return malloc_usable_size((void*)p);
 #else
@@ -100,7 +107,7 @@ size_t _hak_usable_size_impl(const void* p) {
     return page->segment->large_size;
 #endif
   }
-  return page->block_size;
+  return _hak_block_usable(page, p);     /* harden: the requested size; past it lies the canary */
 }
 
 void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
@@ -108,6 +115,7 @@ void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
   hak_page_t* page = user_page(p);
   if (page == &_hak_page_empty) {                                   /* glibc's block */
 #if HAK_HARDEN
+    if (_hak_hd_is_zero_block(p)) return _hak_malloc_inline(size, wrapped);   /* nothing to copy */
     _hak_hd_check_foreign(p);
 #endif
     return _hak_sys_realloc(p, size);
@@ -130,7 +138,11 @@ void* _hak_realloc_impl(void* p, size_t size, bool wrapped) {
     usable = _hak_usable_size_impl(p);
   } else {
     usable = page->block_size;
-    if (size <= usable && size >= usable / 2) return p;
+    if (_hak_request_room(size) <= usable && size >= usable / 2) {
+      _hak_block_resized(page, p, size);
+      return p;
+    }
+    usable = _hak_block_usable(page, p);
   }
   void* q = _hak_malloc_inline(size, wrapped);
   if (q == NULL) return NULL;                                        /* p stays valid */
@@ -155,12 +167,16 @@ static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
   hak_heap_t* heap = heap_or_create(_hak_heap());
   if (heap == NULL || alignment > HAK_MAX_ALIGN) return libc_fallback(size, alignment);
   if (size <= HAK_TINY_MAX && wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, alignment);
-  int cls = _hak_aligned_class(size, alignment);
+#if HAK_HARDEN
+  if (size == 0) size = 1;             /* a real block: the PROT_NONE ones are only 16-aligned */
+#endif
+  int cls = _hak_aligned_class(_hak_request_room(size), alignment);
   if (cls >= 0) {
     hak_page_t* page = heap->current[cls];
     void* b = _hak_page_fits(page, alignment) ? _hak_page_pop(page) : NULL;
     if (b != NULL) {
       _hak_count_alloc(heap, page, size);
+      _hak_block_handed(page, b, size);
       return b;
     }
     b = _hak_malloc_class_aligned(heap, cls, size, alignment);

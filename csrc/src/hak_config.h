@@ -65,7 +65,17 @@
  *      a tag, and a tagged block is looked for on its page's lists); a pointer hakmem does not
  *      own is checked before it goes to glibc (stack, globals and unmapped memory are refused);
  *      a large block gets a canary after the requested size, checked at free, and an
- *      inaccessible guard page after its mapping. Each detection prints one line on stderr,
+ *      inaccessible guard page after its mapping. Small and mid blocks (hak_harden.c):
+ *      a request is served from the class of its size plus HAK_HD_ROOM, so every block has
+ *      slack after the request: up to HAK_HD_CANARY_MAX bytes of canary right after the
+ *      requested size, and the block's last 4 bytes hold the slack, encoded with the page's
+ *      secret; free and realloc check both, and the end of the block before (a write
+ *      before a block lands there). A freed block is filled with a pattern (its bytes 8 to
+ *      HAK_HD_FILL_HEAD and its last word), checked when malloc hands it out again, and
+ *      waits in a per-class quarantine ring of the freeing thread (HAK_HD_QUARANTINE
+ *      blocks) before it goes back to its page, so the next malloc of its size gets
+ *      another block. malloc(0) returns an address in a PROT_NONE region (any access
+ *      faults); free and realloc accept it. Each detection prints one line on stderr,
  *      "hakmem: double free of 0x...040 (64-byte block)", and aborts. The fast paths' checks
  *      are in hak_harden.h.
  *   0: no check on fast paths. Slow paths still abort with such a line, instead of
@@ -73,6 +83,34 @@
 #ifndef HAK_HARDEN
 #define HAK_HARDEN 0
 #endif
+
+/* Harden's small and mid blocks (hak_harden.h, hak_harden_blocks.c). HAK_HD_ROOM: the bytes
+ * a request gets beyond its size (4 for the encoded slack, at least 1 of canary); a request
+ * that fills its class takes the next one. HAK_HD_CANARY_MAX: how many bytes after the
+ * request hold the canary (one word, written and compared in one access on the fast paths;
+ * the rest of the slack is not checked). HAK_HD_FILL_HEAD: a freed block is filled, and
+ * checked at reuse, from byte 8 to this one and in its last word (all of a block up to
+ * HEAD + 8 bytes; a larger one's middle is not: a constant price per free and malloc, which
+ * misses a write deep inside a large free block). HAK_HD_QUARANTINE (default 8): a freed
+ * block waits in its freeing thread's ring for its class until this many newer blocks of
+ * the class wait behind it; then that thread's next malloc of the class may take it (the
+ * ring is its cache, as the tiny and mid caches are without harden). A class's ring holds
+ * about HAK_HD_RING_BYTES of blocks (between the setting plus 4 and HAK_HD_RING - 1); a
+ * full one hands its oldest half back to their pages (never the blocks still waiting), and
+ * a thread's exit all of it. Run-time
+ * override: HAKMEM_QUARANTINE=<n>, at most HAK_HD_QUARANTINE_MAX (0: no delay and no
+ * ring, every free takes the slow path). HAK_HD_ZERO_SPAN: the PROT_NONE region
+ * whose 16-byte steps malloc(0) hands out in turn. */
+#define HAK_HD_ROOM          5
+#define HAK_HD_CANARY_MAX    8
+#define HAK_HD_FILL_HEAD     64
+#ifndef HAK_HD_QUARANTINE
+#define HAK_HD_QUARANTINE    8
+#endif
+#define HAK_HD_QUARANTINE_MAX 32
+#define HAK_HD_RING          64
+#define HAK_HD_RING_BYTES    (32u << 10)
+#define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since
  * the sanitizer runtime owns malloc; they use the hak_* API. */

@@ -168,7 +168,10 @@ hak_inline hak_page_t* _hak_nonnull_page(hak_page_t* page) {
 /* A block from the page's allocation list, counted; NULL when the list is empty. */
 hak_inline void* _hak_page_malloc(hak_heap_t* heap, hak_page_t* page, size_t size) {
   void* b = _hak_page_pop(page);
-  if (hak_likely(b != NULL)) _hak_count_alloc(heap, page, size);
+  if (hak_likely(b != NULL)) {
+    _hak_count_alloc(heap, page, size);
+    _hak_block_handed(page, b, size);
+  }
   return b;
 }
 
@@ -194,6 +197,13 @@ hak_inline bool _hak_mid_stack_push(hak_heap_t* heap, hak_mid_stack_t* st, void*
   *st->top++ = p;
   return true;
 }
+#elif HAK_HARDEN
+/* harden: the freeing thread's quarantine ring is its cache (hak_harden.h) */
+hak_inline void* _hak_mid_stack_pop(hak_heap_t* heap, int cls, size_t size) {
+  void* b = _hak_hd_quarantine_pop(heap, cls, size);
+  if (b != NULL) _hak_count_alloc_of(heap, HAK_TIER_MID, cls, size);
+  return b;
+}
 #else
 hak_inline void* _hak_mid_stack_pop(hak_heap_t* heap, int cls, size_t size) {
   (void)heap; (void)cls; (void)size;
@@ -218,8 +228,11 @@ hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { return
 hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { return _hak_nonnull_page(heap->current[_hak_class_search(size)]); }
 #endif
 
+/* The calling thread's cache for a tiny class. `size` (with tiny cache; `need` below): the
+ * request with harden's room, which picks the class; `request`/`size`: the request. */
 #if HAK_TINY_CACHE_BLOCKS
-hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) {
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size, size_t request) {
+  (void)request;
   hak_tiny_list_t* list = _hak_tiny_list_of(heap, size);
   hak_block_t* b = list->head;
   if (hak_unlikely(b == NULL)) return NULL;
@@ -232,8 +245,16 @@ hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) {
   return b;
 }
 hak_inline hak_page_t* _hak_tiny_page_of(hak_heap_t* heap, size_t size) { (void)heap; (void)size; return NULL; }
+#elif HAK_HARDEN
+/* harden: the freeing thread's quarantine ring is its cache (hak_harden.h) */
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t need, size_t size) {
+  int cls = _hak_class_of(need);
+  void* b = _hak_hd_quarantine_pop(heap, cls, size);
+  if (b != NULL) _hak_count_alloc_of(heap, HAK_TIER_TINY, cls, size);
+  return b;
+}
 #else
-hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t size) { (void)heap; (void)size; return NULL; }
+hak_inline void* _hak_tiny_list_pop(hak_heap_t* heap, size_t need, size_t size) { (void)heap; (void)need; (void)size; return NULL; }
 #endif
 
 /* Everything the fast path does not serve. It reads the heap again itself, so that the fast
@@ -246,12 +267,13 @@ hak_internal void* _hak_malloc_generic(size_t size, bool wrapped);
 hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
   hak_heap_t* heap = _hak_heap();
   hak_page_t* page;                     /* NULL: no page to pop from here */
-  if (hak_likely(size <= HAK_TINY_MAX)) {
-    void* b = _hak_tiny_list_pop(heap, size);
+  size_t need = _hak_request_room(size);   /* harden: room for the canary */
+  if (hak_likely(need <= HAK_TINY_MAX)) {
+    void* b = _hak_tiny_list_pop(heap, need, size);
     if (hak_likely(b != NULL)) return b;
-    page = _hak_tiny_page_of(heap, size);
-  } else if (size <= HAK_MID_MAX) {
-    int cls = _hak_class_of(size);
+    page = _hak_tiny_page_of(heap, need);
+  } else if (need <= HAK_MID_MAX) {
+    int cls = _hak_class_of(need);
     void* b = _hak_mid_stack_pop(heap, cls, size);
     if (hak_likely(b != NULL)) return b;
     page = _hak_nonnull_page(heap->current[cls]);
@@ -272,9 +294,11 @@ hak_inline void* _hak_malloc_inline(size_t size, bool wrapped) {
  *                    offset; else its page. False for a pointer outside hakmem's segments
  *                    (superslab; the registry answers the empty page instead).
  *   _hak_free_takes  whether the fast path keeps the block: the calling thread's list at
- *                    that offset has room (tiny cache), else the calling thread owns the page.
- *   _hak_free_check  harden: the block-start test (a failure aborts) and the free tag.
- *   _hak_free_push   onto the list, or onto the page's allocation list.
+ *                    that offset has room (tiny cache); with harden, a small or mid block
+ *                    and a thread with a quarantine ring; else the calling thread owns the page.
+ *   _hak_free_check  harden: the block-start test (a failure aborts), the free tag, the
+ *                    slack, the canary word and the neighbour's slack.
+ *   _hak_free_push   onto the list, into harden's ring (filled), or onto the page's list.
  * A block the list did not take may still go to a mid stack (_hak_free_to_stack); anything
  * else goes to the slow path (_hak_free_miss). */
 
@@ -335,6 +359,17 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
   at->list->head = (hak_block_t*)p;
   _hak_dec_in_memory(&at->list->room);
 }
+#elif HAK_HARDEN
+/* Any thread's small or mid block goes into the calling thread's quarantine (which hands it
+ * to its page later, remote or not); a large block, a page not in use (the empty page of a
+ * foreign pointer, a released page) and a thread without a quarantine take the slow path. */
+hak_inline bool _hak_free_takes(hak_heap_t* heap, hak_free_at_t* at) {
+  return heap->quarantine_keep != 0 && at->page->in_use && at->page->tier != HAK_TIER_LARGE;
+}
+hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* p) {
+  _hak_count_free(heap, at->page);
+  _hak_hd_quarantine_block(heap, at->page, p);
+}
 #else
 /* The owner's free goes back on its page; the owner word's tags (a full page, a mid page)
  * send the owner to the slow path too. */
@@ -349,12 +384,12 @@ hak_inline void _hak_free_push(hak_heap_t* heap, const hak_free_at_t* at, void* 
 #endif
 
 #if HAK_HARDEN
-/* p must start a carved block of the page (else the report aborts); a block that carries
- * the free tag, free already or live data that looks so, goes to the slow path, which
- * looks for it on the page's lists. */
+/* p must start a carved block of the page (else the report aborts); a block that carries the
+ * free tag, or whose canary, encoded slack or neighbour's end looks broken, goes to the slow
+ * path, which looks for it on the page's lists and checks it in full. */
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) {
   if (hak_unlikely(!_hak_hd_block_start(at->page, p))) _hak_hd_bad_free(at->page, p);
-  return !_hak_hd_tagged(p);
+  return _hak_hd_free_ok(at->page, p);
 }
 #else
 hak_inline bool _hak_free_check(const hak_free_at_t* at, const void* p) { (void)at; (void)p; return true; }

@@ -1,5 +1,6 @@
 /* Heap-misuse detection (HAK_HARDEN): reporting, page secrets, and the checks that run off the
- * fast path (foreign pointers, frees that reached the slow path, large blocks). */
+ * fast path (foreign pointers, frees that reached the slow path, large blocks). Small blocks'
+ * canaries, fill and quarantine, and zero-size blocks: hak_harden_blocks.c. */
 #include "hak_harden.h"
 
 #include <stdlib.h>
@@ -13,6 +14,8 @@ static const char* const _misuse_names[] = {
   [HAK_MISUSE_OVERFLOW] = "heap overflow (written past the requested size)",
   [HAK_MISUSE_FREED_REALLOC] = "realloc of freed block",
   [HAK_MISUSE_UNDERFLOW] = "heap underflow (written before the block)",
+  [HAK_MISUSE_WRITTEN_FREE] = "write after free (a freed block was written to)",
+  [HAK_MISUSE_BOUNDARY] = "heap overflow or underflow (the end of the block before it was overwritten)",
 };
 
 /* Formats without stdio: the heap may be the thing that is broken. */
@@ -111,6 +114,8 @@ static bool listed(const hak_page_t* page, const hak_block_t* b, const hak_block
 static bool block_free(const hak_page_t* page, const void* p) {
   if (!looks_free(page, p)) return false;
   if ((_hak_page_owner(page) & ~HAK_OWNER_TAGS) != _hak_thread_id()) return true;
+  /* a quarantined block links to its page, as the last block of a dual list does */
+  if (HAK_HD_NEXT(page, p) == (const hak_block_t*)page) return true;
   hak_page_t* pg = (hak_page_t*)page;
 #if HAK_DUAL_LISTS
   return listed(page, pg->free, HAK_LIST_END(page), p) ||
@@ -120,8 +125,10 @@ static bool block_free(const hak_page_t* page, const void* p) {
 #endif
 }
 
+/* The block-start test of the fast path (a multiplication, not _hak_page_holds_block's two
+ * divisions): every hardened free, remote ones included, comes here. */
 static void check_small(const hak_page_t* page, const void* p, int kind) {
-  if (!page->in_use || !_hak_page_holds_block(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
+  if (!page->in_use || !_hak_hd_block_start(page, p)) _hak_misuse(HAK_MISUSE_INVALID_FREE, p, page->in_use ? page->block_size : 0);
   if (block_free(page, p)) _hak_misuse(kind, p, page->block_size);
 }
 
@@ -141,7 +148,7 @@ void _hak_hd_check_slow_free(const hak_page_t* page, const void* p) {
 
 void _hak_hd_check_live(const hak_page_t* page, const void* p, int kind) {
   if (page->tier == HAK_TIER_LARGE) _hak_hd_large_check(page->segment, p, kind);
-  else check_small(page, p, kind);
+  else { check_small(page, p, kind); _hak_hd_check_request(page, p); }
 }
 
 /* ---------------------------------------------------------------- large blocks */

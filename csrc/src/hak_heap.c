@@ -104,6 +104,9 @@ static void heap_init(hak_heap_t* heap) {
 #if HAK_TINY_CACHE_BLOCKS
   _hak_tiny_cache_init(heap);
 #endif
+#if HAK_HARDEN
+  _hak_hd_quarantine_init(heap);
+#endif
 }
 
 hak_heap_t* _hak_heap_for_thread(void) {
@@ -137,6 +140,9 @@ void _hak_heap_flush_caches(hak_heap_t* heap) {
 #endif
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_cache_flush(heap);
+#endif
+#if HAK_HARDEN
+  _hak_hd_quarantine_flush(heap);
 #endif
   (void)heap;
 }

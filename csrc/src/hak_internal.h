@@ -405,6 +405,17 @@ typedef struct hak_heap_s {
   hak_mid_stack_t mid_stack[HAK_CLASS_COUNT];   /* by class; the tiny ones stay unused */
   void* mid_blocks[HAK_MID_CLASSES][HAK_MID_CACHE_SLOTS];
 #endif
+#if HAK_HARDEN
+  /* harden's delayed reuse: the blocks this thread freed last, per class (a ring of
+   * quarantine_mask + 1 slots, drained half at a time; hak_harden.h) */
+  uint32_t quarantine_keep;                 /* blocks a class's ring keeps before one is reused;
+                                               0: no quarantine (the empty heap, or the setting) */
+  uint8_t quarantine_at[HAK_CLASS_COUNT];   /* where the next freed block goes (mod HAK_HD_RING) */
+  uint8_t quarantine_count[HAK_CLASS_COUNT];   /* blocks waiting, the oldest count slots back */
+  uint8_t quarantine_cap[HAK_CLASS_COUNT];  /* blocks a class's ring holds before it drains */
+  uint8_t quarantine_low[HAK_CLASS_COUNT];  /* ... and how many it keeps when it does */
+  struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
+#endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
   hak_segment_t* filled[2];                 /* segments whose pages are all carved */
@@ -518,6 +529,7 @@ typedef struct hak_options_s {
   int verbose;
   int purge_thread;         /* give free memory back in the background when idle */
   const char* stats_path;
+  uint64_t quarantine;                      /* harden: HAK_HD_QUARANTINE, HAKMEM_QUARANTINE */
 } hak_options_t;
 
 hak_internal extern hak_options_t _hak_options;

@@ -15,6 +15,7 @@ hak_options_t _hak_options = {
   .purge_limit = HAK_PURGE_LIMIT_DEFAULT,
   .purge_delay_ms = HAK_PURGE_DELAY_MS_DEFAULT,
   .purge_thread = HAK_PURGE_THREAD_DEFAULT,
+  .quarantine = HAK_HD_QUARANTINE,
 };
 _Atomic(int) _hak_init_state;
 static __thread bool _initializing;
@@ -88,6 +89,8 @@ static void read_environment(void) {
   env_number("HAKMEM_PURGE_LIMIT", &limit);
   _hak_options.purge_limit = (size_t)limit;
   env_number("HAKMEM_PURGE_DELAY_MS", &_hak_options.purge_delay_ms);
+  env_number("HAKMEM_QUARANTINE", &_hak_options.quarantine);
+  if (_hak_options.quarantine > HAK_HD_QUARANTINE_MAX) _hak_options.quarantine = HAK_HD_QUARANTINE_MAX;
   const char* path = getenv("HAKMEM_STATS");
   if (path != NULL && path[0] != 0 && strlen(path) < sizeof(_stats_path)) {
     strcpy(_stats_path, path);

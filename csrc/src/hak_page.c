@@ -74,6 +74,7 @@ static uint32_t page_extend(hak_page_t* page) {
   __atomic_store_n(&page->capacity, page->capacity + n, __ATOMIC_RELAXED);   /* _hak_page_holds_block */
 #if HAK_HARDEN
   _hak_hd_page_extended(page);
+  _hak_hd_fill_fresh(page, start, n);
 #endif
   page->is_dirty = 1;
   return n;
@@ -280,6 +281,7 @@ hak_inline void* malloc_from_pages(hak_heap_t* heap, int cls, size_t size, size_
   void* b = _hak_page_pop(page);
   hak_assert(b != NULL);
   _hak_count_alloc(heap, page, size);
+  _hak_block_handed(page, b, size);
   return b;
 }
 
@@ -409,6 +411,7 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
   if (page == &_hak_page_empty) {
     if (p == NULL) return;
 #if HAK_HARDEN
+    if (_hak_hd_is_zero_block(p)) return;
     _hak_hd_check_foreign(p);
 #endif
     _hak_count_event(heap, HAK_STAT_LIBC_FREE, 1);
@@ -430,6 +433,11 @@ static hak_noinline void free_other(hak_page_t* page, void* p) {
     _hak_large_free(heap, page->segment);
     return;
   }
+#if HAK_HARDEN
+  /* a free the fast path did not take (a tagged block, a broken canary or neighbour, a
+   * thread's first free): checked in full, filled, and delayed */
+  if (_hak_hd_small_free(heap, page, p) == NULL) return;
+#endif
 #if HAK_MID_CACHE_SLOTS
   if (page->tier == HAK_TIER_MID && heap != &_hak_heap_empty) {
     page_owner_reclaiming(heap, page);    /* an exited thread's segment becomes ours */

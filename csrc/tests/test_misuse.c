@@ -14,6 +14,7 @@
 #define TINY 64
 #define MID 4000
 #define LARGE 200000
+#define HAK_QUARANTINE_FLUSH 80   /* more than the largest quarantine (HAK_HD_QUARANTINE_MAX) */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -34,8 +35,12 @@ static char* nth_of_fresh(size_t size, int n, int i, void** keep) {
 }
 
 /* Freed blocks wait on the page's local list until its fresh blocks run out: allocate until
- * the block comes back (a hardened build stops before). */
+ * the block comes back (a hardened build stops before). The hardened build first holds a
+ * freed block in the freeing thread's quarantine: more frees of the size push it out. */
 static void malloc_until(size_t size, const void* target) {
+  void* flush[HAK_QUARANTINE_FLUSH];
+  for (int i = 0; i < HAK_QUARANTINE_FLUSH; i++) flush[i] = hak_malloc(size);
+  for (int i = 0; i < HAK_QUARANTINE_FLUSH; i++) hak_free(flush[i]);
   for (int i = 0; i < 100000; i++)
     if (hak_malloc(size) == target) return;
 }
@@ -151,7 +156,7 @@ static void overflow_next(void) {
   void* keep[3];
   char* a = nth_of_fresh(96, 3, 0, keep);
   hak_free(keep[1]);                                 /* the block right after a, now free */
-  memset(a, 'B', 96 + 16);
+  memset(a, 'B', 112 + 16);                          /* a's block is 112 bytes under harden */
   malloc_until(96, keep[1]);
 }
 /* A stray write flips bits rather than storing a fixed byte: a canary byte is random, and a
@@ -166,6 +171,98 @@ static void guard_large(void) {
   char* p = hak_malloc(LARGE);
   size_t usable = hak_usable_size(p);
   memset(p, 'g', usable + 8192);
+}
+
+/* small and mid blocks: the canary after the request, the slack at the block's end */
+static void overflow_small(size_t size, size_t by) {
+  char* p = hak_malloc(size);
+  p[size + by - 1] ^= 0x5a;
+  hak_free(p);
+}
+static void overflow_small_memcpy(size_t size, size_t by) {
+  void* keep[2];
+  char* a = nth_of_fresh(size, 2, 0, keep);
+  char src[70000];
+  memset(src, 'm', sizeof(src));
+  memcpy(a, src, size + by);                         /* runs into the next block, live */
+  hak_free(a);
+}
+static void ovf_tiny_1(void) { overflow_small(TINY, 1); }
+static void ovf_tiny_odd_1(void) { overflow_small(61, 1); }
+static void ovf_tiny_full_1(void) { overflow_small(80, 1); }
+static void ovf_mid_1(void) { overflow_small(MID, 1); }
+static void ovf_tiny_32_memcpy(void) { overflow_small_memcpy(TINY, 32); }
+static void ovf_mid_32_memcpy(void) { overflow_small_memcpy(MID, 32); }
+static void ovf_tiny_realloc(void) { char* p = hak_malloc(TINY); p[TINY] ^= 0x5a; hak_realloc(p, 2 * TINY); }
+static void ovf_seen_by_neighbour(void) {
+  /* the overflowing block stays live: the next block's free finds its end broken */
+  void* keep[2];
+  char* a = nth_of_fresh(TINY, 2, 0, keep);
+  memset(a, 'o', TINY + 32);
+  hak_free(keep[1]);
+}
+static void underflow_small(size_t size, size_t by) {
+  void* keep[2];
+  char* b = nth_of_fresh(size, 2, 1, keep);
+  memset(b - by, 'u', by);
+  hak_free(b);
+}
+static void udf_tiny_1(void) { underflow_small(TINY, 1); }
+static void udf_tiny_32(void) { underflow_small(TINY, 32); }
+static void udf_mid_1(void) { underflow_small(MID, 1); }
+static void udf_before_free_block(void) {
+  void* keep[2];
+  char* b = nth_of_fresh(TINY, 2, 1, keep);
+  hak_free(keep[0]);
+  b[-1] ^= 0x5a;
+  hak_free(b);
+}
+
+/* zero-size blocks: any access faults in the program's code; free and realloc take them */
+static volatile char sink;
+static void zero_read(void) { char* p = hak_malloc(0); sink = p[0]; }
+static void zero_write(void) { char* p = hak_malloc(0); p[0] = 1; }
+static void zero_calloc_write(void) { char* p = hak_calloc(0, 8); p[0] = 1; }
+static void ok_zero_blocks(void) {
+  void* a = hak_malloc(0); void* b = hak_malloc(0);
+  if (a == NULL || b == NULL || a == b || hak_usable_size(a) != 0) abort();
+  hak_free(a);
+  char* c = hak_realloc(b, 100);
+  memset(c, 'z', 100);
+  hak_free(c);
+  hak_free(hak_calloc(0, 0));
+}
+
+/* writes after free anywhere in the block's bytes 8 to 64 or its last word, found when
+ * malloc hands the block out again */
+static void uaf_tiny_middle(void) { char* p = hak_malloc(TINY); hak_free(p); p[40] = 'w'; malloc_until(TINY, p); }
+/* (a block stays live beside it: a page whose blocks all come back is carved afresh) */
+static void uaf_mid_tail(void) {
+  char* p = hak_malloc(MID); void* keep = hak_malloc(MID);
+  hak_free(p); p[4096 - 6] = 'w'; malloc_until(MID, p); hak_free(keep);
+}
+static void uaf_zero_byte(void) {
+  char* p = hak_malloc(200); void* keep = hak_malloc(200);
+  hak_free(p); memset(p + 40, 0, 8); malloc_until(200, p); hak_free(keep);
+}
+static void ok_freed_bytes_gone(void) {
+  /* a freed block's old bytes are not left readable */
+  char* p = hak_malloc(TINY);
+  memset(p, 's', TINY);
+  hak_free(p);
+  for (int i = 8; i < TINY; i++) if (p[i] == 's') abort();
+}
+/* delayed reuse: a freed block is not the next one handed out, nor a realloc's old block */
+static void ok_no_immediate_reuse(void) {
+  size_t sizes[] = {16, TINY, 500, MID, 30000};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char* p = hak_malloc(sizes[i]);
+    hak_free(p);
+    if (hak_malloc(sizes[i]) == p) abort();
+    char* q = hak_malloc(sizes[i]);
+    char* r = hak_realloc(q, sizes[i] * 3);
+    if (r != q && hak_malloc(sizes[i]) == q) abort();
+  }
 }
 
 static void rf_tiny(void) { void* p = hak_malloc(TINY); hak_free(p); hak_realloc(p, 32); }
@@ -212,6 +309,8 @@ typedef struct {
 #define UAF "write after free (corrupted free list)"
 #define OVF "heap overflow (written past the requested size)"
 #define RF "realloc of freed block"
+#define UAFX "write after free*"
+#define BND "heap overflow or underflow (the end of the block before it was overwritten)"
 static const char GUARD[] = "";   /* a SIGSEGV in the program's own code, no message */
 
 static const misuse_case_t cases[] = {
@@ -251,11 +350,32 @@ static const misuse_case_t cases[] = {
   {"invalid free interior large", if_interior_large, IF, NULL},
   {"invalid free unmapped", if_unmapped, NO, NULL},
   {"invalid free inside a segment header", if_segment_header, "invalid free*", NULL},
-  {"write after free tiny, malloc", uaf_tiny, UAF, NULL},
-  {"write after free mid, malloc", uaf_mid, UAF, NULL},
-  {"write after free second on list", uaf_second, UAF, NULL},
+  {"write after free tiny, malloc", uaf_tiny, UAFX, NULL},
+  {"write after free mid, malloc", uaf_mid, UAFX, NULL},
+  {"write after free second on list", uaf_second, UAFX, NULL},
   {"write after remote free", uaf_remote, UAF, UAF},
-  {"overflow into the next free block", overflow_next, UAF, NULL},
+  {"overflow into the next free block", overflow_next, UAFX, NULL},
+  {"write after free tiny, middle", uaf_tiny_middle, UAFX, NULL},
+  {"write after free mid, near its end", uaf_mid_tail, UAFX, NULL},
+  {"write after free of zero bytes", uaf_zero_byte, UAFX, NULL},
+  {"legal: a freed block's bytes are gone", ok_freed_bytes_gone, NULL, NULL},
+  {"legal: no immediate reuse", ok_no_immediate_reuse, NULL, NULL},
+  {"overflow tiny by one byte", ovf_tiny_1, OVF, NULL},
+  {"overflow tiny, odd size, by one byte", ovf_tiny_odd_1, OVF, NULL},
+  {"overflow tiny filling its class, by one", ovf_tiny_full_1, OVF, NULL},
+  {"overflow mid by one byte", ovf_mid_1, OVF, NULL},
+  {"overflow tiny by 32 bytes, memcpy", ovf_tiny_32_memcpy, OVF, NULL},
+  {"overflow mid by 32 bytes, memcpy", ovf_mid_32_memcpy, OVF, NULL},
+  {"overflow tiny, then realloc", ovf_tiny_realloc, OVF, NULL},
+  {"overflow found by the next block's free", ovf_seen_by_neighbour, BND, NULL},
+  {"underflow tiny by one byte", udf_tiny_1, BND, NULL},
+  {"underflow tiny by 32 bytes", udf_tiny_32, BND, NULL},
+  {"underflow mid by one byte", udf_mid_1, BND, NULL},
+  {"underflow into a free block", udf_before_free_block, BND, NULL},
+  {"zero-size block read", zero_read, GUARD, NULL},
+  {"zero-size block written", zero_write, GUARD, NULL},
+  {"zero-size calloc written", zero_calloc_write, GUARD, NULL},
+  {"legal: zero-size blocks freed, reallocated", ok_zero_blocks, NULL, NULL},
   {"overflow large by one byte", overflow_large, OVF, NULL},
   {"overflow large by 17 bytes", overflow_large_far, OVF, NULL},
   {"overflow large, then realloc", overflow_large_realloc, OVF, NULL},

@@ -29,6 +29,8 @@ export interface TargetResult {
   /** The hakmem variant's name in the profile and its build id; null for peers. */
   variant: string | null;
   variantId: string | null;
+  /** A peer's library: its path and sha256 (absent in older records); null for hakmem and glibc. */
+  library: {path: string; sha256: string | null} | null;
   /** The sources a hakmem target was built from (--base, bisect); null where one checkout served. */
   revision: RevisionInfo | null;
   status: TargetStatus;
@@ -206,6 +208,7 @@ function resultOf(record: BenchRecord, target: TargetRecord, reference: string |
     allocator: target.allocator,
     variant: target.variant?.name ?? null,
     variantId: target.variant?.id ?? null,
+    library: target.library ? {path: target.library.realPath ?? target.library.path, sha256: target.library.sha256 ?? null} : null,
     revision: target.revision ?? null,
     ...recordUnits(record),
     status,

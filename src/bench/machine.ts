@@ -3,10 +3,11 @@
  * from a 2-core virtual machine and a 64-core workstation are not comparable, nor are numbers
  * from two versions of a peer allocator.
  */
+import {createHash} from 'node:crypto';
 import {readFileSync, realpathSync} from 'node:fs';
 import {availableParallelism, cpus, hostname, release, totalmem, type as osType, version as osVersion} from 'node:os';
 
-import {PEER_ALLOCATORS, type PeerAllocatorName, peerLibraryPath} from '../allocators.js';
+import {peerAllocator, type PeerAllocatorName, peerLibraryPath} from '../allocators.js';
 import {execProgram, findOnPath} from '../exec.js';
 import type {LibraryInfo, MachineInfo} from './record.js';
 
@@ -61,6 +62,15 @@ export async function peerLibraryInfo(name: PeerAllocatorName): Promise<LibraryI
     // reported as missing elsewhere
   }
 
-  const {debianPackage} = PEER_ALLOCATORS[name];
-  return {path, realPath, debianPackage, version: await packageVersion(debianPackage)};
+  const {debianPackage} = peerAllocator(name);
+  return {path, realPath, sha256: fileSha256(realPath ?? path), debianPackage, version: debianPackage === null ? null : await packageVersion(debianPackage)};
+}
+
+/** The library's sha256, which tells two builds under one path apart; null when unreadable. */
+function fileSha256(path: string): string | null {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return null;
+  }
 }

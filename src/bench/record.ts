@@ -100,7 +100,10 @@ export interface LibraryInfo {
   path: string;
   /** The file the path resolves to (libmimalloc.so.2 -> libmimalloc.so.2.0). */
   realPath: string | null;
-  debianPackage: string;
+  /** The file's sha256 (absent in older records). */
+  sha256?: string | null;
+  /** null for a library given as NAME=PATH. */
+  debianPackage: string | null;
   /** The installed package's version, when dpkg knows it. */
   version: string | null;
 }

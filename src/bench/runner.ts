@@ -12,7 +12,7 @@
 import {readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 
-import {type AllocatorName, isPeerInstalled, PEER_ALLOCATORS, peerLibraryPath, resolveAllocator} from '../allocators.js';
+import {type AllocatorName, isPeerInstalled, peerAllocator, peerLibraryPath, resolveAllocator} from '../allocators.js';
 import {type BuildManifest, MANIFEST_FILE} from '../build/index.js';
 import {gitState} from '../build/git.js';
 import type {Revision} from '../build/revision.js';
@@ -126,7 +126,7 @@ function usableAllocators(requested: readonly AllocatorName[], allowMissing: boo
     if (name === 'hakmem' || name === 'glibc' || isPeerInstalled(name)) {
       usable.push(name);
     } else if (allowMissing) {
-      warnings.push(`${name} skipped: ${peerLibraryPath(name)} is missing (Debian package ${PEER_ALLOCATORS[name].debianPackage}).`);
+      warnings.push(`${name} skipped: ${peerLibraryPath(name)} is missing (Debian package ${peerAllocator(name).debianPackage}).`);
     } else {
       resolveAllocator(name); // raises MissingLibraryError naming the package
     }

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core';
 import {resolve} from 'node:path';
 
-import {type AllocatorName, ALLOCATOR_NAMES, parseAllocatorName} from '../allocators.js';
+import {type AllocatorName, COMMAND_LINE_ALLOCATORS, parseAllocatorName} from '../allocators.js';
 import {writeFileAtomic} from '../atomic-file.js';
 import {formatError, HakCommand} from '../base-command.js';
 import {analyzeRecord, type BenchAnalysis, recordUnits, type SweepStep, type TargetResult} from '../bench/analysis.js';
@@ -16,7 +16,7 @@ import {type SuiteSummary, summarizeSuite} from '../bench/summary.js';
 import {describeRevision, resolveRevision, workTreeRevision} from '../build/revision.js';
 import {RunError, UsageError, VerdictError} from '../errors.js';
 import {commandFlags, commandOptions, figureFlags, featureOverrides, noiseFlag, runFlags, toolchainOverrides, variantFlags} from '../flags.js';
-import {commandProfile, loadProfile} from '../profiles/index.js';
+import {commandProfile, loadProfile, withHardenedTwins} from '../profiles/index.js';
 import {shellQuote, shellVariablesNote} from '../run/index.js';
 
 /** `hak bench --json` with several profiles: each profile's result, and one summary line per profile. */
@@ -60,7 +60,7 @@ function parseAllocatorList(text: string): AllocatorName[] {
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
-  if (names.length === 0) throw new UsageError(`--allocators needs at least one of ${ALLOCATOR_NAMES.join(', ')}.`);
+  if (names.length === 0) throw new UsageError(`--allocators needs at least one of ${COMMAND_LINE_ALLOCATORS.join(', ')}, or NAME=PATH.`);
   return [...new Set(names.map((name) => parseAllocatorName(name)))];
 }
 
@@ -71,6 +71,7 @@ export default class Bench extends HakCommand {
     'Builds the hakmem variant(s) the profile names (reusing earlier builds), then runs the benchmark under every allocator, interleaved round by round after the warm-up rounds, so drift hits all alike. Each target gets its median operations per second with a 95% interval, its range, peak RSS and outliers, and its ratio to the baseline with a verdict: faster or slower only when the whole ratio interval lies beyond the noise band.',
     'Every hakmem result carries the evidence of who served it (the loader\'s binding and hakmem\'s counters, judged as hak verify judges them); a result hakmem did not serve is INVALID and never compared. A run that crashes or times out fails its target; the others are still reported.',
     'The result is saved under .hak/results/bench/ (HAK_HOME moves .hak) with the machine, kernel, compiler, toggles, commit and every raw sample; hak compare compares two saved results.',
+    'With --harden, each hakmem variant runs beside the same build with heap-misuse checks on (labelled harden), interleaved, the default build the baseline: the price of harden in time, peak RSS and CPU, with verdicts and, for several profiles, a geometric mean. Peers then run only when --allocators names them.',
     'Exit codes: 0 all results valid; 1 a result is INVALID (not served by its allocator, or other work done); 5 a run failed.',
   ].join('\n\n');
 
@@ -81,6 +82,7 @@ export default class Bench extends HakCommand {
     {description: 'Any program: python3 under three allocators, its stdout checked alike, RSS over time charted.', command: '<%= config.bin %> <%= command.id %> --runs 3 --allocators hakmem,glibc,mimalloc --chart py.svg -- python3 -c "print(len([str(i) for i in range(10**6)]))"'},
     {description: 'Results for a continuous-benchmarking service (Bencher Metric Format).', command: '<%= config.bin %> <%= command.id %> tiny-hot --export bmf=bmf.json'},
     {description: 'Did my change make hakmem faster? The work tree against main, interleaved, on three profiles, with a geometric mean.', command: '<%= config.bin %> <%= command.id %> tiny-hot random-mixed larson-mid --base main'},
+    {description: 'What harden costs on applications: each profile\'s default build against the same build hardened, interleaved, with a geometric mean (peers only when --allocators names them).', command: '<%= config.bin %> <%= command.id %> gcc-compile python-containers perl-words larson-tiny --harden'},
     {description: 'The quick-wins trap: the tiny pool off behind malloc makes the hakmem result INVALID.', command: '<%= config.bin %> <%= command.id %> tiny-hot --no-wrap-tiny --allocators hakmem,glibc'},
   ];
 
@@ -98,7 +100,7 @@ export default class Bench extends HakCommand {
     warmup: Flags.integer({min: 0, max: 100, helpValue: 'N', summary: 'Warm-up rounds, discarded (default: the profile\'s).'}),
     allocators: Flags.string({
       helpValue: 'LIST',
-      summary: `Comma list of allocators to compare instead of the profile's: ${ALLOCATOR_NAMES.join(', ')}.`,
+      summary: `Comma list of allocators to compare instead of the profile's: ${COMMAND_LINE_ALLOCATORS.join(', ')}, or NAME=PATH for any malloc library (its path and sha256 go in the result).`,
     }),
     baseline: Flags.string({
       helpValue: 'TARGET',
@@ -139,15 +141,19 @@ export default class Bench extends HakCommand {
     }
 
     // Every profile is read, and the base resolved, before anything is built or run.
-    const profiles = asCommand ? [commandProfile(command!, {...asCommand, checkOutput: flags['check-output']})] : await Promise.all(names.map(async (name) => loadProfile(name)));
+    const loaded = asCommand ? [commandProfile(command!, {...asCommand, checkOutput: flags['check-output']})] : await Promise.all(names.map(async (name) => loadProfile(name)));
+    // --harden prices the toggle: each hakmem variant beside its hardened twin, the first the baseline.
+    const hardenPair = flags.harden === true;
+    const profiles = hardenPair ? loaded.map((profile) => withHardenedTwins(profile)) : loaded;
     const revisions = flags.base === undefined ? undefined : [await resolveRevision(flags.base), await workTreeRevision()];
+    const {harden: _harden, ...features} = featureOverrides(flags);
     const options: BenchOptions = {
       threads: flags.threads,
       runs: flags.runs,
       warmup: flags.warmup,
-      allocators: flags.allocators === undefined ? undefined : parseAllocatorList(flags.allocators),
+      allocators: flags.allocators === undefined ? (hardenPair ? ['hakmem'] : undefined) : parseAllocatorList(flags.allocators),
       allowMissing: flags['allow-missing'],
-      overrides: {features: featureOverrides(flags), toolchain: toolchainOverrides(flags)},
+      overrides: {features: hardenPair ? features : featureOverrides(flags), toolchain: toolchainOverrides(flags)},
       baseline: flags.baseline,
       noise: flags.noise,
       revisions,
@@ -157,7 +163,7 @@ export default class Bench extends HakCommand {
     for (const [index, profile] of profiles.entries()) {
       if (index > 0 && !this.jsonEnabled()) this.log('');
       const where = profiles.length > 1 ? ` (${index + 1} of ${profiles.length})` : '';
-      const record = await this.withSpinner(`${profile.name}${where}: preparing`, `${profile.name}: stopped`, (onProgress) => runBench(profile, {...options, onProgress}));
+      const record = await this.withSpinner(`${profile.name}${where}: preparing`, `${profile.name}: stopped`, (onProgress) => runBench(profile, {...options, baseline: options.baseline ?? (hardenPair ? `hakmem:${profile.variants[0]!.name}` : undefined), onProgress}));
       const file = flags.save ? saveRecord(record) : null;
       const analysis = analyzeRecord(record);
       const chart = flags.chart ? this.writeChart(flags.chart, record, analysis) : null;

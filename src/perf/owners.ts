@@ -134,7 +134,7 @@ export function categorize(item: Pick<WeightedSymbol, 'symbol' | 'library' | 'fi
   const allocator = allocatorOfLibrary(library);
   if (allocator === 'hakmem') return hakmemCategory(item.symbol, context, item.file);
   if (allocator === 'glibc') return isGlibcMallocSymbol(item.symbol, library) ? 'glibc malloc' : 'other';
-  if (allocator === 'mimalloc' || allocator === 'jemalloc' || allocator === 'tcmalloc') return allocator;
+  if (allocator === 'mimalloc' || allocator === 'jemalloc' || allocator === 'tcmalloc') return allocator as 'mimalloc' | 'jemalloc' | 'tcmalloc';
   return 'other';
 }
 

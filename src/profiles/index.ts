@@ -178,6 +178,21 @@ export function profileVariantRequests(profile: Profile, overrides: VariantOverr
   return profile.variants.map((variant) => ({name: variant.name, request: variantRequest(variant, overrides)}));
 }
 
+/**
+ * The profile with each hakmem variant followed by its hardened twin, the same toggles with
+ * harden on (`hak bench PROFILE --harden`): `default` gets `harden` beside it, any other
+ * variant `<name>-harden`. A profile that has a hardened variant already (harden) stays as it
+ * is. The first variant stays first, so it can be the baseline.
+ */
+export function withHardenedTwins<P extends Profile>(profile: P): P {
+  if (profile.variants.some((variant) => variant.features.harden === true)) return profile;   /* it prices harden itself */
+  const variants = profile.variants.flatMap((variant) => {
+    const twin = {name: variant.name === 'default' ? 'harden' : `${variant.name}-harden`, features: {...variant.features, harden: true}, expected: null};
+    return [variant, twin];
+  });
+  return {...profile, variants};
+}
+
 export interface CommandProfileOptions {
   /** How to read the figure; null: wall time in seconds, lower is better. */
   figure?: FigureSetting | null;

@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os';
 import {basename, join} from 'node:path';
 
 import type {AllocatorName} from '../allocators.js';
+import {customAllocatorOfPath} from '../custom-allocators.js';
 import {execProgram} from '../exec.js';
 import {benchmarkEnvironment, type RunRequest} from '../run/index.js';
 import {runServer, type ServerRunRequest} from '../run/server.js';
@@ -29,14 +30,17 @@ export interface BindingWitness {
 
 const BINDING = /binding file (\S+) \[\d+\] to (\S+) \[\d+\]: normal symbol `(\w+)'/;
 
-/** The allocator a shared library's file name belongs to. */
+/** The allocator a shared library belongs to: by its file name, or a library given as NAME=PATH by its path. */
 export function allocatorOfLibrary(path: string): AllocatorName | 'other' {
+  const custom = customAllocatorOfPath(path);
+  if (custom) return custom.name;
   const name = basename(path);
   if (name.startsWith('libhakmem')) return 'hakmem';
   if (/^libc\.so/.test(name) || /^libc-/.test(name)) return 'glibc';
   if (name.startsWith('libmimalloc')) return 'mimalloc';
   if (name.startsWith('libjemalloc')) return 'jemalloc';
   if (name.startsWith('libtcmalloc')) return 'tcmalloc';
+  if (name.startsWith('libclang_rt.scudo')) return 'scudo';
   return 'other';
 }
 

@@ -190,7 +190,8 @@ describe('allocator registry', () => {
 
   it('names the Debian package of a missing peer library', async () => {
     await withEnv({HAK_SYSTEM_LIBDIR: tempDir('hak-libs-')}, async () => {
-      for (const peer of Object.values(PEER_ALLOCATORS)) {
+      // The peers in the system library directory (scudo lives under LLVM's own directory).
+      for (const peer of Object.values(PEER_ALLOCATORS).filter((peer) => !peer.library.startsWith('/'))) {
         let caught: unknown;
         try {
           resolveAllocator(peer.name);

@@ -95,18 +95,24 @@ export function sampleTree(root: number, options: {skip?: (pid: number) => boole
   const started = performance.now();
   const timeline: RssPoint[] = [];
   const processes = new Map<number, ObservedProcess>();
+  const exeOf = (pid: number): string | null => {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return null; // gone, or not ours to read
+    }
+  };
+
   const sampleNames = (pid: number): void => {
+    // The name and the executable are read apart: an exec between the two would pair the
+    // tool's name with the program's file. Read the executable on both sides of the name.
+    const before = exeOf(pid);
     const comm = readText(`/proc/${pid}/comm`)?.trim();
     if (!comm) return;
     const known = processes.get(pid);
-    if (known?.program === comm) return;
-    let exe: string | null = null;
-    try {
-      exe = readlinkSync(`/proc/${pid}/exe`);
-    } catch {
-      // gone, or not ours to read
-    }
-
+    if (known?.program === comm && known.exe === before) return;
+    const exe = exeOf(pid);
+    if (exe !== before) return; // it exec'd meanwhile: named at the next sample
     // Forked by the tool but not yet the program: its name is not known yet.
     if (exe !== null && exe === options.toolExe) return;
     processes.set(pid, {pid, program: comm, exe});

@@ -5,6 +5,7 @@
  * every NULL must come with ENOMEM, and four threads (whose stacks other code maps) must
  * start afterwards. Override builds only: the limit binds the whole process. */
 #include "test_util.h"
+#include "../bench/testing/malloc_round.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -22,25 +23,11 @@ static size_t vm_size(void) {
   return kb << 10;
 }
 
+/* A round until NULL, which must come with ENOMEM. */
 static long round_until_null(size_t size) {
-  void* head = NULL;
-  long n = 0;
-  for (;;) {
-    errno = 0;
-    void** p = malloc(size);
-    if (p == NULL) {
-      CHECK(errno == ENOMEM, "malloc(%zu) gave NULL with errno %d, not ENOMEM", size, errno);
-      break;
-    }
-    *p = head;
-    head = p;
-    n++;
-  }
-  while (head != NULL) {
-    void* next = *(void**)head;
-    free(head);
-    head = next;
-  }
+  int err;
+  long n = malloc_round(size, &err);
+  CHECK(err == ENOMEM, "malloc(%zu) gave NULL with errno %d, not ENOMEM", size, err);
   return n;
 }
 

@@ -12,7 +12,6 @@
  *                               bytes requested; all freed, then malloc_trim(0): RSS after.
  *
  * The last line is one JSON object with every figure. Exit 0, or 2 on a bad argument.
- * Blocks are chained through their first word, so the program holds no array of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "malloc_round.h"
 
 /* RSS from /proc/self/statm with read(2): no allocation, so the figure is the allocator's. */
 static long rss_kb(void) {
@@ -47,24 +48,6 @@ static void sleep_ms(long ms) {
 
 /* ---------------------------------------------------------------- rounds */
 
-static long round_until_null(size_t size) {
-  void* head = NULL;
-  long n = 0;
-  for (;;) {
-    void** p = malloc(size);
-    if (p == NULL) break;
-    *p = head;
-    head = p;
-    n++;
-  }
-  while (head != NULL) {
-    void* next = *(void**)head;
-    free(head);
-    head = next;
-  }
-  return n;
-}
-
 static pthread_barrier_t _barrier;
 
 static void* thread_body(void* arg) {
@@ -82,7 +65,8 @@ static int rounds(long limit_kib) {
   static const size_t sizes[] = {64, 3000, 40000, 3u << 20};
   long counts[4];
   for (int i = 0; i < 4; i++) {
-    counts[i] = round_until_null(sizes[i]);
+    int err;
+    counts[i] = malloc_round(sizes[i], &err);
     printf("%8zu B: %ld blocks\n", sizes[i], counts[i]);
   }
   if (getenv("SCARCE_VERBOSE")) {

@@ -39,8 +39,10 @@ writeFileSync(`${manifestFile}.tmp`, `${JSON.stringify(manifest)}\n`);
 renameSync(`${manifestFile}.tmp`, manifestFile);
 
 // The help pages a pipe or a file gets (80 columns, no colour), rendered once by oclif through
-// bin/run.js, which keeps each in dist/help-pages.json (src/help-pages.ts).
-const {FORCE_COLOR, OCLIF_COLUMNS, ...plainEnv} = process.env;
+// bin/run.js, which keeps each in dist/help-pages.json (src/help-pages.ts). NO_COLOR, because a
+// CI runner's environment (CI=true) makes oclif's colour library colour even a pipe.
+const {FORCE_COLOR, OCLIF_COLUMNS, ...inherited} = process.env;
+const plainEnv = {...inherited, NO_COLOR: '1'};
 for (const topic of ['', ...Object.keys(manifest.commands)]) {
   const result = spawnSync(process.execPath, [`${root}bin/run.js`, ...(topic ? [topic] : []), '--help'], {env: plainEnv, stdio: ['ignore', 'pipe', 'inherit']});
   if (result.status !== 0) throw new Error(`hak ${topic} --help exited with ${result.status}`);

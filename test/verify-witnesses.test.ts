@@ -9,15 +9,17 @@ import {parsePerfReport} from '../src/perf/report.js';
 import type {HakmemStats} from '../src/run/stats.js';
 import {allocatorOfLibrary, parseBindings, traceMallocBinding} from '../src/verify/binding.js';
 import {counterWitness, requestSizes, tiersForSizes} from '../src/verify/counters.js';
+import type {VerifyReport} from '../src/verify/index.js';
 import {judgeServed} from '../src/verify/judge.js';
+import {witnessRows} from '../src/verify/render.js';
 import {samplesWitness} from '../src/verify/samples.js';
 import {ROOT, tempDir, withEnv} from './helpers.js';
 
-function stats(over: {always?: Record<string, number>; tiers?: HakmemStats['tiers']; level?: number; wrapTiny?: boolean}): HakmemStats {
+function stats(over: {always?: Record<string, number>; tiers?: HakmemStats['tiers']; level?: number; wrapTiny?: boolean; segmapCompact?: boolean}): HakmemStats {
   return {
     format: 1,
     pid: 1,
-    config: {directCache: true, dualLists: true, superslab: true, wrapTiny: over.wrapTiny ?? true, wrapTinyCompiled: true, stats: over.level ?? 0, tinyMax: 1024, midMax: 65536},
+    config: {directCache: true, dualLists: true, superslab: true, wrapTiny: over.wrapTiny ?? true, wrapTinyCompiled: true, stats: over.level ?? 0, tinyMax: 1024, midMax: 65536, segmapCompact: over.segmapCompact},
     always: over.always ?? {},
     tiers: over.tiers ?? null,
     classes: null,
@@ -29,6 +31,22 @@ describe('counter witness', () => {
     const w = counterWitness(null);
     expect(w.loaded).toBe(false);
     expect(w.tiers).toEqual([]);
+  });
+
+  it('carries the compact segment map when hakmem reports it, and null from a hakmem that does not', () => {
+    expect(counterWitness(stats({segmapCompact: true})).segmapCompact).toBe(true);
+    expect(counterWitness(stats({segmapCompact: false})).segmapCompact).toBe(false);
+    expect(counterWitness(stats({})).segmapCompact).toBeNull();
+  });
+
+  it('says in the counters\' figures when the segment map is the compact one, and only then', () => {
+    const figures = (segmapCompact: boolean) => {
+      const counters = {...counterWitness(stats({segmapCompact})), build: 'tested' as const, source: 'stats file', variant: 'default'};
+      const report = {tiers: ['tiny'], witnesses: {counters, variantCounters: null, binding: {mallocLibrary: '/x/libhakmem.so', freeLibrary: '/x/libhakmem.so', allocator: 'hakmem', noDynamicLoader: false, command: 'x'}, samples: {status: 'skipped', reason: 'not asked'}}} as unknown as VerifyReport;
+      return witnessRows(report)[0]![2]!;
+    };
+    expect(figures(true)).toContain('segment map: compact (the process started under an address-space limit below 4 GiB');
+    expect(figures(false)).not.toContain('segment map');
   });
 
   it('uses exact tier counts when the build keeps them', () => {
@@ -103,7 +121,7 @@ describe('binding witness', () => {
 
 describe('the verdict', () => {
   const tinyLoaded = (share: number, wrapTiny = true) => ({
-    loaded: true, exact: true, statsLevel: 1, wrapTiny, wrapTinyCompiled: wrapTiny,
+    loaded: true, exact: true, statsLevel: 1, wrapTiny, wrapTinyCompiled: wrapTiny, segmapCompact: null,
     tiers: [{tier: 'tiny' as const, served: Math.round(share * 1000), handedToLibc: 1000 - Math.round(share * 1000), share}],
     libcTinyBytes: 0, libcFrees: 0,
   });
@@ -146,14 +164,14 @@ describe('sample witness', () => {
     expect(witness.glibcMallocShare).toBeCloseTo(0.1913 + 0.1443 + 0.1527 + 0.1326, 6);
     expect(witness.hakmemShare).toBeCloseTo(0.0067 + 0.0872 + 0.0537 + 0.0319 + 0.0671 + 0.0453, 6);
     expect(witness.glibcSymbols).toEqual(['_int_free 19%', 'cfree 15%', '_int_malloc 14%', 'malloc 13%']);
-    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, tiers: [], libcTinyBytes: 0, libcFrees: 0};
+    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, segmapCompact: null, tiers: [], libcTinyBytes: 0, libcFrees: 0};
     expect(judgeServed({counters, binding: null, samples: witness, tiers: ['tiny'], sizes: null}).cause).toBe(
       "glibc's malloc internals took 62% of cpu-clock samples (_int_free 19%, cfree 15%, _int_malloc 14%) although hakmem's counters show it serving",
     );
   });
 
   it('does not judge by a handful of samples: a short process\'s one sample in glibc\'s malloc is no fallback', () => {
-    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, tiers: [], libcTinyBytes: 0, libcFrees: 0};
+    const counters = {loaded: true, exact: true, statsLevel: 1, wrapTiny: true, wrapTinyCompiled: true, segmapCompact: null, tiers: [], libcTinyBytes: 0, libcFrees: 0};
     const few = {event: 'cpu-clock', samples: 9, glibcMallocShare: 1 / 9, hakmemShare: 0, glibcSymbols: ['_int_malloc 11%']};
     expect(judgeServed({counters, binding: null, samples: few, tiers: ['tiny'], sizes: null})).toMatchObject({verdict: 'pass', cause: null});
     const many = {...few, samples: 900, glibcMallocShare: 100 / 900};

@@ -51,6 +51,9 @@ typedef struct hak_config_s {
   int harden;             /* HAK_HARDEN */
   int mid_cache_slots;    /* blocks a thread keeps per mid class (HAK_MID_CACHE_SLOTS; 0: off) */
   int tiny_cache_blocks;  /* most blocks a thread keeps per tiny class (HAK_TINY_CACHE_BLOCKS; 0: off) */
+  int segmap_compact;     /* superslab's segment map is compact: the process started under an
+                             address-space limit below 4 GiB, and every free looks its page up
+                             out of line; 0: flat */
 } hak_config_t;
 
 HAK_API void hak_config(hak_config_t* out);

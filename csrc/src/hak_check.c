@@ -173,7 +173,7 @@ bool _hak_segment_is_valid(const hak_segment_t* seg) {
        "page 0's span starts at %p, after a header of %zu bytes it would start at %p", (const void*)seg->first_area,
        _hak_segment_header_size(seg->page_count), (const void*)((const uint8_t*)seg + _hak_segment_header_size(seg->page_count)));
 #if HAK_SUPERSLAB
-  unsigned mapped = atomic_load_explicit(&_hak_segmap[(uintptr_t)seg >> HAK_SEGMENT_SHIFT], memory_order_relaxed);
+  unsigned mapped = _hak_segmap_shift(seg);
   FACT(mapped == seg->page_shift, "segment", seg, "the segment map holds page shift %u, the header %u", mapped, seg->page_shift);
 #endif
   size_t in_use = 0, first_free = seg->page_count;

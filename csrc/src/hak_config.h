@@ -136,6 +136,10 @@
 
 /* Segments: 4 MiB, the unit of memory the small tiers take from the OS. */
 #define HAK_SEGMENT_SHIFT    22
+/* Superslab's segment map is flat (32 MiB of address space, read by the free fast path) unless
+ * the process starts under an address-space limit (RLIMIT_AS, `ulimit -v`) below this, where
+ * it is compact (16 KiB leaves, which every free reads out of line): see hak_internal.h. */
+#define HAK_SEGMAP_FLAT_MIN_LIMIT ((size_t)4 << 30)
 /* Tiny pages are 512 KiB (8 per segment): one page holds 512 blocks of 1 KiB, so a class
  * with that many live blocks keeps one page, and its frees land on the page malloc pops
  * from. Mid pages are 256 KiB (16 per segment): no larger than 4 blocks of the largest class

@@ -319,13 +319,16 @@ typedef struct hak_free_at_s {
 
 #if HAK_TINY_CACHE_BLOCKS && HAK_SUPERSLAB
 /* The offset comes from the segment header's line, through the page shift in the segment
- * map: the page descriptor's own line is not read. */
-hak_inline bool _hak_free_find(const void* p, hak_free_at_t* at) {
-  unsigned page_shift = _hak_segmap_shift(p);
+ * map: the page descriptor's own line is not read. The compact map's blocks all miss the flat
+ * table; _hak_free_slow_lookup finds their shift in its directory and takes the same steps. */
+hak_inline bool _hak_free_find_shift(const void* p, unsigned page_shift, hak_free_at_t* at) {
   if (hak_unlikely(page_shift == 0)) return false;
   const hak_segment_t* seg = (const hak_segment_t*)((uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK);
   at->list_off = _hak_relaxed_load16(&seg->list_off[((uintptr_t)p & HAK_SEGMENT_MASK) >> page_shift]);
   return true;
+}
+hak_inline bool _hak_free_find(const void* p, hak_free_at_t* at) {
+  return _hak_free_find_shift(p, _hak_segmap_flat(p), at);
 }
 hak_inline void _hak_free_miss(void* p, const hak_free_at_t* at) { (void)at; _hak_free_slow_lookup(p); }
 #elif HAK_TINY_CACHE_BLOCKS
@@ -409,19 +412,22 @@ hak_inline bool _hak_free_to_stack(hak_heap_t* heap, const hak_free_at_t* at, vo
 }
 #endif
 
+/* The steps after _hak_free_find; false: the slow path (_hak_free_miss) has the block. */
+hak_inline bool _hak_free_fast(void* p, hak_free_at_t* at) {
+  hak_heap_t* heap = _hak_heap();
+  if (hak_likely(_hak_free_takes(heap, at))) {
+    if (hak_likely(_hak_free_check(at, p))) {
+      _hak_free_push(heap, at, p);
+      return true;
+    }
+    return false;
+  }
+  return _hak_free_to_stack(heap, at, p);
+}
+
 hak_inline void _hak_free_inline(void* p) {
   hak_free_at_t at;
-  if (hak_likely(_hak_free_find(p, &at))) {
-    hak_heap_t* heap = _hak_heap();
-    if (hak_likely(_hak_free_takes(heap, &at))) {
-      if (hak_likely(_hak_free_check(&at, p))) {
-        _hak_free_push(heap, &at, p);
-        return;
-      }
-    } else if (_hak_free_to_stack(heap, &at, p)) {
-      return;
-    }
-  }
+  if (hak_likely(_hak_free_find(p, &at)) && hak_likely(_hak_free_fast(p, &at))) return;
   _hak_free_miss(p, &at);
 }
 

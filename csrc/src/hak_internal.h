@@ -248,30 +248,47 @@ hak_inline size_t _hak_segment_header_size(size_t page_count) {
 hak_internal extern hak_page_t _hak_page_empty;   /* no blocks, no owner */
 
 #if HAK_SUPERSLAB
-/* One byte per 4 MiB slot of the 47-bit user address space (32 MiB of bss, touched only
- * where hakmem has segments): where a hakmem segment starts, its page shift (never 0);
- * elsewhere 0. The free fast path gets the page index from the map it has to read anyway,
- * without a dependent load from the segment header. */
+/* The segment map: where a hakmem segment starts, its page shift (never 0); elsewhere 0.
+ * Two forms, chosen once at start-up (_hak_segmap_choose):
+ *   flat     one byte per 4 MiB slot of the 47-bit user address space, a 32 MiB mapping
+ *            touched only where hakmem has segments. The free fast path gets the page index
+ *            from the map it has to read anyway, without a dependent load from the header.
+ *   compact  under an address-space limit (RLIMIT_AS) of less than HAK_SEGMAP_FLAT_MIN_LIMIT,
+ *            where 32 MiB of address space would be blocks the program cannot have: a
+ *            directory of 16 KiB leaves, one per 64 GiB that holds a segment. The flat table
+ *            is then a single slot of 0, so every free misses it and reads the
+ *            directory out of line (_hak_segmap_shift, _hak_free_slow_lookup).
+ * The fast path reads the table and its mask from two plain words (one instruction each, as
+ * the address and the constant mask of a static table were). They are set once, by the
+ * start-up that precedes every block hakmem hands out: the preloaded library starts before
+ * the program's threads; until then the table is the single slot and the mask 0. */
 #define HAK_SEGMAP_ENTRIES ((size_t)1 << (47 - HAK_SEGMENT_SHIFT))
-hak_internal extern _Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
+hak_internal extern _Atomic(uint8_t)* _hak_segmap_slots;
+hak_internal extern uintptr_t _hak_segmap_mask;
+hak_internal extern bool _hak_segmap_compact;
+hak_internal void _hak_segmap_choose(size_t as_limit);
+hak_internal unsigned _hak_segmap_compact_shift(const void* p);
 
-/* The page shift the segment map holds for p's 4 MiB slot; 0 where no segment of hakmem's
- * starts. Harden keeps the exact bound. Otherwise the slot is masked, not compared: no
- * allocator hands out an address at or past 2^47 (with 5-level paging the kernel maps there
- * only when asked to), so only a bogus pointer folds onto the map, and freeing one is
- * undefined anyway. One instruction less on every free. */
-#if HAK_HARDEN
-hak_inline unsigned _hak_segmap_shift(const void* p) {
+/* The flat table's byte for p's slot (0 in compact form). Harden keeps the exact bound.
+ * Otherwise the slot is masked, not compared: no allocator hands out an address at or past
+ * 2^47 (with 5-level paging the kernel maps there only when asked to), so only a bogus
+ * pointer folds onto the map, and freeing one is undefined anyway. One instruction less on
+ * every free. */
+hak_inline unsigned _hak_segmap_flat(const void* p) {
   uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+#if HAK_HARDEN
   if (hak_unlikely(slot >= HAK_SEGMAP_ENTRIES)) return 0;
-  return atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
-}
-#else
-hak_inline unsigned _hak_segmap_shift(const void* p) {
-  uintptr_t slot = ((uintptr_t)p >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
-  return atomic_load_explicit(&_hak_segmap[slot], memory_order_relaxed);
-}
 #endif
+  slot &= _hak_segmap_mask;
+  return atomic_load_explicit(&_hak_segmap_slots[slot], memory_order_relaxed);
+}
+
+/* The page shift the segment map holds for p's 4 MiB slot, in either form. */
+hak_inline unsigned _hak_segmap_shift(const void* p) {
+  unsigned page_shift = _hak_segmap_flat(p);
+  if (hak_likely(page_shift != 0) || hak_likely(!_hak_segmap_compact)) return page_shift;
+  return _hak_segmap_compact_shift(p);
+}
 
 /* The page of a block, or NULL for a pointer hakmem did not hand out. */
 hak_inline hak_page_t* _hak_page_lookup(const void* p) {
@@ -540,6 +557,9 @@ hak_internal bool _hak_in_init(void);
 /* ---------------------------------------------------------------- OS */
 
 hak_internal void* _hak_os_map(size_t size);
+/* Zeroed memory for hakmem's own tables, not counted as mapped blocks. */
+hak_internal void* _hak_os_map_table(size_t size);
+hak_internal void  _hak_os_unmap_table(void* p, size_t size);
 /* Bytes mapped now; whether the process has an address-space limit (RLIMIT_AS), under which
  * the caches keep less and large blocks reserve nothing beyond their size. */
 hak_internal size_t _hak_os_mapped_bytes(void);
@@ -621,7 +641,9 @@ hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);
 hak_internal void  _hak_segments_unlock(void);
 hak_internal void  _hak_segments_reset_lock(void);
-hak_internal void  _hak_segmap_set(hak_segment_t* seg, bool mapped);
+/* Records seg in the segment map (superslab); false when the compact map has no memory for
+ * the leaf it needs. Clearing never fails. */
+hak_internal bool  _hak_segmap_set(hak_segment_t* seg, bool mapped);
 hak_internal void  _hak_segments_trim(hak_heap_t* heap);
 hak_internal void  _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms);
 hak_internal void  _hak_segments_idle(hak_heap_t* heap);

@@ -160,8 +160,7 @@ static hak_segment_t* large_map(size_t map_size, size_t alignment) {
 
 static bool large_register(hak_segment_t* seg) {
 #if HAK_SUPERSLAB
-  _hak_segmap_set(seg, true);
-  return true;
+  return _hak_segmap_set(seg, true);
 #else
   return _hak_registry_add(seg);
 #endif

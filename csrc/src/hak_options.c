@@ -131,12 +131,21 @@ static void fork_child(void) {
   _hak_heaps_reset_lock();
 }
 
+static int segmap_compact(void) {
+#if HAK_SUPERSLAB
+  return _hak_segmap_compact;
+#else
+  return 0;
+#endif
+}
+
 static void print_config(void) {
   char line[256];
   int n = snprintf(line, sizeof(line),
-                   "hakmem %s: direct-cache=%d dual-lists=%d superslab=%d wrap-tiny=%d (compiled %d) stats=%d\n",
-                   HAKMEM_VERSION, HAK_DIRECT_CACHE, HAK_DUAL_LISTS, HAK_SUPERSLAB, _hak_options.wrap_tiny,
-                   HAK_WRAP_TINY, HAK_STATS);
+                   "hakmem %s: direct-cache=%d dual-lists=%d superslab=%d%s wrap-tiny=%d (compiled %d) stats=%d\n",
+                   HAKMEM_VERSION, HAK_DIRECT_CACHE, HAK_DUAL_LISTS, HAK_SUPERSLAB,
+                   segmap_compact() ? " (compact map: address-space limit)" : "",
+                   _hak_options.wrap_tiny, HAK_WRAP_TINY, HAK_STATS);
   if (n > 0 && write(2, line, (size_t)n) < 0) { /* nothing to do about it */ }
 }
 
@@ -148,7 +157,11 @@ void _hak_init(void) {
     (void)_hak_libc();              /* before anything here allocates through glibc */
 #endif
     read_environment();
+#if HAK_SUPERSLAB
+    _hak_segmap_choose(_hak_os_as_limit_refresh());
+#else
     _hak_os_as_limit_refresh();
+#endif
     _hak_heap_thread_key_create();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&_hak_init_state, 2, memory_order_release);
@@ -172,6 +185,7 @@ void hak_config(hak_config_t* out) {
   out->harden = HAK_HARDEN;
   out->mid_cache_slots = HAK_MID_CACHE_SLOTS;
   out->tiny_cache_blocks = HAK_TINY_CACHE_BLOCKS;
+  out->segmap_compact = segmap_compact();
 }
 
 __attribute__((constructor)) static void hak_start(void) {

@@ -68,6 +68,14 @@ void* _hak_os_map(size_t size) {
   return p;
 }
 
+void* _hak_os_map_table(size_t size) {
+  HAK_FAULT(true, errno = ENOMEM; return NULL);
+  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p != MAP_FAILED ? p : NULL;
+}
+
+void _hak_os_unmap_table(void* p, size_t size) { munmap(p, size); }
+
 /* Where the next aligned mapping is tried first: just below the last one, since the kernel
  * hands out mappings downwards and the place below an aligned mapping is usually free. */
 static _Atomic(uintptr_t) _aligned_hint;

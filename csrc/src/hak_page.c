@@ -476,7 +476,14 @@ void _hak_free_slow(void* p, hak_page_t* page) {
 }
 
 #if HAK_SUPERSLAB
-void _hak_free_slow_lookup(void* p) { _hak_free_slow(p, _hak_page_lookup(p)); }
+void _hak_free_slow_lookup(void* p) {
+#if HAK_TINY_CACHE_BLOCKS
+  /* the compact segment map: the fast path's steps, with the page shift from its directory */
+  hak_free_at_t at;
+  if (_hak_segmap_compact && _hak_free_find_shift(p, _hak_segmap_compact_shift(p), &at) && _hak_free_fast(p, &at)) return;
+#endif
+  _hak_free_slow(p, _hak_page_lookup(p));
+}
 #endif
 
 /* ---------------------------------------------------------------- thread exit and adoption */

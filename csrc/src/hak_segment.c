@@ -12,7 +12,62 @@
 #include <time.h>
 
 #if HAK_SUPERSLAB
-_Atomic(uint8_t) _hak_segmap[HAK_SEGMAP_ENTRIES];
+static _Atomic(uint8_t) _segmap_none[1];
+_Atomic(uint8_t)* _hak_segmap_slots = _segmap_none;
+uintptr_t _hak_segmap_mask;
+bool _hak_segmap_compact;
+
+/* The compact form: a directory entry per 64 GiB, each leading to a leaf of one byte per
+ * 4 MiB slot, mapped the first time a segment lands in its 64 GiB and never unmapped. */
+#define SEGMAP_LEAF_SHIFT 36
+#define SEGMAP_LEAF_ENTRIES ((size_t)1 << (SEGMAP_LEAF_SHIFT - HAK_SEGMENT_SHIFT))
+static _Atomic(_Atomic(uint8_t)*) _segmap_dir[(size_t)1 << (47 - SEGMAP_LEAF_SHIFT)];
+
+void _hak_segmap_choose(size_t as_limit) {
+  if (as_limit >= HAK_SEGMAP_FLAT_MIN_LIMIT) {
+    _Atomic(uint8_t)* flat = _hak_os_map_table(HAK_SEGMAP_ENTRIES);
+    if (flat != NULL) {
+      _hak_segmap_slots = flat;
+      _hak_segmap_mask = HAK_SEGMAP_ENTRIES - 1;
+      return;
+    }
+  }
+  _hak_segmap_compact = true;
+}
+
+/* The leaf byte of p's slot; create: map the leaf if it is not there yet (NULL if that
+ * fails). */
+static _Atomic(uint8_t)* segmap_leaf_slot(const void* p, bool create) {
+  uintptr_t slot = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  if (slot >= HAK_SEGMAP_ENTRIES) return NULL;
+  _Atomic(_Atomic(uint8_t)*)* entry = &_segmap_dir[slot / SEGMAP_LEAF_ENTRIES];
+  _Atomic(uint8_t)* leaf = atomic_load_explicit(entry, memory_order_acquire);
+  if (leaf == NULL && create) {
+    _Atomic(uint8_t)* fresh = _hak_os_map_table(SEGMAP_LEAF_ENTRIES);
+    if (fresh == NULL) return NULL;
+    if (atomic_compare_exchange_strong_explicit(entry, &leaf, fresh, memory_order_acq_rel, memory_order_acquire)) {
+      leaf = fresh;
+    } else {
+      _hak_os_unmap_table(fresh, SEGMAP_LEAF_ENTRIES);   /* another thread mapped it first */
+    }
+  }
+  return leaf != NULL ? &leaf[slot % SEGMAP_LEAF_ENTRIES] : NULL;
+}
+
+unsigned _hak_segmap_compact_shift(const void* p) {
+  _Atomic(uint8_t)* slot = segmap_leaf_slot(p, false);
+  return slot != NULL ? atomic_load_explicit(slot, memory_order_acquire) : 0;
+}
+
+bool _hak_segmap_set(hak_segment_t* seg, bool mapped) {
+  _Atomic(uint8_t)* slot = _hak_segmap_compact ? segmap_leaf_slot(seg, mapped)
+                                               : &_hak_segmap_slots[(uintptr_t)seg >> HAK_SEGMENT_SHIFT];
+  if (slot == NULL) return !mapped;    /* no leaf to clear is cleared; none to set is a failure */
+  atomic_store_explicit(slot, mapped ? seg->page_shift : 0, memory_order_release);
+  return true;
+}
+#else
+bool _hak_segmap_set(hak_segment_t* seg, bool mapped) { (void)seg; (void)mapped; return true; }
 #endif
 
 static pthread_mutex_t _abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -22,14 +77,6 @@ static _Atomic(size_t) _abandoned_count[2];
 static hak_segment_t* _cached;
 static size_t _cached_count;
 
-void _hak_segmap_set(hak_segment_t* seg, bool mapped) {
-#if HAK_SUPERSLAB
-  atomic_store_explicit(&_hak_segmap[(uintptr_t)seg >> HAK_SEGMENT_SHIFT], mapped ? seg->page_shift : 0,
-                        memory_order_release);
-#else
-  (void)seg; (void)mapped;
-#endif
-}
 
 /* ---------------------------------------------------------------- lists */
 
@@ -128,8 +175,8 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
     segment_layout(seg, heap, kind);
     if (old_kind != kind) {
       /* the page shift changed: the segment map's copy, or the registry's page of each
-       * chunk (whose keys exist already, so this cannot fail) */
-      _hak_segmap_set(seg, true);
+       * chunk (whose slot and keys exist already, so neither can fail) */
+      (void)_hak_segmap_set(seg, true);
       (void)_hak_registry_add(seg);
     }
     _hak_count_event(heap, HAK_STAT_SEGMENTS_REUSED, 1);
@@ -150,14 +197,11 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
   seg->mapped_base = base;
   seg->purged = 1;      /* fresh memory: no page is resident, so none counts as dirty */
   segment_layout(seg, heap, kind);
-#if HAK_SUPERSLAB
-  _hak_segmap_set(seg, true);
-#else
-  if (!_hak_registry_add(seg)) {
+  bool registered = HAK_SUPERSLAB ? _hak_segmap_set(seg, true) : _hak_registry_add(seg);
+  if (!registered) {      /* the compact map's new leaf or the registry's chunk: no memory */
     _hak_os_unmap(base, mapped);
     return NULL;
   }
-#endif
   _hak_count_event(heap, HAK_STAT_SEGMENTS_MAPPED, 1);
   hak_check(_hak_segment_is_valid(seg));
   return seg;
@@ -165,7 +209,7 @@ static hak_segment_t* segment_map(hak_heap_t* heap, int kind) {
 
 void _hak_segment_unmap(hak_segment_t* seg) {
 #if HAK_SUPERSLAB
-  _hak_segmap_set(seg, false);
+  (void)_hak_segmap_set(seg, false);
 #else
   _hak_registry_remove(seg);
 #endif

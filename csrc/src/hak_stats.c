@@ -136,9 +136,10 @@ size_t hak_stats_json(char* buf, size_t size) {
   out_t o = { buf, size, 0 };
   put(&o, "{\"format\":1,\"pid\":%ld,", (long)getpid());
   put(&o, "\"config\":{\"directCache\":%s,\"dualLists\":%s,\"superslab\":%s,\"wrapTiny\":%s,"
-          "\"wrapTinyCompiled\":%s,\"stats\":%d,\"tinyMax\":%zu,\"midMax\":%zu},",
+          "\"wrapTinyCompiled\":%s,\"stats\":%d,\"tinyMax\":%zu,\"midMax\":%zu,\"segmapCompact\":%s},",
       json_bool(cfg.direct_cache), json_bool(cfg.dual_lists), json_bool(cfg.superslab),
-      json_bool(cfg.wrap_tiny), json_bool(cfg.wrap_tiny_compiled), cfg.stats, cfg.tiny_max, cfg.mid_max);
+      json_bool(cfg.wrap_tiny), json_bool(cfg.wrap_tiny_compiled), cfg.stats, cfg.tiny_max, cfg.mid_max,
+      json_bool(cfg.segmap_compact));
   put(&o, "\"always\":{");
   for (int i = 0; i < HAK_STAT_ALWAYS_COUNT; i++) {
     put(&o, "%s\"%s\":%llu", i ? "," : "", _always_names[i], (unsigned long long)s.always[i]);

@@ -29,6 +29,8 @@ export interface HakmemStats {
     stats: number;
     tinyMax: number;
     midMax: number;
+    /** Superslab's segment map is the compact one (the process started under an address-space limit below 4 GiB, and every free looks its page up out of line). Absent before hakmem reported it. */
+    segmapCompact?: boolean;
   };
   /** Slow-path counters, kept at every stats level. */
   always: Record<string, number>;

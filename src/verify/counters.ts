@@ -40,6 +40,8 @@ export interface CounterWitness {
   /** Effective wrap-tiny (HAKMEM_WRAP_TINY overrides the compiled default). */
   wrapTiny: boolean | null;
   wrapTinyCompiled: boolean | null;
+  /** The compact segment map, under which every free looks its page up out of line (null: not reported). */
+  segmapCompact: boolean | null;
   tiers: TierWitness[];
   /** Bytes of <= 1 KiB requests handed to glibc. */
   libcTinyBytes: number;
@@ -58,7 +60,7 @@ function share(served: number, handed: number): number | null {
 
 export function counterWitness(stats: HakmemStats | null): CounterWitness {
   if (stats === null) {
-    return {loaded: false, exact: false, statsLevel: null, wrapTiny: null, wrapTinyCompiled: null, tiers: [], libcTinyBytes: 0, libcFrees: 0};
+    return {loaded: false, exact: false, statsLevel: null, wrapTiny: null, wrapTinyCompiled: null, segmapCompact: null, tiers: [], libcTinyBytes: 0, libcFrees: 0};
   }
 
   const exact = stats.tiers !== null;
@@ -81,6 +83,7 @@ export function counterWitness(stats: HakmemStats | null): CounterWitness {
     statsLevel: stats.config.stats,
     wrapTiny: stats.config.wrapTiny,
     wrapTinyCompiled: stats.config.wrapTinyCompiled,
+    segmapCompact: stats.config.segmapCompact ?? null,
     tiers: TIERS.map((tier) => ({tier, served: served(tier), handedToLibc: handed[tier], share: share(served(tier), handed[tier])})),
     libcTinyBytes: counter(stats, 'libcMallocTinyBytes'),
     libcFrees: counter(stats, 'libcFree'),

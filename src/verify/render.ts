@@ -29,6 +29,7 @@ function countersFigures(witness: CounterEvidence, tiers: VerifyReport['tiers'])
   const wrap = witness.wrapTiny === null ? 'unknown' : witness.wrapTiny ? 'on' : 'off';
   const compiled = witness.wrapTinyCompiled === witness.wrapTiny ? '' : ` (compiled ${witness.wrapTinyCompiled ? 'on' : 'off'}; HAKMEM_WRAP_TINY overrides)`;
   lines.push(`wrap-tiny ${wrap}${compiled}; frees passed to glibc: ${number(witness.libcFrees)}`);
+  if (witness.segmapCompact) lines.push('segment map: compact (the process started under an address-space limit below 4 GiB; every free looks its page up out of line)');
   return lines.join('\n');
 }
 

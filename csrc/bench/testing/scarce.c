@@ -1,8 +1,9 @@
 /*
  * scarce: what an allocator does when memory is short, idle or asked to trim.
  *
- *   scarce rounds [limit-kib]   under an address-space limit (RLIMIT_AS, as `ulimit -v`),
- *                               rounds of 64 B, 3000 B, 40000 B and 3 MiB mallocs, each until
+ *   scarce rounds [limit-kib]   under an address-space limit (RLIMIT_AS, as `ulimit -v`; the
+ *                               program sets it and starts itself again under it, as a shell's
+ *                               ulimit would have), rounds of 64 B, 3000 B, 40000 B and 3 MiB mallocs, each until
  *                               NULL, then all freed; then 4 threads started together.
  *                               Prints each round's block count and the threads started.
  *   scarce idle [ms...]         two threads allocate about 200 MB (16 B to 256 KiB), free it
@@ -57,10 +58,15 @@ static void* thread_body(void* arg) {
   return NULL;
 }
 
-static int rounds(long limit_kib) {
-  if (limit_kib > 0) {
+static int rounds(long limit_kib, char** argv) {
+  if (limit_kib > 0 && getenv("SCARCE_UNDER_LIMIT") == NULL) {
     struct rlimit rl = {(rlim_t)limit_kib * 1024, (rlim_t)limit_kib * 1024};
     if (setrlimit(RLIMIT_AS, &rl) != 0) { perror("scarce: setrlimit"); return 1; }
+    /* an allocator sizes what it reserves at start-up by the limit it starts under */
+    setenv("SCARCE_UNDER_LIMIT", "1", 1);
+    execv("/proc/self/exe", argv);
+    perror("scarce: exec under the limit");
+    return 1;
   }
   static const size_t sizes[] = {64, 3000, 40000, 3u << 20};
   long counts[4];
@@ -188,7 +194,7 @@ static int trim(void) {
 }
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && strcmp(argv[1], "rounds") == 0) return rounds(argc >= 3 ? atol(argv[2]) : 0);
+  if (argc >= 2 && strcmp(argv[1], "rounds") == 0) return rounds(argc >= 3 ? atol(argv[2]) : 0, argv);
   if (argc >= 2 && strcmp(argv[1], "idle") == 0) return idle(argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[1], "trim") == 0) return trim();
   fprintf(stderr, "usage: scarce rounds [limit-kib] | idle [ms...] | trim\n");

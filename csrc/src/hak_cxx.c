@@ -3,14 +3,16 @@
  * new reaches libstdc++ through its exported names, looked up weakly (a process without
  * libstdc++ never calls these): the new-handler is called while one is set and the request
  * retried, else std::bad_alloc is thrown. This file is compiled with -fexceptions, so the
- * exception unwinds through it. The nothrow forms return NULL at once, without calling the
- * handler: a handler that throws could not be caught here.
+ * exception unwinds through it. A nothrow form that fails hands the request to libstdc++'s own
+ * nothrow operator, which calls operator new (this file's, with the handler loop) and turns
+ * the bad_alloc it may throw into NULL: only C++ can catch it.
  * Sized delete is plain free: hakmem's free finds a block's page and list from its address
  * (one read of the segment map), so it has no size lookup that a size could skip. */
 #include "hak_alloc.h"
 
 #if HAK_OVERRIDE
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -45,15 +47,35 @@ static inline void* cxx_new(size_t size, size_t alignment) {
   return hak_likely(p != NULL) ? p : new_failed(size, alignment);
 }
 
+typedef void* (*hak_nothrow_new_t)(size_t, const void*);
+typedef void* (*hak_nothrow_new_aligned_t)(size_t, size_t, const void*);
+
+/* name: the mangled nothrow form, looked up behind hakmem; without a C++ runtime there no
+ * handler can have been set, and NULL is the answer. */
+static hak_noinline void* nothrow_failed(const char* name, size_t size, size_t alignment, const void* nt) {
+  void* next = dlsym(RTLD_NEXT, name);
+  if (next == NULL) return NULL;
+  return alignment == 0 ? ((hak_nothrow_new_t)next)(size, nt) : ((hak_nothrow_new_aligned_t)next)(size, alignment, nt);
+}
+
+#define HAK_NOTHROW_NEW(name, size, alignment, nt) do {                     \
+    void* p_ = cxx_alloc(size, alignment);                                  \
+    return hak_likely(p_ != NULL) ? p_ : nothrow_failed(name, size, alignment, nt); \
+  } while (0)
+
 /* operator new and new[]: (size), (size, nothrow), (size, align), (size, align, nothrow) */
 HAK_EXPORT void* _Znwm(size_t n) { return cxx_new(n, 0); }
 HAK_EXPORT void* _Znam(size_t n) { return cxx_new(n, 0); }
-HAK_EXPORT void* _ZnwmRKSt9nothrow_t(size_t n, const void* nt) { (void)nt; return cxx_alloc(n, 0); }
-HAK_EXPORT void* _ZnamRKSt9nothrow_t(size_t n, const void* nt) { (void)nt; return cxx_alloc(n, 0); }
+HAK_EXPORT void* _ZnwmRKSt9nothrow_t(size_t n, const void* nt) { HAK_NOTHROW_NEW("_ZnwmRKSt9nothrow_t", n, 0, nt); }
+HAK_EXPORT void* _ZnamRKSt9nothrow_t(size_t n, const void* nt) { HAK_NOTHROW_NEW("_ZnamRKSt9nothrow_t", n, 0, nt); }
 HAK_EXPORT void* _ZnwmSt11align_val_t(size_t n, size_t al) { return cxx_new(n, al); }
 HAK_EXPORT void* _ZnamSt11align_val_t(size_t n, size_t al) { return cxx_new(n, al); }
-HAK_EXPORT void* _ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) { (void)nt; return cxx_alloc(n, al); }
-HAK_EXPORT void* _ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) { (void)nt; return cxx_alloc(n, al); }
+HAK_EXPORT void* _ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) {
+  HAK_NOTHROW_NEW("_ZnwmSt11align_val_tRKSt9nothrow_t", n, al, nt);
+}
+HAK_EXPORT void* _ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) {
+  HAK_NOTHROW_NEW("_ZnamSt11align_val_tRKSt9nothrow_t", n, al, nt);
+}
 
 /* operator delete and delete[]: (p), (p, size), (p, nothrow), (p, align), (p, size, align),
  * (p, align, nothrow) */

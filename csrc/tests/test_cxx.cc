@@ -1,6 +1,6 @@
 // C++ operator new and delete reach hakmem in every form, and a failed new follows the
 // standard: the new-handler is called while one is set, then std::bad_alloc is thrown; the
-// nothrow forms return nullptr.
+// nothrow forms call the handler too and return nullptr where the others throw.
 #include <dlfcn.h>
 
 #include <cstdint>
@@ -33,6 +33,11 @@ template <typename F> static bool from_hakmem(F f) {
 
 struct alignas(256) Wide { char bytes[300]; };
 
+static int _throwing_calls;
+static void throwing_handler() {
+  ++_throwing_calls;
+  throw std::bad_alloc();
+}
 static int _handler_calls;
 static void handler() {
   if (++_handler_calls == 3) std::set_new_handler(nullptr);   // the next failure throws
@@ -97,6 +102,22 @@ int main() {
   thrown = false;
   try { (void)::operator new(huge); } catch (const std::bad_alloc&) { thrown = true; }
   CHECK(thrown && _handler_calls == 3, "the new-handler is called until it is removed, then bad_alloc");
+  // nothrow forms: the handler too, and what it throws becomes nullptr
+  _handler_calls = 0;
+  std::set_new_handler(handler);
+  CHECK(::operator new(huge, std::nothrow) == nullptr && _handler_calls == 3,
+        "nothrow new calls the new-handler until it is removed, then returns nullptr");
+  _handler_calls = 0;
+  std::set_new_handler(handler);
+  CHECK(::operator new[](huge, std::align_val_t{64}, std::nothrow) == nullptr && _handler_calls == 3,
+        "aligned nothrow new[] calls the new-handler, then returns nullptr");
+  std::set_new_handler(throwing_handler);
+  CHECK(::operator new[](huge, std::nothrow) == nullptr && _throwing_calls == 1,
+        "nothrow new[] returns nullptr when the new-handler throws bad_alloc");
+  std::set_new_handler(nullptr);
+  void* small = ::operator new(64, std::nothrow);
+  CHECK(served(small, 64), "nothrow new still serves from hakmem after failures");
+  ::operator delete(small);
   std::printf("test_cxx: ok\n");
   return 0;
 }

@@ -6,7 +6,7 @@ import {renderChart} from '../src/bench/chart.js';
 import {compareRecords} from '../src/bench/compare.js';
 import type {BenchRecord, RunSample, TargetRecord} from '../src/bench/record.js';
 import {bencherMetrics} from '../src/bench/export.js';
-import {benchTable, memoryTable, resultNotes, sweepTable} from '../src/bench/render.js';
+import {benchTable, memoryTable, resultNotes, sweepTable, verdictWord} from '../src/bench/render.js';
 import {DEFAULT_FEATURES, DEFAULT_TOOLCHAIN} from '../src/features.js';
 
 const PASS = {verdict: 'pass' as const, servedBy: 'hakmem' as const, cause: null};
@@ -226,6 +226,20 @@ describe('a command', () => {
     expect(checked.warnings.some((warning) => warning.startsWith('OUTPUT MISMATCH: mimalloc'))).toBe(true);
     const unchecked = analyzeRecord(command(targets, false));
     expect(unchecked.results.map((result) => [result.status, result.outputsMatch])).toEqual([['ok', null], ['ok', null]]);
+  });
+
+  it('words a figure\'s verdict by what it measures: time, memory or anything else', async () => {
+    const memory = (targets: TargetRecord[]): BenchRecord => ({...command(targets), profile: {...command(targets).profile, unit: 'KiB', better: 'lower'}});
+    const table = await benchTable(analyzeRecord(memory([target('mimalloc', [2000, 2000, 2000]), target('hakmem', [1000, 1000, 1000]), target('glibc', [4000, 4000, 4000])])));
+    expect(table).toContain('less memory');
+    expect(table).toContain('more memory');
+    expect(table).not.toMatch(/faster|slower/);
+    expect(verdictWord('faster', {unit: 's', better: 'lower'})).toBe('faster');
+    expect(verdictWord('slower', {unit: 'items/s', better: 'higher'})).toBe('slower');
+    expect(verdictWord('faster', {unit: 'MiB', better: 'higher'})).toBe('more memory');
+    expect(verdictWord('faster', {unit: 'blocks', better: 'higher'})).toBe('better');
+    expect(verdictWord('slower', {unit: 'blocks', better: 'higher'})).toBe('worse');
+    expect(verdictWord('within noise', {unit: 'KiB', better: 'lower'})).toBe('within noise');
   });
 
   it('exports a wall time as latency in nanoseconds', () => {

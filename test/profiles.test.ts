@@ -147,6 +147,15 @@ describe('a profile of kind command', () => {
     });
   });
 
+  it('reads an address-space limit, none by default, and refuses one too small to start a program', async () => {
+    const limited = await loadProfile(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\nlimits:\n  addressSpaceKib: 150000\n`));
+    expect(limited.addressSpaceKib).toBe(150000);
+    expect((await loadProfile(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\n`))).addressSpaceKib).toBeNull();
+    expect((await loadProfile('scarce-limit')).addressSpaceKib).toBe(150000);
+    const error = await loadError(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\nlimits:\n  addressSpaceKib: 10\n`));
+    expect(error.issues.map((issue) => issue.field)).toEqual(['limits.addressSpaceKib']);
+  });
+
   it('defaults to wall time, lower is better, with output checked', async () => {
     const profile = await loadProfile(writeProfile('cmd', `${COMMAND}command:\n  argv: [echo, hi]\n`));
     assert(profile.kind === 'command');

@@ -154,6 +154,24 @@ describe('memory and CPU of a run', () => {
     expect(commandFigure('anything', 1.25, null)).toBe(1.25);
   });
 
+  it('starts a run under the profile\'s address-space limit, and says so in its command line', async () => {
+    const figure = {regex: 'limit (\\d+)', unit: 'KiB', better: 'lower' as const};
+    const limited = {program: '/bin/sh', args: ['-c', 'echo limit $(ulimit -v | sed s/unlimited/0/)'], allocator: {name: 'glibc', preload: null}, timeoutSeconds: 30, runIndex: 0, command: {figure}};
+    const run = await runBenchmark({...limited, addressSpaceKib: 150000});
+    expect(run.result.figure).toBe(150000);
+    expect(run.command).toMatch(/^prlimit --as=153600000 -- \/bin\/sh -c /);
+    const free = await runBenchmark(limited);
+    expect(free.result.figure).toBe(0);
+    expect(free.command).not.toContain('prlimit');
+  });
+
+  it('refuses to start valgrind under an address-space limit, with a hint', async () => {
+    const launcher = {argv: ['valgrind', '--tool=callgrind'], preload: 'tool' as const};
+    const run = runBenchmark({program: '/bin/true', args: [], allocator: {name: 'glibc', preload: null}, timeoutSeconds: 30, runIndex: 0, launcher, addressSpaceKib: 150000});
+    await expect(run).rejects.toThrow(/valgrind cannot run a program under the profile's address-space limit/);
+    await expect(run).rejects.toBeInstanceOf(UsageError);
+  });
+
   it('stops a timed-out command together with its children', async () => {
     const error = await runError(runBenchmark({program: '/bin/sh', args: ['-c', 'sleep 30 & wait'], allocator: {name: 'glibc', preload: null}, timeoutSeconds: 0.5, runIndex: 0, command: {figure: null}}));
     expect(error.facts.failure).toBe('timeout');

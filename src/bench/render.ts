@@ -18,14 +18,29 @@ export function verdictMark(verdict: string): string {
   return `verdict-${verdict.replaceAll(' ', '-')}`;
 }
 
+const MEMORY_UNIT = /^(B|bytes|kB|KB|MB|GB|KiB|MiB|GiB)$/;
+const TIME_OR_RATE = /^(s|ms|us|µs|ns|min)$|\/s$/;
+
+/**
+ * How a figure's verdict reads: faster or slower for a time or a rate, less or more memory for
+ * a memory figure (a command's RSS after idling), better or worse for anything else (blocks
+ * served). The data keeps faster and slower: better or worse in the figure's direction.
+ */
+export function verdictWord(verdict: string, figure: {unit: string; better: 'higher' | 'lower'}): string {
+  if (verdict !== 'faster' && verdict !== 'slower') return verdict;
+  if (MEMORY_UNIT.test(figure.unit)) return (verdict === 'faster') === (figure.better === 'lower') ? 'less memory' : 'more memory';
+  if (TIME_OR_RATE.test(figure.unit)) return verdict;
+  return verdict === 'faster' ? 'better' : 'worse';
+}
+
 /** The ratio, its interval and the verdict; `prefix` names the fields (`rss-ratio`, ...). */
-function ratioCells(comparison: ComparisonVerdict | MemoryVerdict | null, prefix = ''): CellInput[] {
+function ratioCells(comparison: ComparisonVerdict | MemoryVerdict | null, prefix = '', figure?: {unit: string; better: 'higher' | 'lower'}): CellInput[] {
   if (!comparison) return ['—', '', ''];
   const interval = comparison.low === null || comparison.high === null ? 'none (< 3 runs)' : `${comparison.low.toFixed(3)}–${comparison.high.toFixed(3)}`;
   return [
     {text: formatRatio(comparison.ratio), value: comparison.ratio, field: `${prefix}ratio`},
     {text: interval, field: `${prefix}ratio-interval`},
-    {text: comparison.verdict, field: `${prefix}verdict`, mark: verdictMark(comparison.verdict)},
+    {text: figure ? verdictWord(comparison.verdict, figure) : comparison.verdict, field: `${prefix}verdict`, mark: verdictMark(comparison.verdict)},
   ];
 }
 
@@ -56,7 +71,7 @@ function summaryCells(result: TargetResult): CellInput[] {
 /** One row per target: median, its interval, range, peak RSS, and the ratio to the baseline. */
 export function benchRows(analysis: BenchAnalysis): TableRows {
   const rows = analysis.results.map((result) => {
-    const ratio = result.label === analysis.baseline && result.status === 'ok' ? BASELINE : ratioCells(result.vsBaseline);
+    const ratio = result.label === analysis.baseline && result.status === 'ok' ? BASELINE : ratioCells(result.vsBaseline, '', result);
     return {key: result.label, cells: [displayLabel(result), ...summaryCells(result), ...ratio]};
   });
   const unit = analysis.results[0]?.unit ?? 'ops/s';
@@ -201,7 +216,7 @@ export function methodNote(runs: number, warmup: number, noise: number): string[
       : `with ${runs} runs the widest, min–max, covers only ${formatPercent(probe.coverage)}; more runs narrow it`;
   return [
     `Median of ${runs} runs after ${warmup} warm-up, interleaved round by round. 95% CI of the median: order statistics (${coverage}).`,
-    `Ratio intervals: bootstrap of the ratio of medians (${DEFAULT_RESAMPLES.toLocaleString('en-US')} resamples, fixed seed); faster or slower only when the whole interval clears ±${(noise * 100).toFixed(1)}%.`,
+    `Ratio intervals: bootstrap of the ratio of medians (${DEFAULT_RESAMPLES.toLocaleString('en-US')} resamples, fixed seed); a verdict other than within noise only when the whole interval clears ±${(noise * 100).toFixed(1)}%.`,
   ];
 }
 
@@ -222,7 +237,7 @@ export async function compareTable(comparison: RecordComparison): Promise<string
 export async function suiteTable(suite: SuiteSummary): Promise<string> {
   const rows = suite.profiles.map((summary) => {
     const rss = summary.rssVsBaseline;
-    const judged = summary.status === 'ok' || summary.status === 'missing' ? [...ratioCells(summary.vsBaseline)] : [summary.status.toUpperCase(), '', ''];
+    const judged = summary.status === 'ok' || summary.status === 'missing' ? [...ratioCells(summary.vsBaseline, '', summary.figure)] : [summary.status.toUpperCase(), '', ''];
     return [summary.profile, summary.label ?? '—', summary.baseline, ...judged, rss ? `${formatRatio(rss.ratio)} ${rss.verdict}` : '—'];
   });
   if (suite.geomean) {

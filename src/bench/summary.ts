@@ -17,6 +17,8 @@ export interface ProfileSummary {
   rssVsBaseline: MemoryVerdict | null;
   /** ok, invalid or failed; `missing` when the profile had no hakmem target besides the baseline. */
   status: TargetResult['status'] | 'missing';
+  /** What the profile's figure measures, which words its verdict (render's verdictWord). */
+  figure: {unit: string; better: 'higher' | 'lower'};
 }
 
 export interface SuiteSummary {
@@ -48,6 +50,7 @@ export function summarizeSuite(analyses: readonly {profile: string; analysis: Be
       vsBaseline: judged?.vsBaseline ?? null,
       rssVsBaseline: judged?.rssVsBaseline ?? null,
       status: judged?.status ?? 'missing',
+      figure: {unit: analysis.results[0]?.unit ?? 'ops/s', better: analysis.results[0]?.better ?? 'higher'},
     };
   });
   const compared = profiles.filter((summary) => summary.vsBaseline !== null);

@@ -86,6 +86,7 @@ export function runRequest(target: SingleTarget, args: string[], timeoutSeconds:
     runIndex: 0,
     collectStats: target.allocator.name === 'hakmem',
     ...(target.command ? {command: target.command, cwd: target.cwd, stdinFile: target.stdinFile} : {}),
+    ...(target.addressSpaceKib === undefined ? {} : {addressSpaceKib: target.addressSpaceKib}),
   };
 }
 

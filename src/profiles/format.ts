@@ -107,6 +107,14 @@ const common = {
 /** and how it runs, in the order every kind lists them. */
 const running = {env: common.env, hakmem, allocators: common.allocators, runs: common.runs, warmup: common.warmup, timeout: common.timeout};
 
+/** Resource limits a benchmark or command starts under. */
+const limits = field(
+  strict({
+    addressSpaceKib: field(integer(1024, 2 ** 40), {description: 'RLIMIT_AS in KiB, as `ulimit -v` sets it: every run starts under it (through prlimit), so its allocator sees the limit from the first instruction'}),
+  }).optional(),
+  {description: 'resource limits every measured run starts under (none by default); hak perf --instructions and --cache refuse such a profile, since valgrind cannot run under them'},
+);
+
 const perfFields = {
   event: field(text().optional(), {description: 'the event perf samples; auto: cycles where the machine has hardware counters, the software event cpu-clock where it does not', default: 'auto'}),
   frequency: field(integer(1, 100_000).optional(), {description: 'samples per second', default: 999}),
@@ -135,6 +143,7 @@ export const benchmarkProfileFormat = strict({
     {description: 'the benchmark\'s threads'},
   ),
   ...running,
+  limits,
   callgrind: field(strict({args: field(argumentList().optional(), {description: 'short arguments (a few hundred thousand operations) for exact instruction counts under callgrind (default: benchmark.args)'})}).optional(), {
     description: 'how hak perf --instructions and hak check run the benchmark',
   }),
@@ -163,6 +172,7 @@ export const commandProfileFormat = strict({
     {description: 'what runs'},
   ),
   ...running,
+  limits,
   perf: field(strict(perfFields).optional(), {description: 'how hak perf samples the run'}),
 });
 

@@ -220,6 +220,7 @@ export function commandProfile(argv: readonly string[], options: CommandProfileO
     runs: options.runs ?? DEFAULT_RUNS,
     warmup: options.warmup ?? DEFAULT_WARMUP,
     timeoutSeconds: options.timeoutSeconds ?? 600,
+    addressSpaceKib: null,
     callgrind: {args},
     perf: defaultPerf(args),
   };

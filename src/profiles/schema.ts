@@ -83,6 +83,8 @@ interface ProfileBase {
   runs: number;
   warmup: number;
   timeoutSeconds: number;
+  /** RLIMIT_AS every run starts under, in KiB (profile `limits.addressSpaceKib`); null: none. */
+  addressSpaceKib: number | null;
   /** Short arguments for instruction counting under callgrind. */
   callgrind: {args: string[]};
   perf: PerfSetting;

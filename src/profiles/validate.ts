@@ -170,7 +170,7 @@ function variants(hakmem: BenchmarkProfileFile['hakmem']): ProfileVariant[] {
   return hakmem.map((item) => ({name: item.name, features: features(item as Toggles), expected: item.expected ?? null}));
 }
 
-type CommonFile = Pick<BenchmarkProfileFile, 'name' | 'description' | 'env' | 'hakmem' | 'allocators' | 'runs' | 'warmup' | 'timeout'>;
+type CommonFile = Pick<BenchmarkProfileFile, 'name' | 'description' | 'env' | 'hakmem' | 'allocators' | 'runs' | 'warmup' | 'timeout' | 'limits'>;
 
 function commonFields(file: CommonFile, context: Context) {
   return {
@@ -183,6 +183,7 @@ function commonFields(file: CommonFile, context: Context) {
     runs: file.runs ?? DEFAULT_RUNS,
     warmup: file.warmup ?? DEFAULT_WARMUP,
     timeoutSeconds: file.timeout ?? 120,
+    addressSpaceKib: file.limits?.addressSpaceKib ?? null,
   };
 }
 

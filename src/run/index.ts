@@ -15,9 +15,9 @@ import {tmpdir} from 'node:os';
 import {basename, join} from 'node:path';
 
 import type {AllocatorSetup} from '../allocators.js';
-import {type HakError, RunError, type RunErrorFacts} from '../errors.js';
+import {type HakError, RunError, type RunErrorFacts, UsageError} from '../errors.js';
 import {type ExecResult, execProgram, tailLines} from '../exec.js';
-import {gnuTimeArgs, processTree, readGnuTime, requireGnuTime, sampleTree, summarizeTimeline, type TreeMemory, type TreeSampler, type TreeUsage} from './monitor.js';
+import {gnuTimeArgs, processTree, readGnuTime, requireGnuTime, requirePrlimit, sampleTree, summarizeTimeline, type TreeMemory, type TreeSampler, type TreeUsage} from './monitor.js';
 import {type BenchmarkResult, commandResult, type FigureSpec, parseBenchmarkOutput} from './output.js';
 import {type HakmemStats, parseHakmemStats} from './stats.js';
 
@@ -53,6 +53,8 @@ export interface RunRequest {
    * of its tree but the measuring tool gets SIGTERM, and an end by that SIGTERM is a normal end.
    */
   stopAfterSeconds?: number;
+  /** RLIMIT_AS the program starts under, in KiB (`prlimit --as` just before it, as `ulimit -v`). */
+  addressSpaceKib?: number;
 }
 
 export interface CommandOutput {
@@ -154,10 +156,15 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allocator' | 'env' | 'launcher'>): string {
+/** `prlimit --as=BYTES --`, which sets the limits and then runs the program in its place. */
+function limitWords(request: Pick<RunRequest, 'addressSpaceKib'>): string[] {
+  return request.addressSpaceKib === undefined ? [] : ['prlimit', `--as=${request.addressSpaceKib * 1024}`, '--'];
+}
+
+export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allocator' | 'env' | 'launcher' | 'addressSpaceKib'>): string {
   const assignments = Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${shellQuote(value)}`);
   const preload = request.allocator.preload ? [`LD_PRELOAD=${shellQuote(request.allocator.preload)}`] : [];
-  const program = [shellQuote(request.program), ...request.args.map(shellQuote)];
+  const program = [...limitWords(request), shellQuote(request.program), ...request.args.map(shellQuote)];
   const {launcher} = request;
   if (!launcher) return [...assignments, ...preload, ...program].join(' ');
   const tool = launcher.argv.map(shellQuote);
@@ -173,16 +180,26 @@ export function commandLine(request: Pick<RunRequest, 'program' | 'args' | 'allo
 function invocation(request: RunRequest, statsFile: string | undefined, timeReport: string | undefined): {file: string; args: string[]; env: NodeJS.ProcessEnv} {
   const env = benchmarkEnvironment(request, statsFile);
   const {launcher} = request;
+  const limited = limitWords(request);
+  if (limited.length > 0) limited[0] = requirePrlimit();
+  const program = [...limited, request.program, ...request.args];
   if (!launcher) {
-    if (timeReport) return {file: requireGnuTime(), args: [...gnuTimeArgs(timeReport), request.program, ...request.args], env};
-    return {file: request.program, args: [...request.args], env};
+    if (timeReport) return {file: requireGnuTime(), args: [...gnuTimeArgs(timeReport), ...program], env};
+    const [file, ...args] = program as [string, ...string[]];
+    return {file, args, env};
   }
 
   const [tool, ...toolArgs] = launcher.argv as [string, ...string[]];
-  if (launcher.preload === 'tool' || !env.LD_PRELOAD) return {file: tool, args: [...toolArgs, request.program, ...request.args], env};
+  if (launcher.preload === 'tool' && limited.length > 0) {
+    // valgrind runs the program on its own core, which cannot start under a small limit
+    throw new UsageError(`${tool} cannot run a program under the profile's address-space limit (limits.addressSpaceKib: ${request.addressSpaceKib})`, {
+      hint: 'measure this profile with hak bench, or hak perf without --instructions and --cache',
+    });
+  }
+  if (launcher.preload === 'tool' || !env.LD_PRELOAD) return {file: tool, args: [...toolArgs, ...program], env};
   const preload = env.LD_PRELOAD;
   delete env.LD_PRELOAD;
-  return {file: tool, args: [...toolArgs, 'env', `LD_PRELOAD=${preload}`, request.program, ...request.args], env};
+  return {file: tool, args: [...toolArgs, 'env', `LD_PRELOAD=${preload}`, ...program], env};
 }
 
 export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
@@ -210,7 +227,7 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
         if (request.stopAfterSeconds !== undefined) {
           stopTimer = setTimeout(() => {
             stopped = true;
-            terminateTree(pid, file === request.program);
+            terminateTree(pid, file === request.program || (request.addressSpaceKib !== undefined && !timeReport && !request.launcher));
           }, request.stopAfterSeconds * 1000);
         }
       },

@@ -178,6 +178,13 @@ export function requireGnuTime(): string {
   return tool;
 }
 
+/** util-linux's prlimit, which starts a program under resource limits (a profile's `limits`). */
+export function requirePrlimit(): string {
+  const tool = findOnPath('prlimit', '/usr/bin:/bin') ?? findOnPath('prlimit');
+  if (!tool) throw new MissingToolError('prlimit', 'sudo apt-get install util-linux', 'prlimit: it starts each run under the profile\'s limits');
+  return tool;
+}
+
 /** The arguments that put GNU time in front of a command, writing its report to `file`. */
 export function gnuTimeArgs(file: string): string[] {
   return ['-f', TIME_FORMAT, '-o', file, '--'];

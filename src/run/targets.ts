@@ -30,14 +30,17 @@ export interface RunTarget {
   server?: ServerSetting;
   cwd?: string;
   stdinFile?: string;
+  /** RLIMIT_AS every run starts under, in KiB (the profile's limits). */
+  addressSpaceKib?: number;
 }
 
-/** The runner's fields for a command or server profile; none for a benchmark profile. */
-export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile' | 'server'> {
+/** The runner's fields for a command or server profile, and the limits of any profile. */
+export function commandFields(profile: Profile): Pick<RunTarget, 'command' | 'cwd' | 'stdinFile' | 'server' | 'addressSpaceKib'> {
+  const limits = profile.addressSpaceKib === null ? {} : {addressSpaceKib: profile.addressSpaceKib};
   if (profile.kind === 'server') return {server: profile.server, ...(profile.server.cwd ? {cwd: profile.server.cwd} : {})};
-  if (profile.kind !== 'command') return {};
+  if (profile.kind !== 'command') return limits;
   const {command} = profile;
-  return {command: {figure: command.figure}, ...(command.cwd ? {cwd: command.cwd} : {}), ...(command.stdin ? {stdinFile: command.stdin} : {})};
+  return {command: {figure: command.figure}, ...(command.cwd ? {cwd: command.cwd} : {}), ...(command.stdin ? {stdinFile: command.stdin} : {}), ...limits};
 }
 
 export interface TargetOptions {

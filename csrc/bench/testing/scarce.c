@@ -1,9 +1,9 @@
 /*
  * scarce: what an allocator does when memory is short, idle or asked to trim.
  *
- *   scarce rounds [limit-kib]   under an address-space limit (RLIMIT_AS, as `ulimit -v`; the
- *                               program sets it and starts itself again under it, as a shell's
- *                               ulimit would have), rounds of 64 B, 3000 B, 40000 B and 3 MiB mallocs, each until
+ *   scarce rounds [limit-kib]   under an address-space limit (RLIMIT_AS, as `ulimit -v`; given,
+ *                               the program sets it and starts itself again under it, as a
+ *                               shell's ulimit would have; left out, the limit it started under), rounds of 64 B, 3000 B, 40000 B and 3 MiB mallocs, each until
  *                               NULL, then all freed; then 4 threads started together.
  *                               Prints each round's block count and the threads started.
  *   scarce idle [ms...]         two threads allocate about 200 MB (16 B to 256 KiB), free it
@@ -67,6 +67,10 @@ static int rounds(long limit_kib, char** argv) {
     execv("/proc/self/exe", argv);
     perror("scarce: exec under the limit");
     return 1;
+  }
+  if (limit_kib <= 0) {                    /* started under one already (ulimit -v, prlimit) */
+    struct rlimit rl;
+    limit_kib = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)(rl.rlim_cur / 1024) : 0;
   }
   static const size_t sizes[] = {64, 3000, 40000, 3u << 20};
   long counts[4];

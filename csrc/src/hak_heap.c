@@ -147,8 +147,9 @@ void _hak_heap_flush_caches(hak_heap_t* heap) {
   (void)heap;
 }
 
-/* Thread exit: hand every page and segment over, then recycle the heap. */
-static void heap_abandon(hak_heap_t* heap) {
+/* Every page and segment handed over, as at thread exit, leaving the heap empty and usable:
+ * ownerless pages take frees onto their own lists, and any thread adopts the segments. */
+void _hak_heap_give_back(hak_heap_t* heap) {
   hak_check(_hak_heap_is_valid(heap));
   /* 0. cached blocks back to their pages, so that empty pages are released below */
   _hak_heap_flush_caches(heap);
@@ -174,6 +175,11 @@ static void heap_abandon(hak_heap_t* heap) {
 
   /* 3. segments with live blocks go to the global abandoned list */
   _hak_segments_abandon(heap);
+}
+
+/* Thread exit: hand every page and segment over, then recycle the heap. */
+static void heap_abandon(hak_heap_t* heap) {
+  _hak_heap_give_back(heap);
   _hak_stats_merge_heap(heap);
   _hak_stat_global_add(HAK_STAT_HEAPS_ABANDONED, 1);
 

@@ -85,6 +85,9 @@ static void* purge_main(void* arg) {
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
       _hak_large_drop_cache(heap, 0);
+      /* what is left has live blocks: handed over again, so that this heap holds nothing
+       * between ticks, and a child of fork, which has no purge thread, strands nothing */
+      if (heap != &_hak_heap_empty) _hak_heap_give_back(heap);
     }
     last = activity();
   }

@@ -1,5 +1,9 @@
 /* fork: the child can allocate and free, including blocks its parent's threads allocated,
- * even when another thread was allocating at the moment of the fork. */
+ * even when another thread was allocating at the moment of the fork. And blocks of a thread
+ * that exited, whose segments the purge thread took over while the process idled: a child
+ * forked then frees them and gets their memory back with malloc_trim, though it has no purge
+ * thread (override builds, where mallinfo2 and malloc_trim are hakmem's). */
+#include <malloc.h>
 #include "test_util.h"
 
 #include <pthread.h>
@@ -51,7 +55,61 @@ static int child_work(void) {
   return 0;
 }
 
+enum { KEPT_BLOCKS = 20000 };
+static void* kept[KEPT_BLOCKS];
+static void* leaver(void* arg) {
+  for (int i = 0; i < KEPT_BLOCKS; i++) {
+    kept[i] = malloc(96);
+    memset(kept[i], 0x22, 96);
+  }
+  return arg;
+}
+
+static long rss_kib(void) {
+  long pages = 0, resident = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == NULL || fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+  if (f != NULL) fclose(f);
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* In the child: the blocks freed must count as free, and their pages must go back. */
+static int child_frees_kept(long rss_at_fork) {
+  for (int i = 0; i < KEPT_BLOCKS; i++) {
+    if (((unsigned char*)kept[i])[95] != 0x22) return 4;
+    free(kept[i]);
+  }
+  malloc_trim(0);
+  size_t in_use = mallinfo2().uordblks;
+  long rss = rss_kib();
+  if (in_use > (256u << 10) || rss > rss_at_fork - 1024) {
+    fprintf(stderr, "child: %zu bytes in use and %ld KiB resident after freeing the exited thread's %d blocks of 96 B (%ld KiB at the fork)\n",
+            in_use, rss, KEPT_BLOCKS, rss_at_fork);
+    return 5;
+  }
+  return 0;
+}
+
+static void exited_thread_blocks_in_child(void) {
+  hak_config_t config;
+  hak_config(&config);
+  if (!test_apis[0]->override || !config.superslab) return;
+  pthread_t t;
+  pthread_create(&t, NULL, leaver, NULL);
+  pthread_join(t, NULL);
+  usleep(1000 * 1000);        /* idle: the purge thread adopts the segments, purges, gives back */
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork");
+  if (pid == 0) _exit(child_frees_kept(rss_kib()));
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child freeing an exited thread's blocks ended with status %#x", status);
+  for (int i = 0; i < KEPT_BLOCKS; i++) free(kept[i]);
+}
+
 int main(void) {
+  exited_thread_blocks_in_child();
   for (size_t a = 0; a < TEST_API_COUNT; a++) {
     A = test_apis[a];
     atomic_store(&stop, 0);

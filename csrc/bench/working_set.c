@@ -130,26 +130,50 @@ typedef struct worker_s {
   char pad[64]; /* keep workers' hot fields on separate cache lines */
 } worker_t;
 
-/* Word k of a block holds tag + k; a last partial word holds the low bytes of its value. */
+/* Byte k of a block holds byte k mod 8 of its tag: every 8-byte-aligned word is the tag, and
+ * a word or half word at any offset is a rotation of it. So a block is written and read in
+ * whole words, the last one overlapping the one before (no loop over tail bytes, whose
+ * varying length would cost the loop a mispredicted branch per block). */
+static inline uint64_t pattern_at(uint64_t tag, size_t offset) {
+  const unsigned r = 8 * (unsigned)(offset & 7);
+  return r == 0 ? tag : tag >> r | tag << (64 - r);
+}
+
 BENCH_ALWAYS_INLINE void write_block(unsigned char *p, size_t n, uint64_t tag) {
-  size_t k = 0;
-  for (; k + 8 <= n; k += 8) bench_put_tag(p + k, tag + k / 8);
-  for (uint64_t w = tag + k / 8; k < n; k++, w >>= 8) p[k] = (unsigned char)w;
+  if (n >= 8) {
+    for (size_t k = 0; k + 8 <= n; k += 8) bench_put_tag(p + k, tag);
+    bench_put_tag(p + n - 8, pattern_at(tag, n - 8));
+  } else if (n >= 4) {
+    const uint32_t head = (uint32_t)tag, tail = (uint32_t)pattern_at(tag, n - 4);
+    memcpy(p, &head, 4);
+    memcpy(p + n - 4, &tail, 4);
+  } else {
+    for (size_t k = 0; k < n; k++) p[k] = (unsigned char)(tag >> 8 * k);
+  }
 }
 
 BENCH_ALWAYS_INLINE int block_holds(const unsigned char *p, size_t n, uint64_t tag) {
-  size_t k = 0;
-  uint64_t bad = 0;
-  for (; k + 8 <= n; k += 8) bad |= bench_load_word(p + k) ^ (tag + k / 8);
-  for (uint64_t w = tag + k / 8; k < n; k++, w >>= 8) bad |= p[k] ^ (unsigned char)w;
-  return bad == 0;
+  if (n >= 8) {
+    uint64_t bad = bench_load_word(p + n - 8) ^ pattern_at(tag, n - 8);
+    for (size_t k = 0; k + 8 <= n; k += 8) bad |= bench_load_word(p + k) ^ tag;
+    return bad == 0;
+  }
+  if (n >= 4) {
+    uint32_t head, tail;
+    memcpy(&head, p, 4);
+    memcpy(&tail, p + n - 4, 4);
+    return head == (uint32_t)tag && tail == (uint32_t)pattern_at(tag, n - 4);
+  }
+  for (size_t k = 0; k < n; k++)
+    if (p[k] != (unsigned char)(tag >> 8 * k)) return 0;
+  return 1;
 }
 
 /* Names the first byte that differs (exit 3). */
 BENCH_NORETURN BENCH_NOINLINE static void fail_block(const unsigned char *p, size_t size, size_t n,
                                                      uint64_t tag, uint64_t slot) {
   for (size_t k = 0; k < n; k++) {
-    const uint64_t want = (tag + k / 8) >> (8 * (k % 8)) & 0xff;
+    const uint64_t want = (tag >> 8 * (k % 8)) & 0xff;
     if (p[k] != want) bench_fail_word(p, size, slot, "byte", k, want, p[k]);
   }
   bench_fail_tag(p, size, tag, slot);

@@ -48,6 +48,10 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   // threads, rounds, iters, slots per thread, keep, local %, seed, medium %, large %, max, touch
   {program: 'stress_exchange', args: ['4', '3', '3000', '100', '8', '20', '1234567', '10', '1', '1048576'], ops: 2 * (8 + 3000) * 4 * 3},
   {program: 'stress_exchange', args: ['3', '2', '2000', '50', '4', '30', '1234567', '20', '2', '2097152', 'pages'], ops: 2 * (4 + 2000) * 3 * 2},
+  // threads, cycles, slots, seed, pick, sizes, min, max, mode, touch
+  {program: 'working_set', args: ['1', '200000', '4096', '1234567', 'pareto', 'geometric', '5', '1024', 'toggle', 'all'], ops: 200_000},
+  {program: 'working_set', args: ['2', '50000', '256', '1234567', 'uniform', 'inverse-square', '4', '32768', 'replace', 'head'], ops: 2 * 2 * 50_000 - 2 * 256},
+  {program: 'larson_cxx', args: ['0', '8', '1000', '300', '10', '1234567', '2', '2'], ops: 2 * 300 * 10 * 2 * 2},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -112,7 +116,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(11);
+    expect(PROGRAMS).toHaveLength(13);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });
@@ -200,6 +204,44 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('large_churn counts one malloc per cycle and one free per cycle that found a block', () => {
     // one slot: every cycle after the first frees the block the cycle before allocated
     expect(result('large_churn', ['1', '5', '1', '7', '8', '4096']).ops).toBe(2 * 5 - 1);
+  });
+
+  it('larson_cxx does the work of larson through operator new and sized delete', () => {
+    const args = ['0', '8', '1000', '300', '5', '7', '2', '2'];
+    const c = result('larson', args, hakmem);
+    const cxx = result('larson_cxx', args, hakmem);
+    expect(cxx.checksum).toBe(c.checksum);
+    expect(cxx.ops).toBe(c.ops);
+    expect(run('larson_cxx', ['--help']).stdout).toMatch(/operator new and sized operator delete/);
+  });
+
+  it('working_set verifies every block whole with touch=all, one in 64 slots with touch=head', () => {
+    // one slot in toggle mode: every second cycle frees the block the cycle before allocated
+    const one = result('working_set', ['1', '1001', '1', '7', 'uniform', 'geometric', '1', '64', 'toggle', 'all'], hakmem);
+    expect(one.ops).toBe(1001);
+    expect(one.verifiedBlocks).toBe(501); // 500 in the loop, the last at teardown
+    const all = result('working_set', ['1', '20000', '640', '7', 'uniform', 'geometric', '9', '1024', 'replace', 'all']);
+    const head = result('working_set', ['1', '20000', '640', '7', 'uniform', 'geometric', '9', '1024', 'replace', 'head']);
+    expect(head.checksum).toBe(all.checksum);
+    expect(all.verifiedBlocks).toBe(20_000); // every block allocated is freed, in the loop or at teardown
+    expect(head.verifiedBlocks).toBeGreaterThan(0);
+    expect(head.verifiedBlocks).toBeLessThan(all.verifiedBlocks / 4);
+    // the pareto pick crowds its picks on a few slots: fewer distinct blocks live at the end
+    expect(result('working_set', ['1', '20000', '4096', '7', 'pareto']).checksum).not.toBe(
+      result('working_set', ['1', '20000', '4096', '7', 'uniform']).checksum,
+    );
+  });
+
+  it('working_set rejects unknown distributions and sizes out of order', () => {
+    expect(run('working_set', ['1', '100', '64', '1', 'zipf']).stderr).toMatch(
+      /bad argument 'pick': unknown value 'zipf'; expected one of uniform pareto/,
+    );
+    expect(run('working_set', ['1', '100', '64', '1', 'uniform', 'normal']).stderr).toMatch(/bad argument 'sizes'/);
+    const reversed = run('working_set', ['1', '100', '64', '1', 'uniform', 'geometric', '100', '50']);
+    expect(reversed.status).toBe(2);
+    expect(reversed.stderr).toMatch(/bad argument 'max': must be >= min/);
+    expect(run('working_set', ['0']).stderr).toMatch(/bad argument 'threads'/);
+    expect(run('working_set', ['1', '100', '0']).stderr).toMatch(/bad argument 'slots'/);
   });
 
   it('stress_exchange does the same work whatever it writes in a block, and verifies all of it with touch=all', () => {

@@ -23,8 +23,10 @@ const SEED_PROFILES = [
   'harden',
   'idle-release',
   'large-churn',
+  'larson-cxx',
   'larson-mid',
   'larson-tiny',
+  'malloc-thread',
   'memcached',
   'mid-large-mt',
   'perl-words',
@@ -39,6 +41,7 @@ const SEED_PROFILES = [
   'stress-exchange',
   'thread-churn',
   'tiny-hot',
+  'tiny-working-set',
 ];
 
 /** Writes a profile file into a fresh directory and returns its path. */

@@ -178,7 +178,7 @@ void bench_die(int code) {
 }
 
 void bench_fail_nomem(size_t size) {
-  fprintf(stderr, "%s: allocation failure: malloc(%zu) returned NULL\n", bench_program(), size);
+  fprintf(stderr, "%s: allocation failure: " BENCH_NOMEM_FORMAT "\n", bench_program(), size);
   bench_die(BENCH_EXIT_NOMEM);
 }
 
@@ -255,7 +255,7 @@ static void bench_verify_fill(const void *p, size_t size, uint64_t tag, uint64_t
 }
 
 void *bench_alloc_filled(size_t size, uint64_t tag) {
-  void *p = malloc(size);
+  void *p = bench_malloc(size);
   if (bench_unlikely(p == NULL)) bench_fail_nomem(size);
   bench_fill(p, size, tag);
   return p;
@@ -264,7 +264,7 @@ void *bench_alloc_filled(size_t size, uint64_t tag) {
 uint64_t bench_free_verified(void *p, size_t size, uint64_t tag, uint64_t slot) {
   if (bench_unlikely(bench_load_word(p) != tag)) bench_fail_tag(p, size, tag, slot);
   bench_verify_fill(p, size, tag, slot);
-  free(p);
+  bench_release(p, size);
   return tag;
 }
 

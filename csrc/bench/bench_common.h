@@ -106,6 +106,26 @@ static inline uint64_t bench_digest(uint64_t h, uint64_t word) {
 /* Final avalanche, so digests of similar runs do not look alike. */
 uint64_t bench_digest_finish(uint64_t h);
 
+/* ---------------------------------------------------------------- the measured calls */
+
+/* The allocation calls a program measures: malloc and free, or, in a program's C++ build
+ * (compiled with -DBENCH_CXX_NEW and linked with bench/cxx_new.cc), the throwing operator
+ * new and the sized operator delete, as a C++ program compiled with -fsized-deallocation
+ * calls them. The programs' own bookkeeping keeps calloc and free. */
+#ifdef BENCH_CXX_NEW
+void *bench_cxx_new(size_t size);               /* NULL where operator new threw */
+void bench_cxx_delete(void *p, size_t size);
+#define bench_malloc(size) bench_cxx_new(size)
+#define bench_release(p, size) bench_cxx_delete((p), (size))
+#define BENCH_CXX_SUFFIX "_cxx"
+#define BENCH_NOMEM_FORMAT "operator new(%zu) threw std::bad_alloc"
+#else
+#define bench_malloc(size) malloc(size)
+#define bench_release(p, size) free(p)
+#define BENCH_CXX_SUFFIX ""
+#define BENCH_NOMEM_FORMAT "malloc(%zu) returned NULL"
+#endif
+
 /* ---------------------------------------------------------------- memory checks */
 
 /* The tag of a block: its slot in the low half, its size (biased, so no tag is a small
@@ -149,7 +169,7 @@ static inline void bench_put_tag(void *p, uint64_t tag) {
 /* malloc with the failure check and the touch; a sampled block is filled completely. */
 static inline void *bench_alloc(size_t size, uint64_t tag, int sampled) {
   if (bench_unlikely(sampled)) return bench_alloc_filled(size, tag);
-  void *p = malloc(size);
+  void *p = bench_malloc(size);
   if (bench_unlikely(p == NULL)) bench_fail_nomem(size);
   bench_put_tag(p, tag);
   return p;
@@ -166,7 +186,7 @@ static inline uint64_t bench_load_word(const void *p) {
 static inline uint64_t bench_free(void *p, size_t size, uint64_t tag, uint64_t slot, int sampled) {
   if (bench_unlikely(sampled)) return bench_free_verified(p, size, tag, slot);
   if (bench_unlikely(bench_load_word(p) != tag)) bench_fail_tag(p, size, tag, slot);
-  free(p);
+  bench_release(p, size);
   return tag;
 }
 

@@ -28,13 +28,14 @@ static bench_arg_t args[] = {
 };
 
 static bench_cli_t cli = {
-    "larson",
+    "larson" BENCH_CXX_SUFFIX,
     "Each of threads threads owns chunks blocks (sizes uniform in [min, max], allocated before\n"
     "the measured region). A generation starts one thread per array; the thread makes rounds\n"
     "rounds of chunks replacements of random blocks (free, then malloc a new random size) and\n"
     "exits, and the next generation's thread inherits the array, so its first frees are\n"
     "remote, into pages of a thread that has exited. Operations: 2 x chunks x rounds x threads\n"
-    "per generation. The seeds' settings: Tiny is min=8 max=128, Mid is min=2048 max=32768.",
+    "per generation. The seeds' settings: Tiny is min=8 max=128, Mid is min=2048 max=32768.\n"
+    "larson_cxx: the same through C++ operator new and sized operator delete.",
     args, BENCH_NARGS(args), 0};
 
 /* Blocks whose array index is a multiple of 64 are filled and verified whole. */

@@ -23,7 +23,7 @@ typedef void (*hak_new_handler_t)(void);
 extern hak_new_handler_t _ZSt15get_new_handlerv(void) __attribute__((weak));
 extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
-static void* cxx_alloc(size_t size, size_t alignment) {
+hak_inline void* cxx_alloc(size_t size, size_t alignment) {
   return alignment == 0 ? _hak_malloc_inline(size, true) : _hak_memalign_impl(alignment, size, true);
 }
 
@@ -42,7 +42,7 @@ static hak_noinline void* new_failed(size_t size, size_t alignment) {
   }
 }
 
-static inline void* cxx_new(size_t size, size_t alignment) {
+hak_inline void* cxx_new(size_t size, size_t alignment) {
   void* p = cxx_alloc(size, alignment);
   return hak_likely(p != NULL) ? p : new_failed(size, alignment);
 }

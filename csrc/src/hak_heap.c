@@ -59,11 +59,11 @@ void _hak_heap_set_current(hak_heap_t* heap, int cls) {
   if (heap->current[cls] == page) return;
   heap->current[cls] = page;
 #if HAK_DIRECT_CACHE
-  if (cls < HAK_TINY_CLASSES) {
+  if (cls >= HAK_FIRST_CLASS && cls < HAK_TINY_CLASSES) {
     /* every (size+7)/8 slot whose class is cls; the table is sorted by class */
-    size_t lo = cls == 0 ? 0 : ((size_t)_hak_class_size[cls - 1] + 8) / 8;
+    size_t lo = cls == HAK_FIRST_CLASS ? 0 : ((size_t)_hak_class_size[cls - 1] + 8) / 8;
     size_t hi = (size_t)_hak_class_size[cls] / 8;
-    /* two slots a step: every class but the first has an even number (2 to 16) */
+    /* two slots a step, after one where the class has an odd number (1 to 16) */
     hak_page_t** d = &heap->direct[lo];
     if (((hi - lo) & 1) == 0) *d++ = page;
     for (hak_page_t** end = &heap->direct[hi]; d < end; d += 2) d[0] = d[1] = page;

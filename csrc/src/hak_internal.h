@@ -64,10 +64,14 @@ hak_internal const hak_libc_t* _hak_libc(void);
 
 /* ---------------------------------------------------------------- size classes */
 
-/* Tiny: 16..128 in steps of 16, then four classes per doubling up to 1024.
+/* Tiny: 8, 16..128 in steps of 16, then four classes per doubling up to 1024.
  * Mid:  four classes per doubling from 1280 up to 65536.
- * Every class size is a multiple of 16, so every block is 16-byte aligned. */
-#define HAK_TINY_CLASSES   20
+ * Every class size but the first is a multiple of 16, so those blocks are 16-byte aligned;
+ * the 8-byte class's blocks are 8-byte aligned and serve requests of at most 8 bytes only
+ * (aligned requests of more than 8 take a class by alignment, _hak_aligned_class). Harden
+ * leaves the 8-byte class unused (HAK_FIRST_CLASS): its blocks' canary room and fill need 16. */
+#define HAK_TINY_CLASSES   21
+#define HAK_FIRST_CLASS    (HAK_HARDEN ? 1 : 0)   /* the class of requests of 0..8 bytes */
 #define HAK_MID_CLASSES    24
 #define HAK_CLASS_COUNT    (HAK_TINY_CLASSES + HAK_MID_CLASSES)
 #define HAK_DIRECT_SLOTS   (HAK_TINY_MAX / 8 + 1)  /* (size+7)/8 for size <= 1024 */

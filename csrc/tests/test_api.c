@@ -57,7 +57,10 @@ static void test_sizes(const api_t* a) {
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     void* p = a->malloc(sizes[i]);
     CHECK(p != NULL, "%s(%zu) returned NULL", a->name, sizes[i]);
-    CHECK(((uintptr_t)p & 15) == 0, "%s(%zu) = %p is not 16-byte aligned", a->name, sizes[i], p);
+    /* max_align_t's 16 from 16 bytes up (hakmem: from 9); a request of at most 8 bytes holds no
+     * object that needs more than 8 */
+    size_t al = sizes[i] > 8 ? 16 : 8;
+    CHECK(((uintptr_t)p & (al - 1)) == 0, "%s(%zu) = %p is not %zu-byte aligned", a->name, sizes[i], p, al);
     CHECK(a->usable(p) >= sizes[i], "usable %zu < request %zu", a->usable(p), sizes[i]);
     fill_pattern(p, sizes[i], (uint32_t)i);
     blocks[i] = p;
@@ -145,7 +148,7 @@ static void test_realloc(const api_t* a) {
 static int is_aligned(const void* p, size_t al) { return ((uintptr_t)p & (al - 1)) == 0; }
 
 static void test_alignment(const api_t* a) {
-  static const size_t sizes[] = { 1, 24, 100, 1000, 5000, 70000 };
+  static const size_t sizes[] = { 0, 1, 8, 9, 24, 100, 1000, 5000, 70000 };
   for (size_t al = 1; al <= ((size_t)8 << 20); al <<= 1) {
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
       size_t size = sizes[s];
@@ -364,6 +367,50 @@ static void test_class_of_every_size(const api_t* a) {
   }
 }
 
+/* Requests of at most 8 bytes share the 8-byte class (its blocks 8 bytes apart, so twice as
+ * many to a cache line as 16-byte ones), except with harden, whose canary and fill need 16;
+ * the aligned calls never hand out one of its blocks for an alignment above 8, and requests
+ * of 9 bytes and more get 16-byte aligned blocks. */
+static void test_smallest_class(const api_t* a) {
+  CHECK(hak_size_class_block_size(0) == 8 && hak_size_class_block_size(1) == 16, "classes 8 and 16 come first");
+  if (!tiny_served(a)) return;
+  enum { N = 256 };
+  static void* b[N];
+  for (size_t size = 0; size <= 16; size++) {
+    for (int i = 0; i < N; i++) {
+      b[i] = a->malloc(size);
+      CHECK(b[i] != NULL && is_aligned(b[i], size > 8 ? 16 : 8), "%s(%zu) = %p", a->name, size, b[i]);
+      if (!HAK_HARDEN && size > 0) CHECK(a->usable(b[i]) == (size <= 8 ? 8u : 16u), "%s(%zu): usable %zu", a->name, size, a->usable(b[i]));
+    }
+    if (!HAK_HARDEN && size >= 1 && size <= 8) {
+      /* consecutive blocks of a fresh run lie 8 bytes apart somewhere */
+      int close = 0;
+      for (int i = 1; i < N; i++) close += (uintptr_t)b[i] - (uintptr_t)b[i - 1] == 8 || (uintptr_t)b[i - 1] - (uintptr_t)b[i] == 8;
+      CHECK(close > N / 2, "%s(%zu): only %d of %d neighbours 8 bytes apart", a->name, size, close, N - 1);
+    }
+    for (int i = 0; i < N; i++) a->free(b[i]);
+  }
+  for (size_t size = 0; size <= 8; size++) {
+    for (int i = 0; i < N; i++) {
+      void* p = NULL;
+      CHECK(a->posix_memalign(&p, 16, size) == 0 && is_aligned(p, 16), "posix_memalign(16, %zu) = %p", size, p);
+      b[i] = p;
+    }
+    for (int i = 0; i < N; i++) a->free(b[i]);
+    for (int i = 0; i < N; i++) {
+      b[i] = i & 1 ? a->aligned_alloc(16, size) : a->memalign(16, size);
+      CHECK(b[i] != NULL && is_aligned(b[i], 16), "aligned 16, %zu bytes = %p", size, b[i]);
+    }
+    for (int i = 0; i < N; i++) a->free(b[i]);
+    for (int i = 0; i < N; i++) {
+      void* p = NULL;
+      CHECK(a->posix_memalign(&p, 8, size) == 0 && is_aligned(p, 8), "posix_memalign(8, %zu) = %p", size, p);
+      b[i] = p;
+    }
+    for (int i = 0; i < N; i++) a->free(b[i]);
+  }
+}
+
 int main(void) {
   for (size_t i = 0; i < TEST_API_COUNT; i++) {
     const api_t* a = test_apis[i];
@@ -376,6 +423,7 @@ int main(void) {
     test_foreign_pointers(a);
     test_reuse(a);
     test_class_of_every_size(a);
+    test_smallest_class(a);
   }
 #if !HAK_TEST_DIRECT
   test_valloc();

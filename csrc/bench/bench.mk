@@ -3,7 +3,8 @@
 # LD_PRELOAD, so one binary measures glibc, mimalloc, jemalloc, tcmalloc or hakmem.
 
 BENCH_PROGRAMS := random_mixed tiny_hot quick_wins mid_large_mt larson fragment_stress \
-                  producer_consumer thread_churn cross_thread large_churn stress_exchange
+                  producer_consumer thread_churn cross_thread large_churn stress_exchange \
+                  stress_rounds
 
 BENCH_COMMON_SRC := bench/bench_common.c bench/bench_churn.c
 BENCH_COMMON_HDR := bench/bench_common.h bench/bench_churn.h

@@ -417,23 +417,13 @@ bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
  * exited thread's segment becomes its own at once, instead of waiting on the global list
  * for a refill that may come much later (or never, when the running threads have enough
  * pages of their own) while its empty pages stay resident. Threads that only free (no
- * segments of their own) leave it to the allocating ones, and so does a thread that has not
- * refilled since its last reclaim: one that mostly frees (a main thread emptying what its
- * workers left) would otherwise gather every exited thread's segment, whose blocks the
- * living threads free onto its pages' remote lists, which it never collects, while they
- * map new segments. */
+ * segments of their own) leave it to the allocating ones. */
 bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
   if (heap->avail[0] == NULL && heap->avail[1] == NULL && heap->filled[0] == NULL && heap->filled[1] == NULL) return false;
-  const uint64_t refills = atomic_load_explicit(&heap->stats.always[HAK_STAT_TINY_REFILLS], memory_order_relaxed) +
-                           atomic_load_explicit(&heap->stats.always[HAK_STAT_MID_REFILLS], memory_order_relaxed);
-  if (refills == heap->reclaim_refills) return false;
   pthread_mutex_lock(&_abandoned_lock);
   bool taken = abandoned_take(seg);
   pthread_mutex_unlock(&_abandoned_lock);
-  if (taken) {
-    heap->reclaim_refills = refills;
-    segment_adopt(heap, seg);
-  }
+  if (taken) segment_adopt(heap, seg);
   return taken;
 }
 

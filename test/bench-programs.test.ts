@@ -43,6 +43,8 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'thread_churn', args: ['chain', '2', '8', '5000', '1024'], ops: 2 * 8 * 5000},
   {program: 'thread_churn', args: ['rounds', '3', '4', '5000', '1024'], ops: 3 * 4 * 5000},
   {program: 'cross_thread', args: ['3', '30000'], ops: 2 * 3 * 30_000},
+  // threads, items, seed, min, max, depth, batch: batches handed over whole
+  {program: 'cross_thread', args: ['2', '20000', '1234567', '8', '16384', '256', '100'], ops: 2 * 2 * 20_000},
   {program: 'large_churn', args: ['2', '300', '4', '1234567', '8', '60000'], ops: -1}, // the first fill of a slot has no free
   {program: 'large_churn', args: ['1', '40', '2', '1234567', '1048576', '2097152'], ops: -1},
   // threads, rounds, iters, slots per thread, keep, local %, seed, medium %, large %, max, touch
@@ -52,6 +54,8 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'working_set', args: ['1', '200000', '4096', '1234567', 'pareto', 'geometric', '5', '1024', 'toggle', 'all'], ops: 200_000},
   {program: 'working_set', args: ['2', '50000', '256', '1234567', 'uniform', 'inverse-square', '4', '32768', 'replace', 'head'], ops: 2 * 2 * 50_000 - 2 * 256},
   {program: 'larson_cxx', args: ['0', '8', '1000', '300', '10', '1234567', '2', '2'], ops: 2 * 300 * 10 * 2 * 2},
+  // threads, rounds, load, transfers: thread t allocates 150 x load x (t % 8 + 1) blocks a round
+  {program: 'stress_rounds', args: ['3', '4', '2', '100'], ops: 2 * 150 * 2 * (1 + 2 + 3) * 4},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -116,7 +120,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(13);
+    expect(PROGRAMS).toHaveLength(14);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });
@@ -305,6 +309,10 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(reversed.status).toBe(2);
     expect(reversed.stderr).toMatch(/bad argument 'max': must be >= min/);
     expect(run('producer_consumer', ['2', '1000', '1', '16', '64', '100']).status).toBe(2);
+    const batch = run('cross_thread', ['2', '1000', '1', '8', '64', '64', '65']);
+    expect(batch.status).toBe(2);
+    expect(batch.stderr).toMatch(/bad argument 'batch': must be at most depth \(64\), got 65/);
+    expect(run('stress_rounds', ['2', '1', '0']).stderr).toMatch(/bad argument 'load'/);
     expect(run('tiny_hot', ['64', '100', '10', '1']).stderr).toMatch(/too many arguments/);
     expect(run('quick_wins', []).stderr).toMatch(/missing argument 'pattern'/);
   });

@@ -165,6 +165,10 @@ void bench_publish_verified(void) {
   bench_thread_verified = 0;
 }
 
+void bench_count_verified(uint64_t blocks) {
+  bench_thread_verified += blocks;
+}
+
 uint64_t bench_verified_count(void) {
   return atomic_load_explicit(&bench_published_verified, memory_order_relaxed) +
          bench_thread_verified;

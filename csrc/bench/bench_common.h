@@ -157,6 +157,8 @@ uint64_t bench_free_verified(void *p, size_t size, uint64_t tag, uint64_t slot);
 /* A thread that verified blocks adds its count to the process total before it ends
  * (bench_free_verified counts per thread, so the measured loops pay nothing for it). */
 void bench_publish_verified(void);
+/* Counts blocks a program verified whole by its own checks, for the calling thread. */
+void bench_count_verified(uint64_t blocks);
 /* Blocks verified whole so far: the published total plus the calling thread's count. */
 uint64_t bench_verified_count(void);
 

@@ -9,7 +9,7 @@
 
 #include "bench_common.h"
 
-enum { ARG_THREADS, ARG_ITEMS, ARG_SEED, ARG_MIN, ARG_MAX, ARG_DEPTH };
+enum { ARG_THREADS, ARG_ITEMS, ARG_SEED, ARG_MIN, ARG_MAX, ARG_DEPTH, ARG_BATCH };
 
 static bench_arg_t args[] = {
     [ARG_THREADS] = {"threads", 2, 2, 64, "threads, each allocating and freeing", NULL, 0},
@@ -19,13 +19,18 @@ static bench_arg_t args[] = {
     [ARG_MAX] = BENCH_ARG_MAX_SIZE(16384),
     [ARG_DEPTH] = {"depth", 1024, 1, 1 << 20,
                    "capacity of each queue between two threads, a power of two", NULL, 0},
+    [ARG_BATCH] = {"batch", 1, 1, 1 << 20,
+                   "blocks allocated for one receiver and handed over at once (at most depth)",
+                   NULL, 0},
 };
 
 static bench_cli_t cli = {
     "cross_thread",
     "Each thread mallocs items blocks of sizes uniform in [min, max], touches each and passes\n"
     "it to another thread drawn at random, through one bounded queue per pair of threads;\n"
-    "between its own allocations it verifies and frees the blocks passed to it. Operations:\n"
+    "between its own allocations it verifies and frees the blocks passed to it. With batch > 1\n"
+    "a thread allocates batch blocks for one receiver drawn at random, hands them over at once\n"
+    "and then frees what it received: rounds of batches, as in rpmalloc's benchmark. Operations:\n"
     "2 x threads x items; every free is of a block another running thread allocated.",
     args, BENCH_NARGS(args), 0};
 
@@ -49,7 +54,7 @@ typedef struct worker_s {
   ring_t *rings;    /* rings[from * threads + to] */
   uint32_t threads;
   uint32_t index;
-  uint64_t items;
+  uint64_t items, batch;
   uint64_t min, span;
   uint32_t rng;
   uint64_t digest;  /* the tags allocated, in order */
@@ -84,22 +89,30 @@ BENCH_NOINLINE void bench_loop_cross_thread(worker_t *w) {
   const uint32_t others = w->threads - 1;
   uint32_t rng = w->rng;
   uint64_t h = w->digest;
-  for (uint64_t i = 0; i < w->items; i++) {
-    uint32_t r = bench_rand(&rng);
-    uint64_t size = w->min + bench_below(r, (uint32_t)w->span);
-    uint32_t to = bench_below(bench_rand(&rng), others);
-    if (to >= w->index) to++;
-    uint64_t tag = bench_tag((uint32_t)i, size);
-    ring_t *q = &w->rings[w->index * w->threads + to];
-    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    /* a full ring: free what others sent meanwhile, so two senders never wait on each other */
-    for (unsigned spins = 0; tail - atomic_load_explicit(&q->head, memory_order_acquire) > q->mask; spins++) {
-      if (drain(w) == 0 && spins >= SPINS_BEFORE_YIELD) sched_yield();
+  for (uint64_t i = 0; i < w->items;) {
+    const uint64_t n = w->items - i < w->batch ? w->items - i : w->batch;
+    ring_t *q = NULL;
+    uint64_t tail = 0;
+    for (uint64_t k = 0; k < n; k++, i++) {
+      uint32_t r = bench_rand(&rng);
+      uint64_t size = w->min + bench_below(r, (uint32_t)w->span);
+      if (k == 0) {
+        uint32_t to = bench_below(bench_rand(&rng), others);
+        if (to >= w->index) to++;
+        q = &w->rings[w->index * w->threads + to];
+        tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        /* a full ring: free what others sent meanwhile, so two senders never wait on each other */
+        for (unsigned spins = 0; tail + n - atomic_load_explicit(&q->head, memory_order_acquire) > q->mask + 1; spins++) {
+          if (drain(w) == 0 && spins >= SPINS_BEFORE_YIELD) sched_yield();
+        }
+      }
+      uint64_t tag = bench_tag((uint32_t)i, size);
+      q->entries[(tail + k) & q->mask] = (entry_t){bench_alloc(size, tag, (i & SAMPLE_MASK) == 0), tag};
+      h = bench_digest(h, tag);
     }
-    q->entries[tail & q->mask] = (entry_t){bench_alloc(size, tag, (i & SAMPLE_MASK) == 0), tag};
-    atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-    h = bench_digest(h, tag);
-    if ((i & 15) == 15) drain(w);
+    /* the receiver sees the whole batch at once */
+    atomic_store_explicit(&q->tail, tail + n, memory_order_release);
+    if (n > 1 || (i & 15) == 0) drain(w);
   }
   atomic_fetch_add_explicit(&senders_done, 1, memory_order_acq_rel);
   /* every send is visible once all senders are done: one more pass frees the last blocks */
@@ -126,6 +139,9 @@ int main(int argc, char **argv) {
   bench_require_order(&cli, ARG_MIN, ARG_MAX);
   bench_require_power_of_two(&cli, ARG_DEPTH);
   const uint64_t depth = (uint64_t)args[ARG_DEPTH].value;
+  if (args[ARG_BATCH].value > args[ARG_DEPTH].value)
+    bench_arg_error(&cli, ARG_BATCH, "must be at most depth (%lld), got %lld", args[ARG_DEPTH].value,
+                    args[ARG_BATCH].value);
 
   ring_t *rings = bench_calloc((size_t)threads * threads, sizeof *rings);
   for (uint32_t k = 0; k < threads * threads; k++) {
@@ -140,6 +156,7 @@ int main(int argc, char **argv) {
     w->threads = threads;
     w->index = t;
     w->items = items;
+    w->batch = (uint64_t)args[ARG_BATCH].value;
     w->min = (uint64_t)args[ARG_MIN].value;
     w->span = (uint64_t)(args[ARG_MAX].value - args[ARG_MIN].value + 1);
     w->rng = bench_rng_seed((uint64_t)args[ARG_SEED].value, t);

@@ -394,6 +394,12 @@ static uintptr_t page_owner_reclaiming(hak_heap_t* heap, hak_page_t* page) {
 void _hak_free_chain_to_page(hak_heap_t* heap, hak_page_t* page, hak_block_t* first, hak_block_t* last, uint32_t n) {
   if (page_owner_reclaiming(heap, page) == _hak_thread_id()) {
     page_unfull(heap, page);
+#if HAK_DUAL_LISTS
+    /* other threads' frees too: otherwise only a refill from the page collects them, and a
+     * thread that mostly frees (a main thread emptying what exited workers left, whose
+     * segments it reclaimed) never refills, so its pages could never empty */
+    page_collect_remote(page);
+#endif
     _hak_page_push_local_chain(page, first, last, n);
     return;
   }

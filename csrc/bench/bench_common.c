@@ -186,6 +186,18 @@ void bench_fail_nomem(size_t size) {
   bench_die(BENCH_EXIT_NOMEM);
 }
 
+void bench_fail_slot_address(const void *p) {
+  fprintf(stderr, "%s: malloc returned %p, above 2^48: no room for a slot's check bits\n", bench_program(), p);
+  bench_die(BENCH_EXIT_NOMEM);
+}
+
+void bench_check_tag_sums(uint64_t freed, uint64_t allocated) {
+  if (freed == allocated) return;
+  fprintf(stderr, "%s: memory corruption detected: the tags of the blocks freed sum to %016" PRIx64
+                  ", those allocated to %016" PRIx64 "\n", bench_program(), freed, allocated);
+  bench_die(BENCH_EXIT_CORRUPT);
+}
+
 void bench_fail_word(const void *p, size_t size, uint64_t slot, const char *what, size_t offset,
                      uint64_t expected, uint64_t found) {
   fprintf(stderr,

@@ -141,6 +141,22 @@ static inline size_t bench_tag_size(uint64_t tag) {
   return (size_t)((tag >> 32) - BENCH_TAG_SIZE_BIAS);
 }
 
+/* A shared slot holds a block's address with 16 check bits of its tag above it (x86-64 user
+ * addresses fit in 48 bits), so a block that another one overlapped fails when it is taken
+ * out. The word of block p with check (16 bits); exits 4 for an address above 2^48. */
+#define BENCH_SLOT_CHECK_SHIFT 48
+#define BENCH_SLOT_ADDRESS_MASK ((UINT64_C(1) << BENCH_SLOT_CHECK_SHIFT) - 1)
+BENCH_NORETURN void bench_fail_slot_address(const void *p);
+static inline uint64_t bench_slot_word(const void *p, uint64_t check) {
+  const uint64_t address = (uint64_t)(uintptr_t)p;
+  if (bench_unlikely(address > BENCH_SLOT_ADDRESS_MASK)) bench_fail_slot_address(p);
+  return address | check << BENCH_SLOT_CHECK_SHIFT;
+}
+
+/* Every block freed once by construction: a block freed twice or lost shows as tags freed
+ * that do not sum to those allocated. Exits 3 with one message then. */
+void bench_check_tag_sums(uint64_t freed, uint64_t allocated);
+
 /* Ends the process at once with code: other threads may still be calling the allocator,
  * so exit handlers and destructors (the allocator's own included) must not run. */
 BENCH_NORETURN void bench_die(int code);

@@ -74,12 +74,12 @@ static bench_cli_t cli = {
     "Operations: 2 x (keep + iters) x threads x rounds.",
     args, BENCH_NARGS(args), 0};
 
-/* A slot holds a block's address with 16 check bits of its tag above it (x86-64 user
- * addresses fit in 48 bits): the thread taking a block out learns its size from the tag in
- * its memory, and the check bits show that this tag is the one written when the block was
- * put in, so a block that another one overlaps fails instead of being freed as another size. */
-#define CHECK_SHIFT 48
-#define ADDRESS_MASK ((UINT64_C(1) << CHECK_SHIFT) - 1)
+/* A slot holds a block's address with check bits of its tag (bench_slot_word): the thread
+ * taking a block out learns its size from the tag in its memory, and the check bits show that
+ * this tag is the one written when the block was put in, so a block that another one overlaps
+ * fails instead of being freed as another size. */
+#define CHECK_SHIFT BENCH_SLOT_CHECK_SHIFT
+#define ADDRESS_MASK BENCH_SLOT_ADDRESS_MASK
 /* Blocks whose tag hash has these bits clear are filled and verified whole: one small block
  * in 64, one larger block in 256 (a fill of 1 MiB is some 10^5 instructions). */
 #define SAMPLE_SHIFT 40
@@ -146,15 +146,7 @@ BENCH_NORETURN static void fail_slot(uint64_t slot, uint64_t word, uint64_t foun
   bench_die(BENCH_EXIT_CORRUPT);
 }
 
-static uint64_t slot_word(void *p, uint64_t tag) {
-  const uint64_t address = (uint64_t)(uintptr_t)p;
-  if (bench_unlikely(address > ADDRESS_MASK)) {
-    fprintf(stderr, "stress_exchange: malloc returned %p, above 2^48: no room for the slot's "
-                    "check bits\n", p);
-    bench_die(BENCH_EXIT_NOMEM);
-  }
-  return address | (tag_hash(tag) >> CHECK_SHIFT << CHECK_SHIFT);
-}
+static uint64_t slot_word(void *p, uint64_t tag) { return bench_slot_word(p, tag_hash(tag) >> CHECK_SHIFT); }
 
 /* touch=all fills and verifies every block whole, as the sampled ones are otherwise. */
 static inline void *alloc_block(uint64_t size, uint64_t tag, int touch) {
@@ -292,12 +284,7 @@ int main(int argc, char **argv) {
     free(l->own);
     free(l->own_tags);
   }
-  /* every block is freed once by construction, so a block freed twice or lost shows here */
-  if (freed != allocated) {
-    fprintf(stderr, "stress_exchange: memory corruption detected: the tags of the blocks freed "
-                    "sum to %016" PRIx64 ", those allocated to %016" PRIx64 "\n", freed, allocated);
-    return BENCH_EXIT_CORRUPT;
-  }
+  bench_check_tag_sums(freed, allocated);
   h = bench_digest(h, freed);
   free(ids);
   free(lanes);

@@ -49,10 +49,8 @@ static bench_cli_t cli = {
 #define SHORT_LIVED_SHIFTS 5 /* 8 B << 0..4 */
 #define KEPT_SHIFTS 7        /* 8 B << 0..6 */
 
-/* A slot holds a block's address with 16 check bits of its tag above it (x86-64 user
- * addresses fit in 48 bits), so a block that another one overlapped fails when taken out. */
-#define CHECK_SHIFT 48
-#define ADDRESS_MASK ((UINT64_C(1) << CHECK_SHIFT) - 1)
+#define CHECK_SHIFT BENCH_SLOT_CHECK_SHIFT
+#define ADDRESS_MASK BENCH_SLOT_ADDRESS_MASK
 
 typedef struct held_s {
   uint64_t *block;
@@ -121,14 +119,7 @@ BENCH_NORETURN static void fail_slot(uint64_t slot, uint64_t word, uint64_t foun
 }
 
 static uint64_t slot_word(const held_t *h) {
-  const uint64_t address = (uint64_t)(uintptr_t)h->block;
-  if (h->block == NULL) return 0;
-  if (bench_unlikely(address > ADDRESS_MASK)) {
-    fprintf(stderr, "stress_rounds: malloc returned %p, above 2^48: no room for a slot's check bits\n",
-            (void *)h->block);
-    bench_die(BENCH_EXIT_NOMEM);
-  }
-  return address | tag_check(h->tag) << CHECK_SHIFT;
+  return h->block == NULL ? 0 : bench_slot_word(h->block, tag_check(h->tag));
 }
 
 /* The block a slot word names, with the tag its memory holds once the check bits agree. */
@@ -244,12 +235,7 @@ int main(int argc, char **argv) {
     freed += lanes[t].freed_sum;
     blocks += lanes[t].allocated;
   }
-  /* every block is freed once by construction, so a block freed twice or lost shows here */
-  if (freed != allocated) {
-    fprintf(stderr, "stress_rounds: memory corruption detected: the tags of the blocks freed "
-                    "sum to %016" PRIx64 ", those allocated to %016" PRIx64 "\n", freed, allocated);
-    return BENCH_EXIT_CORRUPT;
-  }
+  bench_check_tag_sums(freed, allocated);
   h = bench_digest(h, freed);
   free(ids);
   free(lanes);

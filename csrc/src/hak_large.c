@@ -169,7 +169,9 @@ static bool large_register(hak_segment_t* seg) {
 void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool zero) {
   size_t offset = alignment > HAK_OS_PAGE ? alignment : HAK_OS_PAGE;
   if (size > ((size_t)PTRDIFF_MAX >> 1)) { errno = ENOMEM; return NULL; }
-  size_t committed = round_up(offset + size, HAK_OS_PAGE);
+  /* a block of 0 bytes still needs one inside the mapping: at its end, the address would be
+   * the next mapping's (or no one's), and free would not know it as this block */
+  size_t committed = round_up(offset + (size != 0 ? size : 1), HAK_OS_PAGE);
   hak_segment_t* seg = cache_take(committed, offset);
   bool fresh = seg == NULL;
   if (fresh) {

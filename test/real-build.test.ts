@@ -48,13 +48,16 @@ describe('the real csrc build', () => {
       'fragment_stress',
       'large_churn',
       'larson',
+      'larson_cxx',
       'mid_large_mt',
       'producer_consumer',
       'quick_wins',
       'random_mixed',
       'stress_exchange',
+      'stress_rounds',
       'thread_churn',
       'tiny_hot',
+      'working_set',
     ]);
     for (const program of Object.values(standard.benchmarks)) accessSync(program, constants.X_OK);
   });

@@ -227,7 +227,8 @@ export async function runBenchmark(request: RunRequest): Promise<RunRecord> {
         if (request.stopAfterSeconds !== undefined) {
           stopTimer = setTimeout(() => {
             stopped = true;
-            terminateTree(pid, file === request.program || (request.addressSpaceKib !== undefined && !timeReport && !request.launcher));
+            // the root is the program itself unless GNU time or a tool started it (prlimit execs it)
+            terminateTree(pid, !timeReport && !request.launcher);
           }, request.stopAfterSeconds * 1000);
         }
       },

@@ -58,23 +58,23 @@ static hak_noinline void* nothrow_failed(const char* name, size_t size, size_t a
   return alignment == 0 ? ((hak_nothrow_new_t)next)(size, nt) : ((hak_nothrow_new_aligned_t)next)(size, alignment, nt);
 }
 
-#define HAK_NOTHROW_NEW(name, size, alignment, nt) do {                     \
-    void* p_ = cxx_alloc(size, alignment);                                  \
-    return hak_likely(p_ != NULL) ? p_ : nothrow_failed(name, size, alignment, nt); \
-  } while (0)
+static inline void* cxx_new_nothrow(const char* name, size_t size, size_t alignment, const void* nt) {
+  void* p = cxx_alloc(size, alignment);
+  return hak_likely(p != NULL) ? p : nothrow_failed(name, size, alignment, nt);
+}
 
 /* operator new and new[]: (size), (size, nothrow), (size, align), (size, align, nothrow) */
 HAK_EXPORT void* _Znwm(size_t n) { return cxx_new(n, 0); }
 HAK_EXPORT void* _Znam(size_t n) { return cxx_new(n, 0); }
-HAK_EXPORT void* _ZnwmRKSt9nothrow_t(size_t n, const void* nt) { HAK_NOTHROW_NEW("_ZnwmRKSt9nothrow_t", n, 0, nt); }
-HAK_EXPORT void* _ZnamRKSt9nothrow_t(size_t n, const void* nt) { HAK_NOTHROW_NEW("_ZnamRKSt9nothrow_t", n, 0, nt); }
+HAK_EXPORT void* _ZnwmRKSt9nothrow_t(size_t n, const void* nt) { return cxx_new_nothrow("_ZnwmRKSt9nothrow_t", n, 0, nt); }
+HAK_EXPORT void* _ZnamRKSt9nothrow_t(size_t n, const void* nt) { return cxx_new_nothrow("_ZnamRKSt9nothrow_t", n, 0, nt); }
 HAK_EXPORT void* _ZnwmSt11align_val_t(size_t n, size_t al) { return cxx_new(n, al); }
 HAK_EXPORT void* _ZnamSt11align_val_t(size_t n, size_t al) { return cxx_new(n, al); }
 HAK_EXPORT void* _ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) {
-  HAK_NOTHROW_NEW("_ZnwmSt11align_val_tRKSt9nothrow_t", n, al, nt);
+  return cxx_new_nothrow("_ZnwmSt11align_val_tRKSt9nothrow_t", n, al, nt);
 }
 HAK_EXPORT void* _ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void* nt) {
-  HAK_NOTHROW_NEW("_ZnamSt11align_val_tRKSt9nothrow_t", n, al, nt);
+  return cxx_new_nothrow("_ZnamSt11align_val_tRKSt9nothrow_t", n, al, nt);
 }
 
 /* operator delete and delete[]: (p), (p, size), (p, nothrow), (p, align), (p, size, align),

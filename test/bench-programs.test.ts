@@ -56,6 +56,8 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'larson_cxx', args: ['0', '8', '1000', '300', '10', '1234567', '2', '2'], ops: 2 * 300 * 10 * 2 * 2},
   // threads, rounds, load, transfers: thread t allocates 150 x load x (t % 8 + 1) blocks a round
   {program: 'stress_rounds', args: ['3', '4', '2', '100'], ops: 2 * 150 * 2 * (1 + 2 + 3) * 4},
+  // threads, loops, slots, ops, cross, seed, min, max, rounds: the loops' sizes are drawn at random
+  {program: 'slot_churn', args: ['3', '300', '200', '50', '2', '1234567', '8', '16000', '2'], ops: -1},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -120,7 +122,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(14);
+    expect(PROGRAMS).toHaveLength(15);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });

@@ -40,6 +40,7 @@ const SEED_PROFILES = [
   'redis',
   'scarce-limit',
   'short-threads',
+  'slot-churn',
   'stress-exchange',
   'thread-churn',
   'tiny-hot',

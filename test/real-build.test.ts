@@ -53,6 +53,7 @@ describe('the real csrc build', () => {
       'producer_consumer',
       'quick_wins',
       'random_mixed',
+      'slot_churn',
       'stress_exchange',
       'stress_rounds',
       'thread_churn',

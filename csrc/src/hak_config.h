@@ -109,7 +109,13 @@
 #endif
 #define HAK_HD_QUARANTINE_MAX 32
 #define HAK_HD_RING          64
+#ifndef HAK_HD_RING_BYTES
 #define HAK_HD_RING_BYTES    (32u << 10)
+#endif
+#define HAK_HD_POOL_SLOTS    256
+#ifndef HAK_HD_POOL_BYTES
+#define HAK_HD_POOL_BYTES    (8u << 20)
+#endif
 #define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since

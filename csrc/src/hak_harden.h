@@ -277,6 +277,12 @@ hak_internal void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t 
 hak_internal void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p);
 /* A live small block's canary and encoded slack (a broken one aborts). */
 hak_internal void _hak_hd_check_request(const hak_page_t* page, const void* p);
+/* The shared pool (hak_harden_blocks.c): a malloc whose ring and current page are empty
+ * takes blocks other rings gave away (NULL: none); memory given back empties it onto the
+ * pages; fork holds its locks (hak_internal.h). */
+hak_internal void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size);
+hak_internal size_t _hak_hd_pool_drain(hak_heap_t* heap);
+hak_internal size_t _hak_hd_pool_bytes(void);
 /* A heap's quarantine: its ring size from the setting; at thread exit, emptied. */
 hak_internal void _hak_hd_quarantine_init(hak_heap_t* heap);
 hak_internal void _hak_hd_quarantine_flush(hak_heap_t* heap);

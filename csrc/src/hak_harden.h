@@ -126,11 +126,14 @@ hak_inline uint32_t _hak_hd_load32(const uint8_t* at) { uint32_t v; memcpy(&v, a
 hak_inline uint64_t _hak_hd_load64(const uint8_t* at) { uint64_t v; memcpy(&v, at, 8); return v; }
 hak_inline void _hak_hd_store64(uint8_t* at, uint64_t v) { memcpy(at, &v, 8); }
 
-/* A page's fill word, from its secret: a free block holds it at 8..HAK_HD_FILL_HEAD and in
- * its last word. Its top half, where a free block's last 4 bytes lie, is also the key of a
- * live block's encoded slack there: a free block's slack decodes to 0. Every byte has its
- * top bit set, so text and small numbers (a stray write, old contents) never match it. */
-hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL | 0x8080808080808080ULL; }
+/* A page's fill word is its secret (_hak_hd_page_init gives every byte of it its top bit,
+ * the tag's included, so text and small numbers, a stray write or old contents, never match
+ * it): a free block holds it at 8..HAK_HD_FILL_HEAD and in its last word. Its top half,
+ * where a free block's last 4 bytes lie, is also the key of a live block's encoded slack
+ * there: a free block's slack decodes to 0. The fast paths load it with the page's line,
+ * with nothing to compute. */
+_Static_assert((HAK_HD_TAG & 0x8080) == 0x8080, "the tag's bytes have their top bit, as a fill word's do");
+hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key; }
 hak_inline uint32_t _hak_hd_slack_key(uint64_t fill) { return (uint32_t)(fill >> 32); }
 
 /* The canary word: every byte differs from the fill's, and keeps its top bit (so a byte of

@@ -227,8 +227,9 @@ hak_inline bool _hak_hd_free_ok(const hak_page_t* page, const void* p) {
  * mallocs of the class look first, as the default build's tiny and mid caches are: a freed
  * block, any thread's, is handed out again by the thread that freed it, without an atomic
  * operation on its page, once quarantine_keep newer blocks of its class wait behind it. A
- * full ring hands its oldest blocks back to their pages, down to quarantine_low. The empty
- * heap's keep is 0: its thread takes the slow path. */
+ * full ring hands its oldest blocks, down to quarantine_low, back to their pages, or a mid
+ * class's to the shared pool (hak_config.h). The empty heap's keep is 0: its thread takes
+ * the slow path. */
 hak_internal void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep);
 
 hak_inline void _hak_hd_quarantine_push(hak_heap_t* heap, const hak_page_t* page, void* p) {

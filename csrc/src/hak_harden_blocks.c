@@ -221,10 +221,13 @@ void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size) {
   return b;
 }
 
-/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least the setting and 4 more (a
- * drain hands back half the cap, never the blocks still waiting), below the ring's size (a
- * push comes before the drain); 0 leaves the heap without a quarantine. */
-_Static_assert(HAK_HD_QUARANTINE_MAX + 4 < HAK_HD_RING && HAK_HD_RING <= 128, "a class's ring holds the setting, 4 more and a push, counted in a byte");
+/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least the setting and
+ * HAK_HD_RING_SPARE more (a drain hands back half the cap, never the blocks still waiting;
+ * with fewer spare, a ring of large blocks went to the pool every few frees, and two threads
+ * of one class met on its lock), below the ring's size (a push comes before the drain); 0
+ * leaves the heap without a quarantine. */
+_Static_assert(HAK_HD_QUARANTINE_MAX + HAK_HD_RING_SPARE < HAK_HD_RING && HAK_HD_RING <= 128,
+               "a class's ring holds the setting, the spare blocks and a push, counted in a byte");
 
 void _hak_hd_quarantine_init(hak_heap_t* heap) {
   uint32_t keep = (uint32_t)_hak_options.quarantine;
@@ -232,7 +235,7 @@ void _hak_hd_quarantine_init(hak_heap_t* heap) {
   heap->quarantine_keep = keep;
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     uint32_t fit = HAK_HD_RING_BYTES / _hak_class_size[cls];
-    uint32_t cap = fit < keep + 4 ? keep + 4 : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit;
+    uint32_t cap = fit < keep + HAK_HD_RING_SPARE ? keep + HAK_HD_RING_SPARE : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit;
     heap->quarantine_cap[cls] = (uint8_t)cap;
     heap->quarantine_low[cls] = (uint8_t)(cap / 2 > keep ? cap / 2 : keep);
   }

@@ -113,7 +113,9 @@
 #endif
 #define HAK_HD_QUARANTINE_MAX 32
 #define HAK_HD_RING          64
+#ifndef HAK_HD_RING_SPARE
 #define HAK_HD_RING_SPARE    16
+#endif
 #ifndef HAK_HD_RING_BYTES
 #define HAK_HD_RING_BYTES    (32u << 10)
 #endif

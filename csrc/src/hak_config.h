@@ -95,9 +95,13 @@
  * block waits in its freeing thread's ring for its class until this many newer blocks of
  * the class wait behind it; then that thread's next malloc of the class may take it (the
  * ring is its cache, as the tiny and mid caches are without harden). A class's ring holds
- * about HAK_HD_RING_BYTES of blocks (between the setting plus 4 and HAK_HD_RING - 1); a
- * full one hands its oldest half back to their pages (never the blocks still waiting), and
- * a thread's exit all of it. Run-time
+ * about HAK_HD_RING_BYTES of blocks (between the setting plus HAK_HD_RING_SPARE and
+ * HAK_HD_RING - 1); a full one hands its oldest half (never the blocks still waiting) back
+ * to their pages, a mid class's to the shared pool instead: up to HAK_HD_POOL_SLOTS blocks
+ * a class and HAK_HD_POOL_BYTES in all, from which a thread whose ring and current page
+ * are empty takes them before it looks for other pages (the default build's mid pool, for
+ * blocks still filled and marked free). A thread's exit hands its tiny blocks back to their
+ * pages and its mid blocks to the pool. Run-time
  * override: HAKMEM_QUARANTINE=<n>, at most HAK_HD_QUARANTINE_MAX (0: no delay and no
  * ring, every free takes the slow path). HAK_HD_ZERO_SPAN: the PROT_NONE region
  * whose 16-byte steps malloc(0) hands out in turn. */
@@ -109,7 +113,16 @@
 #endif
 #define HAK_HD_QUARANTINE_MAX 32
 #define HAK_HD_RING          64
+#ifndef HAK_HD_RING_SPARE
+#define HAK_HD_RING_SPARE    16
+#endif
+#ifndef HAK_HD_RING_BYTES
 #define HAK_HD_RING_BYTES    (32u << 10)
+#endif
+#define HAK_HD_POOL_SLOTS    256
+#ifndef HAK_HD_POOL_BYTES
+#define HAK_HD_POOL_BYTES    (8u << 20)
+#endif
 #define HAK_HD_ZERO_SPAN     (64u << 20)
 
 /* HAK_OVERRIDE (default 1): export malloc and friends. Sanitizer builds set 0, since

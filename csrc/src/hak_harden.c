@@ -87,7 +87,8 @@ void _hak_hd_page_init(hak_page_t* page) {
   static _Atomic(uintptr_t) carves;
   uintptr_t n = atomic_fetch_add_explicit(&carves, 1, memory_order_relaxed);
   uintptr_t low = ((uintptr_t)1 << 48) - 1;
-  page->key = (mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) & low) | HAK_HD_TAG << 48;
+  /* every byte's top bit set: the key is also the fill word (hak_harden.h) */
+  page->key = (mix(process_secret() ^ (uintptr_t)page ^ (n << 1)) & low) | 0x808080808080ULL | HAK_HD_TAG << 48;
   page->start_mul = _hak_hd_start_mul(page->block_size);
   page->start_lim = 0;
 }

@@ -126,11 +126,14 @@ hak_inline uint32_t _hak_hd_load32(const uint8_t* at) { uint32_t v; memcpy(&v, a
 hak_inline uint64_t _hak_hd_load64(const uint8_t* at) { uint64_t v; memcpy(&v, at, 8); return v; }
 hak_inline void _hak_hd_store64(uint8_t* at, uint64_t v) { memcpy(at, &v, 8); }
 
-/* A page's fill word, from its secret: a free block holds it at 8..HAK_HD_FILL_HEAD and in
- * its last word. Its top half, where a free block's last 4 bytes lie, is also the key of a
- * live block's encoded slack there: a free block's slack decodes to 0. Every byte has its
- * top bit set, so text and small numbers (a stray write, old contents) never match it. */
-hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key * 0x9e3779b97f4a7c15ULL | 0x8080808080808080ULL; }
+/* A page's fill word is its secret (_hak_hd_page_init gives every byte of it its top bit,
+ * the tag's included, so text and small numbers, a stray write or old contents, never match
+ * it): a free block holds it at 8..HAK_HD_FILL_HEAD and in its last word. Its top half,
+ * where a free block's last 4 bytes lie, is also the key of a live block's encoded slack
+ * there: a free block's slack decodes to 0. The fast paths load it with the page's line,
+ * with nothing to compute. */
+_Static_assert((HAK_HD_TAG & 0x8080) == 0x8080, "the tag's bytes have their top bit, as a fill word's do");
+hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key; }
 hak_inline uint32_t _hak_hd_slack_key(uint64_t fill) { return (uint32_t)(fill >> 32); }
 
 /* The canary word: every byte differs from the fill's, and keeps its top bit (so a byte of
@@ -224,8 +227,9 @@ hak_inline bool _hak_hd_free_ok(const hak_page_t* page, const void* p) {
  * mallocs of the class look first, as the default build's tiny and mid caches are: a freed
  * block, any thread's, is handed out again by the thread that freed it, without an atomic
  * operation on its page, once quarantine_keep newer blocks of its class wait behind it. A
- * full ring hands its oldest blocks back to their pages, down to quarantine_low. The empty
- * heap's keep is 0: its thread takes the slow path. */
+ * full ring hands its oldest blocks, down to quarantine_low, back to their pages, or a mid
+ * class's to the shared pool (hak_config.h). The empty heap's keep is 0: its thread takes
+ * the slow path. */
 hak_internal void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep);
 
 hak_inline void _hak_hd_quarantine_push(hak_heap_t* heap, const hak_page_t* page, void* p) {
@@ -277,6 +281,12 @@ hak_internal void _hak_hd_fill_fresh(hak_page_t* page, uint8_t* start, uint32_t 
 hak_internal void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p);
 /* A live small block's canary and encoded slack (a broken one aborts). */
 hak_internal void _hak_hd_check_request(const hak_page_t* page, const void* p);
+/* The shared pool (hak_harden_blocks.c): a malloc whose ring and current page are empty
+ * takes blocks other rings gave away (NULL: none); memory given back empties it onto the
+ * pages; fork holds its locks (hak_internal.h). */
+hak_internal void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size);
+hak_internal size_t _hak_hd_pool_drain(hak_heap_t* heap);
+hak_internal size_t _hak_hd_pool_bytes(void);
 /* A heap's quarantine: its ring size from the setting; at thread exit, emptied. */
 hak_internal void _hak_hd_quarantine_init(hak_heap_t* heap);
 hak_internal void _hak_hd_quarantine_flush(hak_heap_t* heap);

@@ -2,11 +2,12 @@
  * the encoded slack at the block's end, the fill of freed blocks checked when they are handed
  * out again, the per-class quarantine that delays their reuse, and the PROT_NONE addresses of
  * zero-size requests. */
-#include "hak_harden.h"
+#include "hak_fastpath.h"
 
 #if HAK_HARDEN
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -85,37 +86,148 @@ void* _hak_hd_small_free(hak_heap_t* heap, hak_page_t* page, void* p) {
   return NULL;
 }
 
-/* The ring's oldest blocks but `keep` go back to their pages, a run of blocks of one page in
- * one push. A block there still links to its page, unless the program wrote there while it
- * waited. */
-void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) {
-  unsigned count = heap->quarantine_count[cls];
-  if (count <= keep) return;
+/* Slots' blocks back to their pages, a run of blocks of one page in one push. A block there
+ * still links to its page, unless the program wrote there while it waited. */
+static void slots_to_pages(hak_heap_t* heap, const hak_hd_slot_t* slots, unsigned n) {
   hak_page_t* page = NULL;
   hak_block_t *first = NULL, *last = NULL;
-  uint32_t n = 0;
-  for (unsigned k = count; k > keep; k--) {
-    unsigned i = (heap->quarantine_at[cls] - k) & (HAK_HD_RING - 1);
-    hak_block_t* b = heap->quarantine[cls][i].block;
-    hak_page_t* bp = heap->quarantine[cls][i].page;
+  uint32_t run = 0;
+  for (unsigned i = 0; i < n; i++) {
+    hak_block_t* b = slots[i].block;
+    hak_page_t* bp = slots[i].page;
     if (hak_unlikely(HAK_HD_NEXT(bp, b) != (hak_block_t*)bp)) _hak_misuse(HAK_MISUSE_WRITTEN_FREE, b, bp->block_size);
     if (bp != page) {
-      if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
-      page = bp; first = b; n = 0;
+      if (run != 0) _hak_free_chain_to_page(heap, page, first, last, run);
+      page = bp; first = b; run = 0;
     } else {
       HAK_HD_LINK(page, last, b);
     }
     last = b;
-    n++;
+    run++;
   }
-  heap->quarantine_count[cls] = (uint8_t)keep;
-  if (n != 0) _hak_free_chain_to_page(heap, page, first, last, n);
+  if (run != 0) _hak_free_chain_to_page(heap, page, first, last, run);
 }
 
-/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least the setting and 4 more (a
- * drain hands back half the cap, never the blocks still waiting), below the ring's size (a
- * push comes before the drain); 0 leaves the heap without a quarantine. */
-_Static_assert(HAK_HD_QUARANTINE_MAX + 4 < HAK_HD_RING && HAK_HD_RING <= 128, "a class's ring holds the setting, 4 more and a push, counted in a byte");
+/* ---------------------------------------------------------------- the shared pool */
+
+/* A class's blocks that rings gave away, still filled and marked free, each with its page:
+ * a thread whose ring and current page are empty takes them before it looks for other
+ * pages, as the default build's mid pool does. A thread that frees what another allocated
+ * (a consumer, the successor of an exited thread) so feeds the allocating threads without
+ * an atomic list per page, and the blocks of an exited thread's ring go to the next thread
+ * instead of back to pages nobody allocates from. The lock spins, then yields: what it
+ * guards is one copy of at most a ring's worth of slots. */
+typedef struct hd_pool_s {
+  _Atomic(uint32_t) lock;
+  _Atomic(uint32_t) count;              /* read unlocked only as a hint */
+  hak_hd_slot_t slots[HAK_HD_POOL_SLOTS];
+} __attribute__((aligned(64))) hd_pool_t;
+
+static hd_pool_t _hd_pool[HAK_CLASS_COUNT];
+static _Atomic(size_t) _hd_pool_bytes;
+
+static void pool_acquire(hd_pool_t* pool) {
+  for (unsigned tries = 0; atomic_exchange_explicit(&pool->lock, 1, memory_order_acquire) != 0; tries++) {
+    while (atomic_load_explicit(&pool->lock, memory_order_relaxed) != 0) {
+      if (tries < 64) __builtin_ia32_pause(); else sched_yield();   /* a holder without a processor */
+    }
+  }
+}
+
+static void pool_release(hd_pool_t* pool) { atomic_store_explicit(&pool->lock, 0, memory_order_release); }
+
+void _hak_hd_pool_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) pool_acquire(&_hd_pool[cls]); }
+void _hak_hd_pool_unlock(void) { for (int cls = HAK_CLASS_COUNT - 1; cls >= 0; cls--) pool_release(&_hd_pool[cls]); }
+void _hak_hd_pool_reset_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) atomic_store(&_hd_pool[cls].lock, 0); }
+size_t _hak_hd_pool_bytes(void) { return atomic_load_explicit(&_hd_pool_bytes, memory_order_relaxed); }
+
+/* The n slots a .. (wrapping to b) into the class's pool; false, moving nothing, when the
+ * class's slots or the pool's bytes are used up. */
+static bool pool_put(hak_heap_t* heap, int cls, const hak_hd_slot_t* a, unsigned na, const hak_hd_slot_t* b, unsigned nb) {
+  hd_pool_t* pool = &_hd_pool[cls];
+  size_t bytes = (size_t)(na + nb) * _hak_class_size[cls];
+  if (_hak_hd_pool_bytes() + bytes > HAK_HD_POOL_BYTES) return false;
+  pool_acquire(pool);
+  uint32_t count = atomic_load_explicit(&pool->count, memory_order_relaxed);
+  bool room = count + na + nb <= HAK_HD_POOL_SLOTS;
+  if (room) {
+    memcpy(&pool->slots[count], a, na * sizeof(*a));
+    memcpy(&pool->slots[count + na], b, nb * sizeof(*b));
+    atomic_store_explicit(&pool->count, count + na + nb, memory_order_relaxed);
+    atomic_fetch_add_explicit(&_hd_pool_bytes, bytes, memory_order_relaxed);
+  }
+  pool_release(pool);
+  if (room) {
+    _hak_count_event(heap, HAK_STAT_MID_BATCHES_SHARED, 1);
+    _hak_purge_thread_want();   /* an idle process hands them back to their pages */
+  }
+  return room;
+}
+
+/* Up to `room` slots out of the class's pool, the newest first; how many. */
+static unsigned pool_take(int cls, hak_hd_slot_t* out, unsigned room) {
+  hd_pool_t* pool = &_hd_pool[cls];
+  if (atomic_load_explicit(&pool->count, memory_order_relaxed) == 0) return 0;
+  pool_acquire(pool);
+  uint32_t count = atomic_load_explicit(&pool->count, memory_order_relaxed);
+  unsigned n = count < room ? count : room;
+  memcpy(out, &pool->slots[count - n], n * sizeof(*out));
+  atomic_store_explicit(&pool->count, count - n, memory_order_relaxed);
+  pool_release(pool);
+  atomic_fetch_sub_explicit(&_hd_pool_bytes, (size_t)n * _hak_class_size[cls], memory_order_relaxed);
+  return n;
+}
+
+size_t _hak_hd_pool_drain(hak_heap_t* heap) {
+  size_t bytes = 0;
+  hak_hd_slot_t batch[HAK_HD_RING];
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
+    for (unsigned n; (n = pool_take(cls, batch, HAK_HD_RING)) != 0; bytes += (size_t)n * _hak_class_size[cls])
+      slots_to_pages(heap, batch, n);
+  }
+  return bytes;
+}
+
+/* The ring's oldest blocks but `keep` leave it: into the pool when `share` and it has room,
+ * else back to their pages. */
+static void ring_drain(hak_heap_t* heap, int cls, unsigned keep, bool share) {
+  unsigned count = heap->quarantine_count[cls];
+  if (count <= keep) return;
+  unsigned n = count - keep, from = (heap->quarantine_at[cls] - count) & (HAK_HD_RING - 1);
+  unsigned na = n < HAK_HD_RING - from ? n : HAK_HD_RING - from;
+  hak_hd_slot_t* ring = heap->quarantine[cls];
+  heap->quarantine_count[cls] = (uint8_t)keep;
+  if (share && pool_put(heap, cls, ring + from, na, ring, n - na)) return;
+  slots_to_pages(heap, ring + from, na);
+  slots_to_pages(heap, ring, n - na);
+}
+
+void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) { ring_drain(heap, cls, keep, cls >= HAK_TINY_CLASSES); }
+
+void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size) {
+  if (heap->quarantine_keep == 0) return NULL;
+  unsigned count = heap->quarantine_count[cls], room = heap->quarantine_cap[cls] - count;
+  hak_hd_slot_t batch[HAK_HD_RING];
+  unsigned n = pool_take(cls, batch, room);
+  if (n == 0) return NULL;
+  _hak_count_event(heap, HAK_STAT_MID_BATCHES_TAKEN, 1);
+  /* at the ring's old end: they waited their turn in another ring already */
+  unsigned from = heap->quarantine_at[cls] - count - n;
+  for (unsigned i = 0; i < n; i++) heap->quarantine[cls][(from + i) & (HAK_HD_RING - 1)] = batch[i];
+  heap->quarantine_count[cls] = (uint8_t)(count + n);
+  if (heap->quarantine_count[cls] <= heap->quarantine_keep) return NULL;
+  void* b = _hak_hd_quarantine_pop(heap, cls, size);
+  _hak_count_alloc_of(heap, cls < HAK_TINY_CLASSES ? HAK_TIER_TINY : HAK_TIER_MID, cls, size);
+  return b;
+}
+
+/* A class's cap: about HAK_HD_RING_BYTES of its blocks, at least the setting and
+ * HAK_HD_RING_SPARE more (a drain hands back half the cap, never the blocks still waiting;
+ * with fewer spare, a ring of large blocks went to the pool every few frees, and two threads
+ * of one class met on its lock), below the ring's size (a push comes before the drain); 0
+ * leaves the heap without a quarantine. */
+_Static_assert(HAK_HD_QUARANTINE_MAX + HAK_HD_RING_SPARE < HAK_HD_RING && HAK_HD_RING <= 128,
+               "a class's ring holds the setting, the spare blocks and a push, counted in a byte");
 
 void _hak_hd_quarantine_init(hak_heap_t* heap) {
   uint32_t keep = (uint32_t)_hak_options.quarantine;
@@ -123,15 +235,18 @@ void _hak_hd_quarantine_init(hak_heap_t* heap) {
   heap->quarantine_keep = keep;
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {
     uint32_t fit = HAK_HD_RING_BYTES / _hak_class_size[cls];
-    uint32_t cap = fit < keep + 4 ? keep + 4 : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit;
+    uint32_t cap = fit < keep + HAK_HD_RING_SPARE ? keep + HAK_HD_RING_SPARE : fit > HAK_HD_RING - 1 ? HAK_HD_RING - 1 : fit;
     heap->quarantine_cap[cls] = (uint8_t)cap;
     heap->quarantine_low[cls] = (uint8_t)(cap / 2 > keep ? cap / 2 : keep);
   }
 }
 
+/* A thread's exit, or memory given back: mid blocks go to the pool, for the next thread
+ * (the default build's mid cache does the same), tiny ones back to their pages, so that a
+ * thread that exits leaves its tiny pages empty for the next one. */
 void _hak_hd_quarantine_flush(hak_heap_t* heap) {
   if (heap->quarantine_keep == 0) return;
-  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) _hak_hd_quarantine_drain(heap, cls, 0);
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) ring_drain(heap, cls, 0, cls >= HAK_TINY_CLASSES);
 }
 
 /* ---------------------------------------------------------------- zero-size blocks */

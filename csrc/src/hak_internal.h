@@ -350,6 +350,11 @@ enum {
  * add, no lock prefix); any thread may read them for a report. */
 typedef _Atomic(uint64_t) hak_counter_t;
 
+#if HAK_HARDEN
+/* A block waiting in harden's quarantine ring or its shared pool, with its page. */
+typedef struct hak_hd_slot_s { void* block; struct hak_page_s* page; } hak_hd_slot_t;
+#endif
+
 typedef struct hak_heap_stats_s {
   hak_counter_t always[HAK_STAT_ALWAYS_COUNT];
 #if HAK_STATS >= 1
@@ -435,7 +440,7 @@ typedef struct hak_heap_s {
   uint8_t quarantine_count[HAK_CLASS_COUNT];   /* blocks waiting, the oldest count slots back */
   uint8_t quarantine_cap[HAK_CLASS_COUNT];  /* blocks a class's ring holds before it drains */
   uint8_t quarantine_low[HAK_CLASS_COUNT];  /* ... and how many it keeps when it does */
-  struct { void* block; struct hak_page_s* page; } quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
+  hak_hd_slot_t quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */
@@ -634,6 +639,10 @@ hak_internal void  _hak_mid_pool_unlock(void);
 hak_internal void  _hak_mid_pool_reset_lock(void);
 hak_internal size_t _hak_mid_pool_drain(hak_heap_t* heap);   /* every pooled block to its page */
 hak_internal size_t _hak_mid_pool_bytes(void);
+#elif HAK_HARDEN
+hak_internal void  _hak_hd_pool_lock(void);         /* harden's pool (hak_harden_blocks.c) */
+hak_internal void  _hak_hd_pool_unlock(void);
+hak_internal void  _hak_hd_pool_reset_lock(void);
 #endif
 
 /* segments (hak_segment.c) */

@@ -104,6 +104,8 @@ static void fork_prepare(void) {
   _hak_heaps_lock();
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_pool_lock();
+#elif HAK_HARDEN
+  _hak_hd_pool_lock();
 #endif
   _hak_segments_lock();
   _hak_large_lock();
@@ -116,6 +118,8 @@ static void fork_parent(void) {
   _hak_segments_unlock();
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_pool_unlock();
+#elif HAK_HARDEN
+  _hak_hd_pool_unlock();
 #endif
   _hak_heaps_unlock();
 }
@@ -127,6 +131,8 @@ static void fork_child(void) {
   _hak_segments_reset_lock();
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_pool_reset_lock();
+#elif HAK_HARDEN
+  _hak_hd_pool_reset_lock();
 #endif
   _hak_heaps_reset_lock();
 }

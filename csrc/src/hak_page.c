@@ -296,6 +296,9 @@ void* _hak_malloc_class(hak_heap_t* heap, int cls, size_t size) {
       return shared;
     }
   }
+#elif HAK_HARDEN
+  void* shared = _hak_hd_pool_malloc(heap, cls, size);
+  if (shared != NULL) return shared;
 #endif
   return malloc_from_pages(heap, cls, size, 1);
 }

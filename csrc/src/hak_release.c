@@ -25,6 +25,8 @@ bool _hak_release_memory(hak_heap_t* heap) {
   if (own) _hak_heap_flush_caches(heap);
 #if HAK_MID_CACHE_SLOTS
   _hak_mid_pool_drain(heap);
+#elif HAK_HARDEN
+  _hak_hd_pool_drain(heap);
 #endif
   if (own) _hak_heap_release_empty(heap);
   _hak_segments_trim(heap);
@@ -53,6 +55,8 @@ static uint64_t activity(void) {
   uint64_t a = _hak_os_mapped_bytes() ^ ((uint64_t)_hak_large_live_bytes() << 1);
 #if HAK_MID_CACHE_SLOTS
   a ^= (uint64_t)_hak_mid_pool_bytes() << 2;
+#elif HAK_HARDEN
+  a ^= (uint64_t)_hak_hd_pool_bytes() << 2;
 #endif
   for (size_t i = 0; i < sizeof(st.always) / sizeof(uint64_t); i++) a = a * 0x100000001b3ull + c[i];
   return a;
@@ -81,6 +85,8 @@ static void* purge_main(void* arg) {
       if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
 #if HAK_MID_CACHE_SLOTS
       _hak_mid_pool_drain(heap);
+#elif HAK_HARDEN
+      _hak_hd_pool_drain(heap);
 #endif
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
@@ -169,6 +175,8 @@ void _hak_usage(size_t* in_use, size_t* mapped, size_t* large) {
   _hak_segments_for_each_global(count_segment, &u);
 #if HAK_MID_CACHE_SLOTS
   cached += _hak_mid_pool_bytes();
+#elif HAK_HARDEN
+  cached += _hak_hd_pool_bytes();
 #endif
   *in_use = u.in_use > cached ? u.in_use - cached : 0;
   *large = _hak_large_live_bytes();

@@ -62,6 +62,22 @@ static void double_free_interleaved(size_t size) {
 
 static void double_free_cross(size_t size) { void* p = hak_malloc(size); free_in_thread(p); hak_free(p); }
 
+/* Blocks this thread allocated, freed by a thread that then exited: a hardened build keeps
+ * mid ones, still marked free and filled, in the shared pool for the next thread. */
+#define POOLED 64
+static void* thread_free_all_fn(void* p) {
+  for (int i = 0; i < POOLED; i++) hak_free(((void**)p)[i]);
+  return NULL;
+}
+static void** freed_by_exited_thread(size_t size) {
+  static void* blocks[POOLED];
+  for (int i = 0; i < POOLED; i++) blocks[i] = hak_malloc(size);
+  pthread_t t;
+  pthread_create(&t, NULL, thread_free_all_fn, blocks);
+  pthread_join(t, NULL);
+  return (void**)blocks;
+}
+
 /* ---------------------------------------------------------------- cases */
 
 static void df_tiny(void) { double_free(TINY); }
@@ -95,6 +111,7 @@ static void df_mid(void) { double_free(MID); }
 static void df_mid_delayed(void) { double_free_delayed(MID); }
 static void df_mid_interleaved(void) { double_free_interleaved(MID); }
 static void df_mid_cross(void) { double_free_cross(MID); }
+static void df_mid_pooled(void) { hak_free(freed_by_exited_thread(MID)[POOLED / 2]); }
 static void df_large(void) { double_free(LARGE); }
 static void df_large_delayed(void) { double_free_delayed(LARGE); }
 static void df_large_cross(void) { double_free_cross(LARGE); }
@@ -136,6 +153,11 @@ static void if_unmapped(void) {
 
 static void uaf_tiny(void) { char* p = hak_malloc(TINY); hak_free(p); memset(p, 'A', 16); malloc_until(TINY, p); }
 static void uaf_mid(void) { char* p = hak_malloc(MID); hak_free(p); memset(p, 'A', 16); malloc_until(MID, p); }
+static void uaf_mid_pooled(void) {
+  void** blocks = freed_by_exited_thread(MID);
+  for (int i = 0; i < POOLED; i++) ((char*)blocks[i])[40] = 'A';   /* inside every one's fill */
+  for (int i = 0; i < 4 * POOLED; i++) hak_malloc(MID);
+}
 static void uaf_second(void) {
   char* a = hak_malloc(TINY); char* b = hak_malloc(TINY);
   hak_free(a); hak_free(b);
@@ -333,6 +355,7 @@ static const misuse_case_t cases[] = {
   {"double free mid delayed", df_mid_delayed, DF, NULL},
   {"double free mid interleaved", df_mid_interleaved, DF, NULL},
   {"double free mid other thread first", df_mid_cross, DF, NULL},
+  {"double free mid in the shared pool", df_mid_pooled, DF, NULL},
   {"double free large", df_large, DF, NULL},
   {"double free large delayed", df_large_delayed, DF, NULL},
   {"double free large other thread first", df_large_cross, DF, NULL},
@@ -352,6 +375,7 @@ static const misuse_case_t cases[] = {
   {"invalid free inside a segment header", if_segment_header, "invalid free*", NULL},
   {"write after free tiny, malloc", uaf_tiny, UAFX, NULL},
   {"write after free mid, malloc", uaf_mid, UAFX, NULL},
+  {"write after free mid in the shared pool", uaf_mid_pooled, UAFX, NULL},
   {"write after free second on list", uaf_second, UAFX, NULL},
   {"write after remote free", uaf_remote, UAF, UAF},
   {"overflow into the next free block", overflow_next, UAFX, NULL},

@@ -231,6 +231,9 @@
 #undef HAK_MID_CACHE_SLOTS
 #define HAK_MID_CACHE_SLOTS  0
 #endif
+/* A process-wide pool of freed mid blocks exists: the mid cache's, or harden's (hak_harden.h),
+ * which keeps its blocks filled and marked free. Both answer to the _hak_mid_pool_* calls. */
+#define HAK_MID_POOL (HAK_MID_CACHE_SLOTS > 0 || HAK_HARDEN)
 
 /* Tiny cache (hak_tinycache.c): each thread keeps a free list per tiny class, linked through
  * the blocks as a page's list is, and free puts any tiny block on it, whichever thread

@@ -285,8 +285,6 @@ hak_internal void _hak_hd_check_request(const hak_page_t* page, const void* p);
  * takes blocks other rings gave away (NULL: none); memory given back empties it onto the
  * pages; fork holds its locks (hak_internal.h). */
 hak_internal void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size);
-hak_internal size_t _hak_hd_pool_drain(hak_heap_t* heap);
-hak_internal size_t _hak_hd_pool_bytes(void);
 /* A heap's quarantine: its ring size from the setting; at thread exit, emptied. */
 hak_internal void _hak_hd_quarantine_init(hak_heap_t* heap);
 hak_internal void _hak_hd_quarantine_flush(hak_heap_t* heap);

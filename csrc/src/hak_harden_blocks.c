@@ -136,17 +136,17 @@ static void pool_acquire(hd_pool_t* pool) {
 
 static void pool_release(hd_pool_t* pool) { atomic_store_explicit(&pool->lock, 0, memory_order_release); }
 
-void _hak_hd_pool_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) pool_acquire(&_hd_pool[cls]); }
-void _hak_hd_pool_unlock(void) { for (int cls = HAK_CLASS_COUNT - 1; cls >= 0; cls--) pool_release(&_hd_pool[cls]); }
-void _hak_hd_pool_reset_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) atomic_store(&_hd_pool[cls].lock, 0); }
-size_t _hak_hd_pool_bytes(void) { return atomic_load_explicit(&_hd_pool_bytes, memory_order_relaxed); }
+void _hak_mid_pool_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) pool_acquire(&_hd_pool[cls]); }
+void _hak_mid_pool_unlock(void) { for (int cls = HAK_CLASS_COUNT - 1; cls >= 0; cls--) pool_release(&_hd_pool[cls]); }
+void _hak_mid_pool_reset_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) atomic_store(&_hd_pool[cls].lock, 0); }
+size_t _hak_mid_pool_bytes(void) { return atomic_load_explicit(&_hd_pool_bytes, memory_order_relaxed); }
 
 /* The n slots a .. (wrapping to b) into the class's pool; false, moving nothing, when the
  * class's slots or the pool's bytes are used up. */
 static bool pool_put(hak_heap_t* heap, int cls, const hak_hd_slot_t* a, unsigned na, const hak_hd_slot_t* b, unsigned nb) {
   hd_pool_t* pool = &_hd_pool[cls];
   size_t bytes = (size_t)(na + nb) * _hak_class_size[cls];
-  if (_hak_hd_pool_bytes() + bytes > HAK_HD_POOL_BYTES) return false;
+  if (_hak_mid_pool_bytes() + bytes > HAK_HD_POOL_BYTES) return false;
   pool_acquire(pool);
   uint32_t count = atomic_load_explicit(&pool->count, memory_order_relaxed);
   bool room = count + na + nb <= HAK_HD_POOL_SLOTS;
@@ -178,7 +178,7 @@ static unsigned pool_take(int cls, hak_hd_slot_t* out, unsigned room) {
   return n;
 }
 
-size_t _hak_hd_pool_drain(hak_heap_t* heap) {
+size_t _hak_mid_pool_drain(hak_heap_t* heap) {
   size_t bytes = 0;
   hak_hd_slot_t batch[HAK_HD_RING];
   for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) {

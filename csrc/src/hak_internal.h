@@ -634,15 +634,14 @@ hak_internal void  _hak_mid_cache_init(hak_heap_t* heap);   /* a new heap's stac
 hak_internal void  _hak_mid_cache_push(hak_heap_t* heap, int cls, void* p);
 hak_internal void* _hak_mid_cache_refill(hak_heap_t* heap, int cls);
 hak_internal void  _hak_mid_cache_flush(hak_heap_t* heap);  /* thread exit: the stacks emptied */
+#endif
+/* the shared pool of mid blocks (hak_midcache.c, or hak_harden_blocks.c under harden) */
+#if HAK_MID_POOL
 hak_internal void  _hak_mid_pool_lock(void);
 hak_internal void  _hak_mid_pool_unlock(void);
 hak_internal void  _hak_mid_pool_reset_lock(void);
 hak_internal size_t _hak_mid_pool_drain(hak_heap_t* heap);   /* every pooled block to its page */
 hak_internal size_t _hak_mid_pool_bytes(void);
-#elif HAK_HARDEN
-hak_internal void  _hak_hd_pool_lock(void);         /* harden's pool (hak_harden_blocks.c) */
-hak_internal void  _hak_hd_pool_unlock(void);
-hak_internal void  _hak_hd_pool_reset_lock(void);
 #endif
 
 /* segments (hak_segment.c) */

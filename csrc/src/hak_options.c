@@ -102,10 +102,8 @@ static void read_environment(void) {
  * by a thread that does not exist there. */
 static void fork_prepare(void) {
   _hak_heaps_lock();
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   _hak_mid_pool_lock();
-#elif HAK_HARDEN
-  _hak_hd_pool_lock();
 #endif
   _hak_segments_lock();
   _hak_large_lock();
@@ -116,10 +114,8 @@ static void fork_parent(void) {
   _hak_registry_fork_unlock();
   _hak_large_unlock();
   _hak_segments_unlock();
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   _hak_mid_pool_unlock();
-#elif HAK_HARDEN
-  _hak_hd_pool_unlock();
 #endif
   _hak_heaps_unlock();
 }
@@ -129,10 +125,8 @@ static void fork_child(void) {
   _hak_registry_fork_unlock();
   _hak_large_reset_lock();
   _hak_segments_reset_lock();
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   _hak_mid_pool_reset_lock();
-#elif HAK_HARDEN
-  _hak_hd_pool_reset_lock();
 #endif
   _hak_heaps_reset_lock();
 }

@@ -23,10 +23,8 @@ bool _hak_release_memory(hak_heap_t* heap) {
   bool own = heap != NULL && heap != &_hak_heap_empty;
   if (heap == NULL) heap = &_hak_heap_empty;
   if (own) _hak_heap_flush_caches(heap);
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   _hak_mid_pool_drain(heap);
-#elif HAK_HARDEN
-  _hak_hd_pool_drain(heap);
 #endif
   if (own) _hak_heap_release_empty(heap);
   _hak_segments_trim(heap);
@@ -53,10 +51,8 @@ static uint64_t activity(void) {
   hak_stats_get(&st);
   const uint64_t* c = (const uint64_t*)&st.always;
   uint64_t a = _hak_os_mapped_bytes() ^ ((uint64_t)_hak_large_live_bytes() << 1);
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   a ^= (uint64_t)_hak_mid_pool_bytes() << 2;
-#elif HAK_HARDEN
-  a ^= (uint64_t)_hak_hd_pool_bytes() << 2;
 #endif
   for (size_t i = 0; i < sizeof(st.always) / sizeof(uint64_t); i++) a = a * 0x100000001b3ull + c[i];
   return a;
@@ -83,10 +79,8 @@ static void* purge_main(void* arg) {
       /* exited threads' segments are adopted here only now, so that a busy process's
        * refills keep adopting them */
       if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
       _hak_mid_pool_drain(heap);
-#elif HAK_HARDEN
-      _hak_hd_pool_drain(heap);
 #endif
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
@@ -173,10 +167,8 @@ void _hak_usage(size_t* in_use, size_t* mapped, size_t* large) {
   }
   _hak_heaps_unlock();
   _hak_segments_for_each_global(count_segment, &u);
-#if HAK_MID_CACHE_SLOTS
+#if HAK_MID_POOL
   cached += _hak_mid_pool_bytes();
-#elif HAK_HARDEN
-  cached += _hak_hd_pool_bytes();
 #endif
   *in_use = u.in_use > cached ? u.in_use - cached : 0;
   *large = _hak_large_live_bytes();

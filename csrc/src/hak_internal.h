@@ -444,6 +444,7 @@ typedef struct hak_heap_s {
   uintptr_t tid;                            /* the owning thread's _hak_thread_id() */
   size_t dirty_bytes;                       /* empty pages written since the last purge */
   uint64_t purge_at;                        /* when they are purged (ms); 0: none waiting */
+  uint64_t refills_at_reclaim;              /* its refills when it last reclaimed a segment */
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;

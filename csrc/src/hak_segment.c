@@ -457,18 +457,29 @@ bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
   return true;
 }
 
+static uint64_t heap_refills(const hak_heap_t* heap) {
+  return atomic_load_explicit(&heap->stats.always[HAK_STAT_TINY_REFILLS], memory_order_relaxed) +
+         atomic_load_explicit(&heap->stats.always[HAK_STAT_MID_REFILLS], memory_order_relaxed);
+}
+
 /* Reclaim on free: a thread that allocates frees into a page whose owner exited, so the
  * exited thread's segment becomes its own at once, instead of waiting on the global list
- * for a refill that may come much later (or never, when the running threads have enough
- * pages of their own) while its empty pages stay resident. Threads that only free (no
- * segments of their own) leave it to the allocating ones. */
+ * for a refill that may come much later while its empty pages stay resident. A heap takes
+ * at most one segment this way per refill of its own since the last one: a thread that
+ * mostly frees (a main thread emptying what the workers of a round left) would otherwise
+ * take every exited thread's segment, and their free pages and blocks, which only it may
+ * use, would sit idle while the next generation of threads faults in fresh memory. Those
+ * segments stay on the global list, where the refills of allocating threads adopt them. */
 bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
-  if (heap->avail[0] == NULL && heap->avail[1] == NULL && heap->filled[0] == NULL && heap->filled[1] == NULL) return false;
+  uint64_t refills = heap_refills(heap);
+  if (refills == heap->refills_at_reclaim) return false;
   pthread_mutex_lock(&_abandoned_lock);
   bool taken = abandoned_take(seg);
   pthread_mutex_unlock(&_abandoned_lock);
-  if (taken) segment_adopt(heap, seg);
-  return taken;
+  if (!taken) return false;
+  heap->refills_at_reclaim = refills;
+  segment_adopt(heap, seg);
+  return true;
 }
 
 /* ---------------------------------------------------------------- giving memory back */

@@ -1,8 +1,11 @@
 /* Segments: the 4 MiB units the tiny and mid tiers carve pages from. A segment belongs to
  * one heap (so all its pages do); when the heap's thread exits, segments that still hold
  * live blocks are abandoned to a global list and adopted whole by a thread that needs
- * memory, or reclaimed by one that frees into them. An empty segment beyond the heap's one
- * spare per kind goes to a global cache, where any thread's next segment comes from
+ * memory, or reclaimed by one that frees into them, as long as that thread allocates: a
+ * heap reclaims at most one segment per refill of its own, so the free pages and blocks of
+ * exited threads go to the threads that will use them (the next generation's refills
+ * adopt them) rather than to a thread that only frees. An empty segment beyond the heap's
+ * one spare per kind goes to a global cache, where any thread's next segment comes from
  * before the OS is asked; cached segments are purged after a delay and unmapped beyond
  * the cache's bound. */
 #include "hak_harden.h"

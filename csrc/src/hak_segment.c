@@ -314,6 +314,8 @@ static void heap_decay(hak_heap_t* heap) {
 hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment) {
   int kind = _hak_class_tier(cls) == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
   hak_segment_t* seg = heap->avail[kind];
+  /* an exited thread's segment with a free page before the spare, the cache or the OS */
+  if (seg == NULL && _hak_segment_adopt_one(heap, kind, HAK_ADOPT_FREE_PAGE)) seg = heap->avail[kind];
   if (seg == NULL) {
     seg = heap->spare[kind];
     if (seg != NULL) heap->spare[kind] = NULL;
@@ -449,10 +451,35 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
   if (seg->pages_used != 0) hak_check(_hak_segment_is_valid(seg));
 }
 
-bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
+/* Whether an abandoned segment can serve a refill of class cls at once: a page of the
+ * class with free blocks, uncarved ones or other threads' frees waiting; for
+ * HAK_ADOPT_FREE_PAGE a free page, for HAK_ADOPT_ANY anything. Its pages have no owner, so
+ * under the lock their fields hold still. */
+static bool segment_serves(hak_segment_t* seg, int cls) {
+  if (cls == HAK_ADOPT_ANY) return true;
+  if (cls == HAK_ADOPT_FREE_PAGE) return seg->pages_used < seg->page_count;
+  for (size_t i = 0; i < seg->page_count; i++) {
+    hak_page_t* page = &seg->pages[i];
+    if (!page->in_use || page->class_idx != cls) continue;
+    if (page->capacity < page->reserved || _hak_page_used(page) < page->capacity) return true;
+#if HAK_DUAL_LISTS
+    if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) != NULL) return true;
+#endif
+  }
+  return false;
+}
+
+/* Adopts one of the most recently abandoned segments of the kind (HAK_ADOPT_SCAN of them)
+ * that can serve class cls (segment_serves); false if none. A segment taken for nothing
+ * would sit in the adopter's lists, its pages of other classes idle, while the thread
+ * that needs them maps a fresh one. */
+bool _hak_segment_adopt_one(hak_heap_t* heap, int kind, int cls) {
   if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
   pthread_mutex_lock(&_abandoned_lock);
   hak_segment_t* seg = _abandoned[kind];
+  for (int scanned = 0; seg != NULL && !segment_serves(seg, cls); seg = seg->next) {
+    if (++scanned == HAK_ADOPT_SCAN) { seg = NULL; break; }
+  }
   if (seg != NULL) abandoned_take(seg);
   pthread_mutex_unlock(&_abandoned_lock);
   if (seg == NULL) return false;
@@ -539,7 +566,7 @@ void _hak_segments_idle(hak_heap_t* heap) {
   cache_decay_locked(heap, now_ms());
   pthread_mutex_unlock(&_abandoned_lock);
   for (int kind = 0; kind < 2; kind++) {
-    while (_hak_segment_adopt_one(heap, kind)) {}
+    while (_hak_segment_adopt_one(heap, kind, HAK_ADOPT_ANY)) {}
   }
   heap_purge(heap);
 }

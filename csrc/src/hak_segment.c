@@ -1,10 +1,13 @@
 /* Segments: the 4 MiB units the tiny and mid tiers carve pages from. A segment belongs to
  * one heap (so all its pages do); when the heap's thread exits, segments that still hold
- * live blocks are abandoned to a global list and adopted whole by a thread that needs
- * memory, or reclaimed by one that frees into them, as long as that thread allocates: a
- * heap reclaims at most one segment per refill of its own, so the free pages and blocks of
- * exited threads go to the threads that will use them (the next generation's refills
- * adopt them) rather than to a thread that only frees. An empty segment beyond the heap's
+ * live blocks are abandoned to a global list. The memory of exited threads goes to the
+ * threads that will use it, before any thread carves or maps fresh memory: a refill adopts
+ * a segment whole only where it serves (a page of the refill's class with free blocks, or a
+ * free page for a thread out of them), so one thread does not take every segment a
+ * generation of threads left while the next maps new ones; and a thread that frees into an
+ * exited thread's page reclaims its segment only as long as it allocates itself, at most
+ * one segment per refill of its own, so a thread that mostly frees does not hoard them.
+ * The idle purge thread adopts whatever is left. An empty segment beyond the heap's
  * one spare per kind goes to a global cache, where any thread's next segment comes from
  * before the OS is asked; cached segments are purged after a delay and unmapped beyond
  * the cache's bound. */

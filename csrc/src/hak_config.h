@@ -326,6 +326,11 @@
  * segment. */
 #define HAK_ADOPT_PER_REFILL 4
 
+/* How many of the most recently abandoned segments a refill looks through for one that
+ * serves its class (a page of the class with free or uncarved blocks), and a thread
+ * without a free page for one with a free page, before it carves or maps fresh memory. */
+#define HAK_ADOPT_SCAN 8
+
 /* Page registry (SUPERSLAB=0): open-addressing table of 64 KiB chunks. 2^20 slots cover
  * 64 GiB of small-object memory; when the table is 3/4 full, new segments are refused and
  * requests fall back to glibc (counted in libcMallocOther). */

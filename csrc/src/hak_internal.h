@@ -449,6 +449,7 @@ typedef struct hak_heap_s {
   uintptr_t tid;                            /* the owning thread's _hak_thread_id() */
   size_t dirty_bytes;                       /* empty pages written since the last purge */
   uint64_t purge_at;                        /* when they are purged (ms); 0: none waiting */
+  uint64_t refills_at_reclaim;              /* its refills when it last reclaimed a segment */
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;
@@ -648,7 +649,10 @@ hak_internal size_t _hak_mid_pool_bytes(void);
 hak_internal hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment);
 hak_internal void  _hak_segment_page_free(hak_heap_t* heap, hak_page_t* page);
 hak_internal void  _hak_segments_abandon(hak_heap_t* heap);
-hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind);
+/* What an adopted segment must offer: a page of a class (cls >= 0), a free page, anything. */
+#define HAK_ADOPT_FREE_PAGE (-1)
+#define HAK_ADOPT_ANY       (-2)
+hak_internal bool  _hak_segment_adopt_one(hak_heap_t* heap, int kind, int cls);
 hak_internal bool  _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg);
 hak_internal void  _hak_segment_unmap(hak_segment_t* seg);
 hak_internal void  _hak_segments_lock(void);

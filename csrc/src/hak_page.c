@@ -248,7 +248,7 @@ hak_inline hak_page_t* page_find(hak_heap_t* heap, int cls, size_t alignment) {
   hak_page_t* page;
   for (;;) {
     if ((page = page_find_carved(heap, q, alignment, &supplied)) != NULL) goto found;
-    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID)) break;
+    if (adoptions_left-- == 0 || !_hak_segment_adopt_one(heap, tier == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID, cls)) break;
   }
   for (page = q->first; page != NULL;) {
     hak_page_t* next = page->next;

@@ -1,8 +1,14 @@
 /* Segments: the 4 MiB units the tiny and mid tiers carve pages from. A segment belongs to
  * one heap (so all its pages do); when the heap's thread exits, segments that still hold
- * live blocks are abandoned to a global list and adopted whole by a thread that needs
- * memory, or reclaimed by one that frees into them. An empty segment beyond the heap's one
- * spare per kind goes to a global cache, where any thread's next segment comes from
+ * live blocks are abandoned to a global list. The memory of exited threads goes to the
+ * threads that will use it, before any thread carves or maps fresh memory: a refill adopts
+ * a segment whole only where it serves (a page of the refill's class with free blocks, or a
+ * free page for a thread out of them), so one thread does not take every segment a
+ * generation of threads left while the next maps new ones; and a thread that frees into an
+ * exited thread's page reclaims its segment only as long as it allocates itself, at most
+ * one segment per refill of its own, so a thread that mostly frees does not hoard them.
+ * The idle purge thread adopts whatever is left. An empty segment beyond the heap's
+ * one spare per kind goes to a global cache, where any thread's next segment comes from
  * before the OS is asked; cached segments are purged after a delay and unmapped beyond
  * the cache's bound. */
 #include "hak_harden.h"
@@ -311,6 +317,8 @@ static void heap_decay(hak_heap_t* heap) {
 hak_page_t* _hak_segment_page_alloc(hak_heap_t* heap, int cls, size_t alignment) {
   int kind = _hak_class_tier(cls) == HAK_TIER_TINY ? HAK_SEG_TINY : HAK_SEG_MID;
   hak_segment_t* seg = heap->avail[kind];
+  /* an exited thread's segment with a free page before the spare, the cache or the OS */
+  if (seg == NULL && _hak_segment_adopt_one(heap, kind, HAK_ADOPT_FREE_PAGE)) seg = heap->avail[kind];
   if (seg == NULL) {
     seg = heap->spare[kind];
     if (seg != NULL) heap->spare[kind] = NULL;
@@ -446,10 +454,35 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
   if (seg->pages_used != 0) hak_check(_hak_segment_is_valid(seg));
 }
 
-bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
+/* Whether an abandoned segment can serve a refill of class cls at once: a page of the
+ * class with free blocks, uncarved ones or other threads' frees waiting; for
+ * HAK_ADOPT_FREE_PAGE a free page, for HAK_ADOPT_ANY anything. Its pages have no owner, so
+ * under the lock their fields hold still. */
+static bool segment_serves(hak_segment_t* seg, int cls) {
+  if (cls == HAK_ADOPT_ANY) return true;
+  if (cls == HAK_ADOPT_FREE_PAGE) return seg->pages_used < seg->page_count;
+  for (size_t i = 0; i < seg->page_count; i++) {
+    hak_page_t* page = &seg->pages[i];
+    if (!page->in_use || page->class_idx != cls) continue;
+    if (page->capacity < page->reserved || _hak_page_used(page) < page->capacity) return true;
+#if HAK_DUAL_LISTS
+    if (_hak_word_block(atomic_load_explicit(&page->thread_free, memory_order_relaxed)) != NULL) return true;
+#endif
+  }
+  return false;
+}
+
+/* Adopts one of the most recently abandoned segments of the kind (HAK_ADOPT_SCAN of them)
+ * that can serve class cls (segment_serves); false if none. A segment taken for nothing
+ * would sit in the adopter's lists, its pages of other classes idle, while the thread
+ * that needs them maps a fresh one. */
+bool _hak_segment_adopt_one(hak_heap_t* heap, int kind, int cls) {
   if (atomic_load_explicit(&_abandoned_count[kind], memory_order_relaxed) == 0) return false;
   pthread_mutex_lock(&_abandoned_lock);
   hak_segment_t* seg = _abandoned[kind];
+  for (int scanned = 0; seg != NULL && !segment_serves(seg, cls); seg = seg->next) {
+    if (++scanned == HAK_ADOPT_SCAN) { seg = NULL; break; }
+  }
   if (seg != NULL) abandoned_take(seg);
   pthread_mutex_unlock(&_abandoned_lock);
   if (seg == NULL) return false;
@@ -457,18 +490,29 @@ bool _hak_segment_adopt_one(hak_heap_t* heap, int kind) {
   return true;
 }
 
+static uint64_t heap_refills(const hak_heap_t* heap) {
+  return atomic_load_explicit(&heap->stats.always[HAK_STAT_TINY_REFILLS], memory_order_relaxed) +
+         atomic_load_explicit(&heap->stats.always[HAK_STAT_MID_REFILLS], memory_order_relaxed);
+}
+
 /* Reclaim on free: a thread that allocates frees into a page whose owner exited, so the
  * exited thread's segment becomes its own at once, instead of waiting on the global list
- * for a refill that may come much later (or never, when the running threads have enough
- * pages of their own) while its empty pages stay resident. Threads that only free (no
- * segments of their own) leave it to the allocating ones. */
+ * for a refill that may come much later while its empty pages stay resident. A heap takes
+ * at most one segment this way per refill of its own since the last one: a thread that
+ * mostly frees (a main thread emptying what the workers of a round left) would otherwise
+ * take every exited thread's segment, and their free pages and blocks, which only it may
+ * use, would sit idle while the next generation of threads faults in fresh memory. Those
+ * segments stay on the global list, where the refills of allocating threads adopt them. */
 bool _hak_segment_reclaim(hak_heap_t* heap, hak_segment_t* seg) {
-  if (heap->avail[0] == NULL && heap->avail[1] == NULL && heap->filled[0] == NULL && heap->filled[1] == NULL) return false;
+  uint64_t refills = heap_refills(heap);
+  if (refills == heap->refills_at_reclaim) return false;
   pthread_mutex_lock(&_abandoned_lock);
   bool taken = abandoned_take(seg);
   pthread_mutex_unlock(&_abandoned_lock);
-  if (taken) segment_adopt(heap, seg);
-  return taken;
+  if (!taken) return false;
+  heap->refills_at_reclaim = refills;
+  segment_adopt(heap, seg);
+  return true;
 }
 
 /* ---------------------------------------------------------------- giving memory back */
@@ -525,7 +569,7 @@ void _hak_segments_idle(hak_heap_t* heap) {
   cache_decay_locked(heap, now_ms());
   pthread_mutex_unlock(&_abandoned_lock);
   for (int kind = 0; kind < 2; kind++) {
-    while (_hak_segment_adopt_one(heap, kind)) {}
+    while (_hak_segment_adopt_one(heap, kind, HAK_ADOPT_ANY)) {}
   }
   heap_purge(heap);
 }

@@ -610,7 +610,7 @@ hak_internal void  _hak_page_retire(hak_page_t* page);
 hak_internal void  _hak_free_slow(void* p, hak_page_t* page);
 hak_internal void  _hak_heap_collect_notified(hak_heap_t* heap);
 hak_internal void  _hak_page_abandon(hak_heap_t* heap, hak_page_t* page);
-hak_internal void  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);
+hak_internal bool  _hak_page_adopt(hak_heap_t* heap, hak_page_t* page);   /* true: released */
 hak_internal void  _hak_heap_release_empty(hak_heap_t* heap);   /* collect, release empty pages */
 hak_internal void  _hak_heap_give_back(hak_heap_t* heap);       /* every page and segment handed over */
 hak_internal void  _hak_page_block_notify(hak_page_t* page);

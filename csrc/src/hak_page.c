@@ -516,8 +516,9 @@ void _hak_page_abandon(hak_heap_t* heap, hak_page_t* page) {
   hak_check(_hak_page_is_valid(page));
 }
 
-/* A page of an adopted segment: collect, release if empty, else queue it. */
-void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
+/* A page of an adopted segment: collect, release if empty, else queue it. True when it was
+ * released (and with the segment's last page, the segment may be gone). */
+bool _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
   _hak_page_set_owner(page, _hak_owner_word(heap, page));
   atomic_store_explicit(&page->heap, heap, memory_order_relaxed);
 #if HAK_DUAL_LISTS
@@ -525,7 +526,7 @@ void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
 #endif
   if (_hak_page_used(page) == 0) {
     _hak_segment_page_free(heap, page);
-    return;
+    return true;
   }
   _Atomic(uintptr_t)* rw = _hak_page_remote_word(page);
   uintptr_t w = atomic_load_explicit(rw, memory_order_relaxed);
@@ -534,4 +535,5 @@ void _hak_page_adopt(hak_heap_t* heap, hak_page_t* page) {
   _hak_heap_queue_push_back(&heap->queue[page->class_idx], page);
   _hak_heap_set_current(heap, page->class_idx);
   hak_check(_hak_page_is_valid(page));
+  return false;
 }

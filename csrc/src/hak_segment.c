@@ -443,15 +443,15 @@ static void segment_adopt(hak_heap_t* heap, hak_segment_t* seg) {
     seg_push(&heap->avail[kind], seg);
   }
   _hak_count_event(heap, HAK_STAT_SEGMENTS_ADOPTED, 1);
-  /* adopting the last live page may release the segment: stop once all are seen */
-  size_t live = seg->pages_used;
+  /* adopting the last live page may release the segment, even unmap it: stop once all are
+   * seen, and touch it no more when every page went */
+  size_t live = seg->pages_used, released = 0, had = live;
   for (size_t i = 0; live > 0; i++) {
     if (!seg->pages[i].in_use) continue;
     live--;
-    _hak_page_adopt(heap, &seg->pages[i]);
+    released += _hak_page_adopt(heap, &seg->pages[i]);
   }
-  /* unless its last page went, and the segment with it */
-  if (seg->pages_used != 0) hak_check(_hak_segment_is_valid(seg));
+  if (released < had) hak_check(_hak_segment_is_valid(seg));
 }
 
 /* Whether an abandoned segment can serve a refill of class cls at once: a page of the

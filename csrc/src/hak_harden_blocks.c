@@ -7,7 +7,6 @@
 #if HAK_HARDEN
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -115,10 +114,10 @@ static void slots_to_pages(hak_heap_t* heap, const hak_hd_slot_t* slots, unsigne
  * pages, as the default build's mid pool does. A thread that frees what another allocated
  * (a consumer, the successor of an exited thread) so feeds the allocating threads without
  * an atomic list per page, and the blocks of an exited thread's ring go to the next thread
- * instead of back to pages nobody allocates from. The lock spins, then yields: what it
- * guards is one copy of at most a ring's worth of slots. */
+ * instead of back to pages nobody allocates from. Its lock guards one copy of at most a
+ * ring's worth of slots. */
 typedef struct hd_pool_s {
-  _Atomic(uint32_t) lock;
+  hak_spinlock_t lock;
   _Atomic(uint32_t) count;              /* read unlocked only as a hint */
   hak_hd_slot_t slots[HAK_HD_POOL_SLOTS];
 } __attribute__((aligned(64))) hd_pool_t;
@@ -126,18 +125,8 @@ typedef struct hd_pool_s {
 static hd_pool_t _hd_pool[HAK_CLASS_COUNT];
 static _Atomic(size_t) _hd_pool_bytes;
 
-static void pool_acquire(hd_pool_t* pool) {
-  for (unsigned tries = 0; atomic_exchange_explicit(&pool->lock, 1, memory_order_acquire) != 0; tries++) {
-    while (atomic_load_explicit(&pool->lock, memory_order_relaxed) != 0) {
-      if (tries < 64) __builtin_ia32_pause(); else sched_yield();   /* a holder without a processor */
-    }
-  }
-}
-
-static void pool_release(hd_pool_t* pool) { atomic_store_explicit(&pool->lock, 0, memory_order_release); }
-
-void _hak_mid_pool_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) pool_acquire(&_hd_pool[cls]); }
-void _hak_mid_pool_unlock(void) { for (int cls = HAK_CLASS_COUNT - 1; cls >= 0; cls--) pool_release(&_hd_pool[cls]); }
+void _hak_mid_pool_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) _hak_spin_lock(&_hd_pool[cls].lock); }
+void _hak_mid_pool_unlock(void) { for (int cls = HAK_CLASS_COUNT - 1; cls >= 0; cls--) _hak_spin_unlock(&_hd_pool[cls].lock); }
 void _hak_mid_pool_reset_lock(void) { for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) atomic_store(&_hd_pool[cls].lock, 0); }
 size_t _hak_mid_pool_bytes(void) { return atomic_load_explicit(&_hd_pool_bytes, memory_order_relaxed); }
 
@@ -147,7 +136,7 @@ static bool pool_put(hak_heap_t* heap, int cls, const hak_hd_slot_t* a, unsigned
   hd_pool_t* pool = &_hd_pool[cls];
   size_t bytes = (size_t)(na + nb) * _hak_class_size[cls];
   if (_hak_mid_pool_bytes() + bytes > HAK_HD_POOL_BYTES) return false;
-  pool_acquire(pool);
+  _hak_spin_lock(&pool->lock);
   uint32_t count = atomic_load_explicit(&pool->count, memory_order_relaxed);
   bool room = count + na + nb <= HAK_HD_POOL_SLOTS;
   if (room) {
@@ -156,7 +145,7 @@ static bool pool_put(hak_heap_t* heap, int cls, const hak_hd_slot_t* a, unsigned
     atomic_store_explicit(&pool->count, count + na + nb, memory_order_relaxed);
     atomic_fetch_add_explicit(&_hd_pool_bytes, bytes, memory_order_relaxed);
   }
-  pool_release(pool);
+  _hak_spin_unlock(&pool->lock);
   if (room) {
     _hak_count_event(heap, HAK_STAT_MID_BATCHES_SHARED, 1);
     _hak_purge_thread_want();   /* an idle process hands them back to their pages */
@@ -168,12 +157,12 @@ static bool pool_put(hak_heap_t* heap, int cls, const hak_hd_slot_t* a, unsigned
 static unsigned pool_take(int cls, hak_hd_slot_t* out, unsigned room) {
   hd_pool_t* pool = &_hd_pool[cls];
   if (atomic_load_explicit(&pool->count, memory_order_relaxed) == 0) return 0;
-  pool_acquire(pool);
+  _hak_spin_lock(&pool->lock);
   uint32_t count = atomic_load_explicit(&pool->count, memory_order_relaxed);
   unsigned n = count < room ? count : room;
   memcpy(out, &pool->slots[count - n], n * sizeof(*out));
   atomic_store_explicit(&pool->count, count - n, memory_order_relaxed);
-  pool_release(pool);
+  _hak_spin_unlock(&pool->lock);
   atomic_fetch_sub_explicit(&_hd_pool_bytes, (size_t)n * _hak_class_size[cls], memory_order_relaxed);
   return n;
 }
@@ -188,21 +177,20 @@ size_t _hak_mid_pool_drain(hak_heap_t* heap) {
   return bytes;
 }
 
-/* The ring's oldest blocks but `keep` leave it: into the pool when `share` and it has room,
- * else back to their pages. */
-static void ring_drain(hak_heap_t* heap, int cls, unsigned keep, bool share) {
+/* The ring's oldest blocks but `keep` leave it: a mid class's into the pool while it has
+ * room, tiny ones (and what the pool has no room for) back to their pages. */
+void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) {
   unsigned count = heap->quarantine_count[cls];
   if (count <= keep) return;
   unsigned n = count - keep, from = (heap->quarantine_at[cls] - count) & (HAK_HD_RING - 1);
   unsigned na = n < HAK_HD_RING - from ? n : HAK_HD_RING - from;
   hak_hd_slot_t* ring = heap->quarantine[cls];
   heap->quarantine_count[cls] = (uint8_t)keep;
-  if (share && pool_put(heap, cls, ring + from, na, ring, n - na)) return;
+  if (cls >= HAK_TINY_CLASSES && pool_put(heap, cls, ring + from, na, ring, n - na)) return;
   slots_to_pages(heap, ring + from, na);
   slots_to_pages(heap, ring, n - na);
 }
 
-void _hak_hd_quarantine_drain(hak_heap_t* heap, int cls, unsigned keep) { ring_drain(heap, cls, keep, cls >= HAK_TINY_CLASSES); }
 
 void* _hak_hd_pool_malloc(hak_heap_t* heap, int cls, size_t size) {
   if (heap->quarantine_keep == 0) return NULL;
@@ -246,7 +234,7 @@ void _hak_hd_quarantine_init(hak_heap_t* heap) {
  * thread that exits leaves its tiny pages empty for the next one. */
 void _hak_hd_quarantine_flush(hak_heap_t* heap) {
   if (heap->quarantine_keep == 0) return;
-  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) ring_drain(heap, cls, 0, cls >= HAK_TINY_CLASSES);
+  for (int cls = 0; cls < HAK_CLASS_COUNT; cls++) _hak_hd_quarantine_drain(heap, cls, 0);
 }
 
 /* ---------------------------------------------------------------- zero-size blocks */

@@ -5,7 +5,6 @@
  * when a stack is full, empty, or its thread exits. */
 #include "hak_fastpath.h"
 
-#include <sched.h>
 
 #if HAK_MID_CACHE_SLOTS
 
@@ -18,31 +17,17 @@ enum { BATCH_NEXT = 0, BATCH_COUNT = 1, BATCH_BLOCKS = 2 };
 _Static_assert(BATCH_BLOCKS + (HAK_MID_CACHE_SLOTS + 1) / 2 <= 1280 / sizeof(void*), "a batch fits in its first block");
 
 /* One class of the pool: its batches, newest first, and the lock that guards them, on a
- * line of its own so that classes do not contend. The lock spins: what it guards is a few
- * stores, and a mutex that puts a waiter to sleep cost mid_large_mt (two threads, 2,500
- * futex calls in 16 M operations) more than the pool saves. */
+ * line of its own so that classes do not contend. */
 typedef struct pool_class_s {
-  _Atomic(uint32_t) lock;
+  hak_spinlock_t lock;
   _Atomic(void*) head;                  /* read unlocked only as a hint */
 } __attribute__((aligned(64))) pool_class_t;
 
 static pool_class_t _pool[HAK_MID_CLASSES];
 static _Atomic(size_t) _pool_bytes;     /* in all classes' batches */
 
-static void pool_lock(pool_class_t* pc) {
-  unsigned spins = 0;
-  while (atomic_exchange_explicit(&pc->lock, 1, memory_order_acquire) != 0) {
-    while (atomic_load_explicit(&pc->lock, memory_order_relaxed) != 0) {
-      /* a holder that lost its processor is waited for by yielding, not spinning */
-      if (++spins < 100) __builtin_ia32_pause(); else sched_yield();
-    }
-  }
-}
-
-static void pool_unlock(pool_class_t* pc) { atomic_store_explicit(&pc->lock, 0, memory_order_release); }
-
-void _hak_mid_pool_lock(void) { for (int i = 0; i < HAK_MID_CLASSES; i++) pool_lock(&_pool[i]); }
-void _hak_mid_pool_unlock(void) { for (int i = HAK_MID_CLASSES - 1; i >= 0; i--) pool_unlock(&_pool[i]); }
+void _hak_mid_pool_lock(void) { for (int i = 0; i < HAK_MID_CLASSES; i++) _hak_spin_lock(&_pool[i].lock); }
+void _hak_mid_pool_unlock(void) { for (int i = HAK_MID_CLASSES - 1; i >= 0; i--) _hak_spin_unlock(&_pool[i].lock); }
 void _hak_mid_pool_reset_lock(void) { for (int i = 0; i < HAK_MID_CLASSES; i++) atomic_store(&_pool[i].lock, 0); }
 
 static size_t stack_limit(const hak_mid_stack_t* st) { return (size_t)(st->end - st->base); }
@@ -69,10 +54,10 @@ static bool pool_put(int cls, void** blocks, size_t n) {
   head[BATCH_COUNT] = (void*)(uintptr_t)n;
   for (size_t i = 1; i < n; i++) head[BATCH_BLOCKS + i - 1] = blocks[i];
   pool_class_t* pc = &_pool[cls - HAK_TINY_CLASSES];
-  pool_lock(pc);
+  _hak_spin_lock(&pc->lock);
   head[BATCH_NEXT] = atomic_load_explicit(&pc->head, memory_order_relaxed);
   atomic_store_explicit(&pc->head, head, memory_order_relaxed);
-  pool_unlock(pc);
+  _hak_spin_unlock(&pc->lock);
   return true;
 }
 
@@ -80,14 +65,14 @@ static bool pool_put(int cls, void** blocks, size_t n) {
 static void** pool_take(int cls, size_t room) {
   pool_class_t* pc = &_pool[cls - HAK_TINY_CLASSES];
   if (atomic_load_explicit(&pc->head, memory_order_relaxed) == NULL) return NULL;
-  pool_lock(pc);
+  _hak_spin_lock(&pc->lock);
   void** head = atomic_load_explicit(&pc->head, memory_order_relaxed);
   if (head != NULL && (size_t)(uintptr_t)head[BATCH_COUNT] <= room) {
     atomic_store_explicit(&pc->head, head[BATCH_NEXT], memory_order_relaxed);
   } else {
     head = NULL;
   }
-  pool_unlock(pc);
+  _hak_spin_unlock(&pc->lock);
   if (head != NULL) {
     atomic_fetch_sub_explicit(&_pool_bytes, (size_t)(uintptr_t)head[BATCH_COUNT] * _hak_class_size[cls],
                               memory_order_relaxed);

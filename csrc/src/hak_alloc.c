@@ -163,10 +163,10 @@ static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /* alignment: a power of two. */
 static void* aligned_malloc(size_t alignment, size_t size, bool wrapped) {
-  /* every block is 8-aligned, and every block of a class above 8 bytes 16-aligned */
-  if (alignment <= 8 || (alignment <= 16 && size > 8)) return _hak_malloc_inline(size, wrapped);
-  /* harden: 0 bytes at 16 get a PROT_NONE address, as malloc(0) does (they are 16 apart) */
-  if (HAK_HARDEN && alignment <= 16 && size == 0) return _hak_malloc_inline(size, wrapped);
+  /* every block is 8-aligned, and every block of a class above 8 bytes 16-aligned; under
+   * harden every one (requests of 0..8 bytes take the 16-byte class, HAK_FIRST_CLASS, and
+   * malloc(0)'s PROT_NONE addresses are 16 apart) */
+  if (alignment <= 8 || (alignment <= 16 && (size > 8 || HAK_HARDEN))) return _hak_malloc_inline(size, wrapped);
   hak_heap_t* heap = heap_or_create(_hak_heap());
   if (heap == NULL || alignment > HAK_MAX_ALIGN) return libc_fallback(size, alignment);
   if (size <= HAK_TINY_MAX && wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, alignment);

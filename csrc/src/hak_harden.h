@@ -133,7 +133,7 @@ hak_inline void _hak_hd_store64(uint8_t* at, uint64_t v) { memcpy(at, &v, 8); }
  * there: a free block's slack decodes to 0. The fast paths load it with the page's line,
  * with nothing to compute. */
 _Static_assert((HAK_HD_TAG & 0x8080) == 0x8080, "the tag's bytes have their top bit, as a fill word's do");
-hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return page->key; }
+hak_inline uint64_t _hak_hd_fill_word(const hak_page_t* page) { return _hak_hd_key(page); }
 hak_inline uint32_t _hak_hd_slack_key(uint64_t fill) { return (uint32_t)(fill >> 32); }
 
 /* The canary word: every byte differs from the fill's, and keeps its top bit (so a byte of

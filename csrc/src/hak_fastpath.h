@@ -12,7 +12,7 @@
 
 #include "hak_harden.h"
 
-_Static_assert(!(HAK_HARDEN && HAK_TINY_CACHE_BLOCKS), "harden keeps the tiny cache off");
+_Static_assert(!(HAK_HARDEN && HAK_TINY_CACHE_BLOCKS > 0), "harden keeps the tiny cache off");
 
 /* ---------------------------------------------------------------- counters */
 

@@ -117,15 +117,27 @@ struct hak_segment_s;
 
 hak_inline hak_block_t* _hak_word_block(uintptr_t w) { return (hak_block_t*)(w & ~HAK_NOTIFY_MASK); }
 
-/* A page descriptor is 128 bytes: the first cache line holds what the owning thread touches
- * on every malloc and free, the second what other threads write. */
-typedef struct hak_page_s {
+/* The owner's list of a page: its pops and its own frees. */
 #if HAK_DUAL_LISTS
-  hak_block_t* free;                    /* allocation list, and the owner's frees (owner only) */
+#define HAK_PAGE_OWNER_LIST \
+  hak_block_t* free;                    /* allocation list, and the owner's frees (owner only) */ \
   uint32_t used;                        /* blocks handed out, remote frees not yet collected included */
 #else
-  _Atomic(uintptr_t) free;              /* the one list: owner pops, everyone pushes */
+#define HAK_PAGE_OWNER_LIST \
+  _Atomic(uintptr_t) free;              /* the one list: owner pops, everyone pushes */ \
   _Atomic(uint32_t) used;
+#endif
+
+/* A page descriptor is 128 bytes: the first cache line holds what the fast paths read, the
+ * second what other threads write. Without harden the owner's list is in the first line,
+ * which only its thread touches on every malloc and free. With harden every thread's free
+ * and malloc read the page's secret and block-start test in the first line, whatever page
+ * the block is from (a block freed by another thread waits in that thread's ring): the
+ * owner's list moves to the second line, so that its pops and pushes do not take the line
+ * away from them. */
+typedef struct hak_page_s {
+#if !HAK_HARDEN
+  HAK_PAGE_OWNER_LIST
 #endif
   uint32_t block_size;
   /* the owning thread's id (its thread pointer), 0 when abandoned, with HAK_OWNER_* tags
@@ -133,10 +145,8 @@ typedef struct hak_page_s {
    * heap's full list, a mid page (whose frees go to the mid cache) */
   _Atomic(uintptr_t) owner;
   uint8_t* area;                        /* first block */
-#if !HAK_HARDEN
   uint32_t capacity;                    /* blocks carved so far */
   uint32_t reserved;                    /* blocks the page can hold */
-#endif
   uint8_t class_idx;
   uint8_t tier;                         /* HAK_TIER_*; HAK_TIER_LARGE for a large block */
   uint8_t in_use;                       /* carved from its segment */
@@ -165,13 +175,9 @@ typedef struct hak_page_s {
   struct hak_page_s* prev;
   _Atomic(struct hak_heap_s*) heap;     /* owner heap (slow paths); NULL when abandoned */
 #if HAK_HARDEN
-  uint32_t capacity;                    /* as above: harden needs the first line's room */
-  uint32_t reserved;
-  uint8_t pad2[8];
-#else
-  uint8_t pad2[16];
+  HAK_PAGE_OWNER_LIST
 #endif
-} hak_page_t;
+} __attribute__((aligned(128))) hak_page_t;
 
 _Static_assert(sizeof(hak_page_t) == 128, "page descriptors are indexed by shifting");
 

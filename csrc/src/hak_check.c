@@ -223,8 +223,20 @@ bool _hak_tiny_list_is_valid(const hak_heap_t* heap, int cls) {
     FACT(n < limit, "tiny list", list, "class %d: longer than its limit %llu (a cycle?)", cls, (unsigned long long)limit);
     cached_block_valid("tiny list", list, b, cls);
   }
-  FACT(n + list->room == limit, "tiny list", list, "class %d: %llu blocks + room %llu != limit %llu", cls, (unsigned long long)n,
+  FACT(n + list->room == limit || (n == 0 && list->room == 0), "tiny list", list,
+       "class %d: %llu blocks + room %llu != limit %llu, and the list is not closed", cls, (unsigned long long)n,
        (unsigned long long)list->room, (unsigned long long)limit);
+  const hak_tiny_stash_t* stash = &heap->tiny_stash[cls];
+  FACT(stash->count == 0 || (list->head == NULL && list->room == 0), "tiny stash", stash,
+       "class %d: %llu blocks while its list is open", cls, (unsigned long long)stash->count);
+  n = 0;
+  for (const hak_block_t* b = stash->head; b != NULL; b = b->next, n++) {
+    FACT(n < stash->count, "tiny stash", stash, "class %d: longer than its count %llu (a cycle?)", cls,
+         (unsigned long long)stash->count);
+    cached_block_valid("tiny stash", stash, b, cls);
+  }
+  FACT(n == stash->count && n <= limit, "tiny stash", stash, "class %d: %llu blocks, its count says %llu (at most %llu)", cls,
+       (unsigned long long)n, (unsigned long long)stash->count, (unsigned long long)limit);
   return true;
 }
 #endif

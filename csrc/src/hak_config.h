@@ -246,7 +246,12 @@
  * in one go (the page's order kept); a full one sends the older half back to their pages (a
  * page whose blocks have all come back is released as before), and so does a thread's exit.
  * Blocks on these lists count as in use in their pages. Lists, not arrays of pointers: an
- * array is one more set of lines in L1.
+ * array is one more set of lines in L1. A thread's list of a class opens at its first
+ * allocation from the class; the blocks of the class it frees before that wait on a stash,
+ * which malloc never takes from, and go back to their pages in runs (when the stash holds
+ * a list's worth, and when the list opens): a thread whose first act is to free what another
+ * allocated for it would otherwise be handed that block by its next malloc, and write to
+ * cache lines the other thread's blocks share (passive false sharing).
  * -DHAK_TINY_CACHE_BLOCKS=0 turns the cache off, and so does harden (a block on a list is not
  * marked free where the hardened free checks); wrap-tiny off at run time gives the lists no
  * room, so the override's tiny requests keep reaching the pool's refusal. */

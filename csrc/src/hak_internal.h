@@ -411,6 +411,13 @@ typedef struct hak_tiny_list_s {
   hak_block_t* head;
   uint64_t room;
 } hak_tiny_list_t;
+
+/* What a thread frees of a tiny class before it allocates from the class (hak_tinycache.c):
+ * linked as a list is, and how many. */
+typedef struct hak_tiny_stash_s {
+  hak_block_t* head;
+  uint64_t count;
+} hak_tiny_stash_t;
 #endif
 
 #if HAK_MID_CACHE_SLOTS
@@ -463,6 +470,9 @@ typedef struct hak_heap_s {
   uint8_t quarantine_cap[HAK_CLASS_COUNT];  /* blocks a class's ring holds before it drains */
   uint8_t quarantine_low[HAK_CLASS_COUNT];  /* ... and how many it keeps when it does */
   hak_hd_slot_t quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
+#endif
+#if HAK_TINY_CACHE_BLOCKS
+  hak_tiny_stash_t tiny_stash[HAK_TINY_CLASSES];   /* read by the slow paths only */
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
   hak_segment_t* avail[2];                  /* segments with uncarved pages, per kind */

@@ -394,12 +394,15 @@ static void test_mid_cache(void) {
 /* The tiny cache: a thread's next tiny block of a class is the one it freed last, whichever
  * thread allocated it, and taking a block another thread allocated costs no remote free;
  * what a thread's lists hold when it exits goes back to the blocks' pages. With wrap-tiny
- * off the lists have no room, and such frees go to their owner's page at once. */
+ * off the lists have no room, and such frees go to their owner's page at once. A thread
+ * that has not allocated from a class yet keeps none of the class's blocks for its own
+ * mallocs (passive false sharing): they go back to their pages at its first malloc. */
 #define TINY_CACHE_BLOCKS 32
 static void* tiny_cache_foreign[TINY_CACHE_BLOCKS];
 
 static void* tiny_cache_free_and_take(void* arg) {
   (void)arg;
+  hak_free(hak_malloc(60));      /* the class's list opens with the thread's first allocation */
   hak_stats_t before, after;
   hak_stats_get(&before);
   for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
@@ -419,6 +422,34 @@ static void* tiny_cache_free_and_take(void* arg) {
   }
   for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
   return NULL;     /* the exit sends them back */
+}
+
+/* The thread's first act is to free blocks another thread allocated, as a worker freeing
+ * the task object it was handed does: its mallocs of the class never return them. */
+static void* tiny_cache_free_first(void* arg) {
+  (void)arg;
+  hak_stats_t before, after;
+  hak_stats_get(&before);
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
+  hak_stats_get(&after);
+  uint64_t early = after.always.remote_frees - before.always.remote_frees;
+  if (wrap_tiny_on())
+    CHECK(early == 0, "a thread's frees before its first malloc of the class wait to go back in runs (%llu remote)",
+          (unsigned long long)early);
+  else
+    CHECK(early == TINY_CACHE_BLOCKS, "without room, each free went to its owner's page (%llu remote)", (unsigned long long)early);
+  void* mine[TINY_CACHE_BLOCKS];
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) {
+    mine[i] = hak_malloc(60);
+    for (int j = 0; j < TINY_CACHE_BLOCKS; j++)
+      CHECK(mine[i] != tiny_cache_foreign[j], "malloc %d handed back block %p, which another thread allocated", i, mine[i]);
+  }
+  hak_stats_get(&after);
+  uint64_t remote = after.always.remote_frees - before.always.remote_frees;
+  CHECK(remote == TINY_CACHE_BLOCKS, "all %d went back to their owner's page (%llu remote)", TINY_CACHE_BLOCKS,
+        (unsigned long long)remote);
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(mine[i]);
+  return NULL;
 }
 
 static void test_tiny_cache(void) {
@@ -447,6 +478,10 @@ static void test_tiny_cache(void) {
     CHECK(remote >= TINY_CACHE_BLOCKS, "the exiting thread sent the blocks it held back to their pages (%llu remote)",
           (unsigned long long)remote);
   }
+
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) tiny_cache_foreign[i] = hak_malloc(64);
+  pthread_create(&t, NULL, tiny_cache_free_first, NULL);
+  pthread_join(t, NULL);
 }
 
 static void test_lifecycle(void) {

@@ -58,6 +58,9 @@ const CASES: ReadonlyArray<{program: string; args: string[]; ops: number}> = [
   {program: 'stress_rounds', args: ['3', '4', '2', '100'], ops: 2 * 150 * 2 * (1 + 2 + 3) * 4},
   // threads, loops, slots, ops, cross, seed, min, max, rounds: the loops' sizes are drawn at random
   {program: 'slot_churn', args: ['3', '300', '200', '50', '2', '1234567', '8', '16000', '2'], ops: -1},
+  // threads, iterations, size, writes: one thread first, so that a broken allocator's alias is the worker's own live block
+  {program: 'cache_scratch', args: ['1', '20000', '16', '3'], ops: 2 * 20_000},
+  {program: 'cache_scratch', args: ['2', '20000', '8', '10'], ops: 2 * 2 * 20_000},
 ];
 
 const PROGRAMS = [...new Set(CASES.map((c) => c.program))];
@@ -122,7 +125,7 @@ afterAll(() => {
 
 describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
   it('are all built, and only they', () => {
-    expect(PROGRAMS).toHaveLength(15);
+    expect(PROGRAMS).toHaveLength(16);
     for (const program of PROGRAMS) expect(existsSync(join(build, 'bench', program))).toBe(true);
     expect(existsSync(join(build, 'bench', 'broken_alloc'))).toBe(false);
   });
@@ -315,6 +318,7 @@ describe('benchmark programs', {timeout: TEST_TIMEOUT_MS}, () => {
     expect(batch.status).toBe(2);
     expect(batch.stderr).toMatch(/bad argument 'batch': must be at most depth \(64\), got 65/);
     expect(run('stress_rounds', ['2', '1', '0']).stderr).toMatch(/bad argument 'load'/);
+    expect(run('cache_scratch', ['2', '100', '4']).stderr).toMatch(/bad argument 'size'/);
     expect(run('tiny_hot', ['64', '100', '10', '1']).stderr).toMatch(/too many arguments/);
     expect(run('quick_wins', []).stderr).toMatch(/missing argument 'pattern'/);
   });

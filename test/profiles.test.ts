@@ -17,6 +17,7 @@ import {tempDir} from './helpers.js';
 
 const SEED_PROFILES = [
   'cross-thread',
+  'false-sharing',
   'fragment-stress',
   'gcc-compile',
   'growing-cache',

@@ -44,6 +44,7 @@ describe('the real csrc build', () => {
     expect(typeof manifest.git.dirty).toBe('boolean');
     expect(standard.overridesMalloc).toBe(true);
     expect(Object.keys(standard.benchmarks)).toEqual([
+      'cache_scratch',
       'cross_thread',
       'fragment_stress',
       'large_churn',

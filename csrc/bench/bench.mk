@@ -4,7 +4,8 @@
 
 BENCH_PROGRAMS := random_mixed tiny_hot quick_wins mid_large_mt larson fragment_stress \
                   producer_consumer thread_churn cross_thread large_churn stress_exchange \
-                  working_set larson_cxx stress_rounds slot_churn
+                  working_set larson_cxx stress_rounds slot_churn \
+                  cache_scratch
 
 BENCH_COMMON_SRC := bench/bench_common.c bench/bench_churn.c
 BENCH_COMMON_HDR := bench/bench_common.h bench/bench_churn.h

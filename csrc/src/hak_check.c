@@ -213,30 +213,34 @@ static void cached_block_valid(const char* structure, const void* where, const v
 #endif
 
 #if HAK_TINY_CACHE_BLOCKS
+/* The blocks of a chain a thread's cache holds (a tiny list or stash), each checked; more
+ * than `most` stops the walk (a cycle, or a count that is wrong). */
+static uint64_t cached_chain_length(const char* structure, const void* where, const hak_block_t* head, uint64_t most, int cls) {
+  uint64_t n = 0;
+  for (const hak_block_t* b = head; b != NULL; b = b->next, n++) {
+    FACT(n < most, structure, where, "class %d: more than %llu blocks (a cycle?)", cls, (unsigned long long)most);
+    cached_block_valid(structure, where, b, cls);
+  }
+  return n;
+}
+
 bool _hak_tiny_list_is_valid(const hak_heap_t* heap, int cls) {
   const hak_tiny_list_t* list = &heap->tiny_list[cls];
   uint64_t limit = _hak_tiny_list_limit(cls);
   FACT(list->room <= limit, "tiny list", list, "class %d: room %llu > its limit %llu", cls, (unsigned long long)list->room,
        (unsigned long long)limit);
-  uint64_t n = 0;
-  for (const hak_block_t* b = list->head; b != NULL; b = b->next, n++) {
-    FACT(n < limit, "tiny list", list, "class %d: longer than its limit %llu (a cycle?)", cls, (unsigned long long)limit);
-    cached_block_valid("tiny list", list, b, cls);
-  }
-  FACT(n + list->room == limit || (n == 0 && list->room == 0), "tiny list", list,
+  uint64_t n = cached_chain_length("tiny list", list, list->head, limit, cls);
+  bool closed = n == 0 && list->room == 0;
+  FACT(n + list->room == limit || closed, "tiny list", list,
        "class %d: %llu blocks + room %llu != limit %llu, and the list is not closed", cls, (unsigned long long)n,
        (unsigned long long)list->room, (unsigned long long)limit);
   const hak_tiny_stash_t* stash = &heap->tiny_stash[cls];
-  FACT(stash->count == 0 || (list->head == NULL && list->room == 0), "tiny stash", stash,
-       "class %d: %llu blocks while its list is open", cls, (unsigned long long)stash->count);
-  n = 0;
-  for (const hak_block_t* b = stash->head; b != NULL; b = b->next, n++) {
-    FACT(n < stash->count, "tiny stash", stash, "class %d: longer than its count %llu (a cycle?)", cls,
-         (unsigned long long)stash->count);
-    cached_block_valid("tiny stash", stash, b, cls);
-  }
-  FACT(n == stash->count && n <= limit, "tiny stash", stash, "class %d: %llu blocks, its count says %llu (at most %llu)", cls,
-       (unsigned long long)n, (unsigned long long)stash->count, (unsigned long long)limit);
+  FACT(stash->count <= limit && (stash->count == 0 || closed), "tiny stash", stash,
+       "class %d: %llu blocks (at most %llu, and none while the list is open)", cls, (unsigned long long)stash->count,
+       (unsigned long long)limit);
+  n = cached_chain_length("tiny stash", stash, stash->head, stash->count, cls);
+  FACT(n == stash->count, "tiny stash", stash, "class %d: %llu blocks, its count says %llu", cls, (unsigned long long)n,
+       (unsigned long long)stash->count);
   return true;
 }
 #endif

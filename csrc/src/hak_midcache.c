@@ -5,7 +5,6 @@
  * when a stack is full, empty, or its thread exits. */
 #include "hak_fastpath.h"
 
-
 #if HAK_MID_CACHE_SLOTS
 
 /* A batch in the pool lives in its first block, which nobody uses while it is there: word 0

@@ -127,18 +127,20 @@ void _hak_tiny_cache_flush(hak_heap_t* heap) {
 size_t _hak_tiny_cache_bytes(hak_heap_t* heap) {
   size_t bytes = 0;
   for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) {
-    uint64_t room = __atomic_load_n(&heap->tiny_list[cls].room, __ATOMIC_RELAXED);
-    uint32_t limit = list_limit(cls);
     uint64_t held = __atomic_load_n(&heap->tiny_stash[cls].count, __ATOMIC_RELAXED);
-    if (room < limit && __atomic_load_n(&heap->tiny_list[cls].head, __ATOMIC_RELAXED) != NULL) held += limit - room;
+    /* a list without a block holds none, open (room = limit) or closed (room = 0) */
+    if (__atomic_load_n(&heap->tiny_list[cls].head, __ATOMIC_RELAXED) != NULL)
+      held += list_limit(cls) - __atomic_load_n(&heap->tiny_list[cls].room, __ATOMIC_RELAXED);
     bytes += (size_t)held * _hak_class_size[cls];
   }
   return bytes;
 }
 
 void _hak_tiny_cache_init(hak_heap_t* heap) {
-  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) heap->tiny_list[cls] = (hak_tiny_list_t){ .head = NULL, .room = 0 };   /* closed */
-  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) heap->tiny_stash[cls] = (hak_tiny_stash_t){ .head = NULL, .count = 0 };
+  for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) {
+    heap->tiny_list[cls] = (hak_tiny_list_t){ .head = NULL, .room = 0 };   /* closed */
+    heap->tiny_stash[cls] = (hak_tiny_stash_t){ .head = NULL, .count = 0 };
+  }
 #if HAK_DIRECT_CACHE
   for (size_t i = 0; i < HAK_DIRECT_SLOTS; i++) heap->tiny_direct[i] = &heap->tiny_list[_hak_direct_class[i]];
 #endif

@@ -86,6 +86,8 @@ typedef struct hak_stats_always_s {
   uint64_t segments_purged;       /* cached segments given back to the OS after the purge delay */
   uint64_t mid_batches_shared;    /* batches of freed mid blocks a thread's full stack put in the shared pool */
   uint64_t mid_batches_taken;     /* batches a thread's empty stack took from the shared pool */
+  uint64_t tiny_batches_shared;   /* runs of other threads' tiny blocks a thread put in the shared tiny pool */
+  uint64_t tiny_batches_taken;    /* batches a thread's empty tiny list took from the shared tiny pool */
 } hak_stats_always_t;
 
 typedef struct hak_stats_tier_s {

@@ -93,7 +93,11 @@ static hak_heap_t* heap_alloc(void) {
 }
 
 static void heap_init(hak_heap_t* heap) {
+#if HAK_TINY_CACHE_BLOCKS
+  memset(heap, 0, offsetof(hak_heap_t, tiny_active_ms));   /* see tiny_active_ms */
+#else
   memset(heap, 0, sizeof(*heap));
+#endif
 #if HAK_DIRECT_CACHE
   for (size_t i = 0; i < HAK_DIRECT_SLOTS; i++) heap->direct[i] = &_hak_page_empty;
 #endif

@@ -350,6 +350,7 @@ enum {
   HAK_STAT_LIBC_FREE, HAK_STAT_REMOTE_FREES, HAK_STAT_HEAPS_ABANDONED,
   HAK_STAT_SEGMENTS_ADOPTED, HAK_STAT_SEGMENTS_RECLAIMED, HAK_STAT_SEGMENTS_REUSED,
   HAK_STAT_SEGMENTS_PURGED, HAK_STAT_MID_BATCHES_SHARED, HAK_STAT_MID_BATCHES_TAKEN,
+  HAK_STAT_TINY_BATCHES_SHARED, HAK_STAT_TINY_BATCHES_TAKEN,
   HAK_STAT_ALWAYS_COUNT
 };
 
@@ -472,6 +473,7 @@ typedef struct hak_heap_s {
   hak_hd_slot_t quarantine[HAK_CLASS_COUNT][HAK_HD_RING];
 #endif
 #if HAK_TINY_CACHE_BLOCKS
+  uint64_t tiny_fills;                      /* for tiny_active_ms (below) */
   hak_tiny_stash_t tiny_stash[HAK_TINY_CLASSES];   /* read by the slow paths only */
 #endif
   _Atomic(hak_page_t*) notified;            /* full pages that other threads freed into */
@@ -485,6 +487,13 @@ typedef struct hak_heap_s {
   struct hak_heap_s* live_next;             /* registry of live heaps (for reports) */
   struct hak_heap_s* live_prev;
   hak_heap_stats_t stats;
+#if HAK_TINY_CACHE_BLOCKS
+  /* when its tiny cache last filled (_hak_now_ms, every 8th fill): another thread holding
+   * blocks of its pages gives them to the shared tiny pool only once it has been quiet for
+   * HAK_TINY_POOL_IDLE_MS. Last, and left out of a recycled heap's reset: another thread may
+   * still read it through a page the heap's previous thread left. */
+  _Atomic(uint64_t) tiny_active_ms;
+#endif
 } hak_heap_t;
 
 /* Where in a heap a page of class cls finds the list its frees go to, while it has a live
@@ -605,6 +614,8 @@ hak_internal void  _hak_os_unmap_table(void* p, size_t size);
 /* Bytes mapped now; whether the process has an address-space limit (RLIMIT_AS), under which
  * the caches keep less and large blocks reserve nothing beyond their size. */
 hak_internal size_t _hak_os_mapped_bytes(void);
+/* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
+hak_internal uint64_t _hak_now_ms(void);
 hak_internal size_t _hak_os_as_limit(void);     /* SIZE_MAX: none */
 hak_internal size_t _hak_os_as_limit_refresh(void);
 /* Gives back everything that can be given back: the caches of the calling thread (heap),
@@ -657,6 +668,14 @@ hak_internal void  _hak_tiny_cache_init(hak_heap_t* heap);
  * back to its pages first; false when the class has no room at all (wrap-tiny off) */
 hak_internal bool  _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p);
 hak_internal void  _hak_tiny_cache_fill(hak_heap_t* heap, int cls);   /* after a miss */
+/* a miss of an empty list: a batch of the shared pool onto it, its first block handed out */
+hak_internal void* _hak_tiny_cache_take_shared(hak_heap_t* heap, int cls, size_t size);
+hak_internal extern _Atomic(size_t) _hak_tiny_pool_held;   /* bytes in the shared pool: 0, none to take */
+hak_internal size_t _hak_tiny_pool_drain(hak_heap_t* heap);   /* every batch back to its pages */
+hak_internal size_t _hak_tiny_pool_bytes(void);
+hak_internal void  _hak_tiny_pool_lock(void);          /* fork */
+hak_internal void  _hak_tiny_pool_unlock(void);
+hak_internal void  _hak_tiny_pool_reset_lock(void);
 hak_internal void  _hak_tiny_cache_flush(hak_heap_t* heap);          /* thread exit */
 hak_internal size_t _hak_tiny_cache_bytes(hak_heap_t* heap);
 #endif

@@ -28,12 +28,6 @@ static uint64_t _period_end;
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A whole 4 MiB slot per block with superslab: a foreign mapping can never share a slot the
  * segment map marks as hakmem's (but see below). Without it, whole 64 KiB chunks, the registry's unit.
  * A block of at least HAK_LARGE_RESERVE_MIN reserves the address space of the largest
@@ -83,7 +77,7 @@ static void cache_remove(size_t i) {
  * caller outside it. */
 static size_t cache_decay(hak_segment_t** out, size_t extra) {
   size_t n = 0;
-  uint64_t now = now_ms();
+  uint64_t now = _hak_now_ms();
   if (now >= _period_end) {
     _peak_before = _peak_now;
     _peak_now = _live_bytes;
@@ -225,7 +219,7 @@ void _hak_large_free(hak_heap_t* heap, hak_segment_t* seg) {
   note_live(bytes, false);
   size_t n_evicted = cache_decay(evicted, bytes <= HAK_LARGE_CACHE_MAX_BLOCK ? bytes : 0);
   if (bytes <= HAK_LARGE_CACHE_MAX_BLOCK && _cache_bytes + bytes <= cache_budget()) {
-    _cache_since[_cache_count] = now_ms();
+    _cache_since[_cache_count] = _hak_now_ms();
     _cache[_cache_count++] = seg;
     _cache_bytes += bytes;
     cached = true;
@@ -258,7 +252,7 @@ void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void* p, size_t s
 void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
   hak_segment_t* out[HAK_LARGE_CACHE_SLOTS];
   size_t n = 0;
-  uint64_t now = now_ms();
+  uint64_t now = _hak_now_ms();
   pthread_mutex_lock(&_large_lock);
   for (size_t i = 0; i < _cache_count;) {
     if (idle_ms == 0 || _cache_since[i] + idle_ms <= now) {

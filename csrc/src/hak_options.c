@@ -105,6 +105,9 @@ static void fork_prepare(void) {
 #if HAK_MID_POOL
   _hak_mid_pool_lock();
 #endif
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_pool_lock();
+#endif
   _hak_segments_lock();
   _hak_large_lock();
   _hak_registry_fork_lock();
@@ -114,6 +117,9 @@ static void fork_parent(void) {
   _hak_registry_fork_unlock();
   _hak_large_unlock();
   _hak_segments_unlock();
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_pool_unlock();
+#endif
 #if HAK_MID_POOL
   _hak_mid_pool_unlock();
 #endif
@@ -127,6 +133,9 @@ static void fork_child(void) {
   _hak_segments_reset_lock();
 #if HAK_MID_POOL
   _hak_mid_pool_reset_lock();
+#endif
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_pool_reset_lock();
 #endif
   _hak_heaps_reset_lock();
 }

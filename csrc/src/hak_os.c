@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/resource.h>
 
 static _Atomic(size_t) _mapped;
@@ -148,4 +149,10 @@ void _hak_os_purge(void* p, size_t size) {
   HAK_FAULT(false, errno = saved; return);
   madvise(p, size, MADV_DONTNEED);
   errno = saved;
+}
+
+uint64_t _hak_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

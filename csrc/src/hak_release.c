@@ -26,6 +26,9 @@ bool _hak_release_memory(hak_heap_t* heap) {
 #if HAK_MID_POOL
   _hak_mid_pool_drain(heap);
 #endif
+#if HAK_TINY_CACHE_BLOCKS
+  _hak_tiny_pool_drain(heap);
+#endif
   if (own) _hak_heap_release_empty(heap);
   _hak_segments_trim(heap);
   _hak_large_drop_cache(heap, 0);
@@ -54,6 +57,9 @@ static uint64_t activity(void) {
 #if HAK_MID_POOL
   a ^= (uint64_t)_hak_mid_pool_bytes() << 2;
 #endif
+#if HAK_TINY_CACHE_BLOCKS
+  a ^= (uint64_t)_hak_tiny_pool_bytes() << 3;
+#endif
   for (size_t i = 0; i < sizeof(st.always) / sizeof(uint64_t); i++) a = a * 0x100000001b3ull + c[i];
   return a;
 }
@@ -81,6 +87,9 @@ static void* purge_main(void* arg) {
       if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
 #if HAK_MID_POOL
       _hak_mid_pool_drain(heap);
+#endif
+#if HAK_TINY_CACHE_BLOCKS
+      _hak_tiny_pool_drain(heap);
 #endif
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
@@ -169,6 +178,9 @@ void _hak_usage(size_t* in_use, size_t* mapped, size_t* large) {
   _hak_segments_for_each_global(count_segment, &u);
 #if HAK_MID_POOL
   cached += _hak_mid_pool_bytes();
+#endif
+#if HAK_TINY_CACHE_BLOCKS
+  cached += _hak_tiny_pool_bytes();
 #endif
   *in_use = u.in_use > cached ? u.in_use - cached : 0;
   *large = _hak_large_live_bytes();

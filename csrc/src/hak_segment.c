@@ -121,13 +121,6 @@ static size_t page_color(const hak_segment_t* seg, size_t idx, size_t bsize, siz
   return color;
 }
 
-/* Coarse monotonic milliseconds (a vDSO read, no system call): only slow paths ask. */
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The whole segment past its header back to the OS, keeping the address space. */
 static void segment_purge_all(hak_segment_t* seg) {
   size_t header = _hak_segment_header_size(seg->page_count);
@@ -247,7 +240,7 @@ static void segment_release(hak_heap_t* heap, hak_segment_t* seg) {
   hak_assert(seg->pages_used == 0);
   size_t dirty = segment_dirty_bytes(seg);
   heap->dirty_bytes = heap->dirty_bytes > dirty ? heap->dirty_bytes - dirty : 0;
-  uint64_t now = now_ms();
+  uint64_t now = _hak_now_ms();
   seg->purged = dirty == 0;
   seg->cached_at = now;
   hak_segment_t* unmap = NULL;
@@ -303,7 +296,7 @@ static void heap_purge(hak_heap_t* heap) {
 static void heap_decay(hak_heap_t* heap) {
   if (heap->dirty_bytes == 0) { heap->purge_at = 0; return; }
   if (heap->dirty_bytes > _hak_options.purge_limit) { heap_purge(heap); return; }
-  uint64_t now = now_ms();
+  uint64_t now = _hak_now_ms();
   if (heap->purge_at == 0) { heap->purge_at = now + _hak_options.purge_delay_ms; return; }
   if (now < heap->purge_at) return;
   heap_purge(heap);
@@ -535,7 +528,7 @@ void _hak_segments_trim(hak_heap_t* heap) {
 
 /* Unmaps the cached segments that waited at least `idle_ms` (0: all of them). */
 void _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
-  uint64_t now = now_ms();
+  uint64_t now = _hak_now_ms();
   for (;;) {
     hak_segment_t* unmap = NULL;
     pthread_mutex_lock(&_abandoned_lock);
@@ -556,7 +549,7 @@ void _hak_segments_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
 /* The cached segments that waited the purge delay are purged. */
 void _hak_segments_decay(void) {
   pthread_mutex_lock(&_abandoned_lock);
-  cache_decay_locked(&_hak_heap_empty, now_ms());
+  cache_decay_locked(&_hak_heap_empty, _hak_now_ms());
   pthread_mutex_unlock(&_abandoned_lock);
 }
 
@@ -566,7 +559,7 @@ void _hak_segments_decay(void) {
  * the last live block in them is freed. */
 void _hak_segments_idle(hak_heap_t* heap) {
   pthread_mutex_lock(&_abandoned_lock);
-  cache_decay_locked(heap, now_ms());
+  cache_decay_locked(heap, _hak_now_ms());
   pthread_mutex_unlock(&_abandoned_lock);
   for (int kind = 0; kind < 2; kind++) {
     while (_hak_segment_adopt_one(heap, kind, HAK_ADOPT_ANY)) {}

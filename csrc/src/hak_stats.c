@@ -24,6 +24,7 @@ static const char* const _always_names[HAK_STAT_ALWAYS_COUNT] = {
   "libcMallocTiny", "libcMallocTinyBytes", "libcMallocOther", "libcFree",
   "remoteFrees", "heapsAbandoned", "segmentsAdopted", "segmentsReclaimed",
   "segmentsReused", "segmentsPurged", "midBatchesShared", "midBatchesTaken",
+  "tinyBatchesShared", "tinyBatchesTaken",
 };
 
 void _hak_stat_global_add(int which, uint64_t n) {

@@ -393,7 +393,9 @@ static void test_mid_cache(void) {
 
 /* The tiny cache: a thread's next tiny block of a class is the one it freed last, whichever
  * thread allocated it, and taking a block another thread allocated costs no remote free;
- * what a thread's lists hold when it exits goes back to the blocks' pages. With wrap-tiny
+ * what a thread's lists hold when it exits goes back to the blocks' pages, or to the shared
+ * pool for the blocks of the pages of another live thread that is idle, where the next
+ * thread to miss takes them. With wrap-tiny
  * off the lists have no room, and such frees go to their owner's page at once. A thread
  * that has not allocated from a class yet keeps none of the class's blocks for its own
  * mallocs (passive false sharing): they go back to their pages at its first malloc. */
@@ -421,7 +423,24 @@ static void* tiny_cache_free_and_take(void* arg) {
           tiny_cache_foreign[i], again);
   }
   for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(tiny_cache_foreign[i]);
+  /* their owner, waiting in pthread_join, has been quiet for longer than the pool asks */
+  usleep(50 * 1000);
   return NULL;     /* the exit sends them back */
+}
+
+/* A new thread's first mallocs of the class: the shared pool's newest batch, the blocks an
+ * exited thread held of another thread's page, before any page. */
+static void* tiny_cache_take_shared(void* arg) {
+  (void)arg;
+  void* got[TINY_CACHE_BLOCKS];
+  int foreign = 0;
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) {
+    got[i] = hak_malloc(60);
+    for (int j = 0; j < TINY_CACHE_BLOCKS; j++) foreign += got[i] == tiny_cache_foreign[j];
+  }
+  CHECK(foreign == TINY_CACHE_BLOCKS, "%d of the %d mallocs returned a block of the shared batch", foreign, TINY_CACHE_BLOCKS);
+  for (int i = 0; i < TINY_CACHE_BLOCKS; i++) hak_free(got[i]);
+  return NULL;
 }
 
 /* The thread's first act is to free blocks another thread allocated, as a worker freeing
@@ -475,8 +494,16 @@ static void test_tiny_cache(void) {
   hak_stats_get(&after);
   if (wrap_tiny_on()) {
     uint64_t remote = after.always.remote_frees - before.always.remote_frees;
-    CHECK(remote >= TINY_CACHE_BLOCKS, "the exiting thread sent the blocks it held back to their pages (%llu remote)",
-          (unsigned long long)remote);
+    uint64_t shared = after.always.tiny_batches_shared - before.always.tiny_batches_shared;
+    CHECK(shared == 1 && remote == 0,
+          "the exiting thread put the blocks it held of a page whose live owner is idle in the shared pool as one "
+          "batch (%llu batches, %llu remote)", (unsigned long long)shared, (unsigned long long)remote);
+    hak_stats_get(&before);
+    pthread_create(&t, NULL, tiny_cache_take_shared, NULL);
+    pthread_join(t, NULL);
+    hak_stats_get(&after);
+    uint64_t taken = after.always.tiny_batches_taken - before.always.tiny_batches_taken;
+    CHECK(taken == 1, "a new thread's first malloc of the class took the batch (%llu taken)", (unsigned long long)taken);
   }
 
   for (int i = 0; i < TINY_CACHE_BLOCKS; i++) tiny_cache_foreign[i] = hak_malloc(64);

@@ -47,7 +47,7 @@ void* _hak_malloc_generic(size_t size, bool wrapped) {
     if (wrapped && !_hak_options.wrap_tiny) return tiny_declined(heap, size, 0);
     int cls = _hak_class_of(need);
 #if HAK_TINY_CACHE_BLOCKS
-    if (atomic_load_explicit(&_hak_tiny_pool_held, memory_order_relaxed) != 0) {
+    if (_hak_tiny_pool_bytes() != 0) {
       void* shared = _hak_tiny_cache_take_shared(heap, cls, size);
       if (shared != NULL) return shared;
     }

@@ -245,7 +245,8 @@
  * lists hold, which bounds the bytes. An empty list takes up to half its room from the class's current page
  * in one go (the page's order kept); a full one sends the older half back to their pages (a
  * page whose blocks have all come back is released as before), and so does a thread's exit,
- * except the blocks of another live thread's pages, which go to the shared tiny pool (below).
+ * except the blocks of the pages of another live thread that is idle, which go to the shared
+ * tiny pool (below).
  * Blocks on these lists count as in use in their pages. Lists, not arrays of pointers: an
  * array is one more set of lines in L1. A thread's list of a class opens at its first
  * allocation from the class; the blocks of the class it frees before that wait on a stash,

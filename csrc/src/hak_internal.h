@@ -670,9 +670,10 @@ hak_internal bool  _hak_tiny_cache_push(hak_heap_t* heap, int cls, void* p);
 hak_internal void  _hak_tiny_cache_fill(hak_heap_t* heap, int cls);   /* after a miss */
 /* a miss of an empty list: a batch of the shared pool onto it, its first block handed out */
 hak_internal void* _hak_tiny_cache_take_shared(hak_heap_t* heap, int cls, size_t size);
-hak_internal extern _Atomic(size_t) _hak_tiny_pool_held;   /* bytes in the shared pool: 0, none to take */
-hak_internal size_t _hak_tiny_pool_drain(hak_heap_t* heap);   /* every batch back to its pages */
-hak_internal size_t _hak_tiny_pool_bytes(void);
+hak_internal extern _Atomic(size_t) _hak_tiny_pool_held;
+/* bytes in the shared pool (0: none to take, and a miss does not look) */
+hak_inline size_t _hak_tiny_pool_bytes(void) { return atomic_load_explicit(&_hak_tiny_pool_held, memory_order_relaxed); }
+hak_internal void  _hak_tiny_pool_drain(hak_heap_t* heap);   /* every batch back to its pages */
 hak_internal void  _hak_tiny_pool_lock(void);          /* fork */
 hak_internal void  _hak_tiny_pool_unlock(void);
 hak_internal void  _hak_tiny_pool_reset_lock(void);

@@ -16,19 +16,25 @@ size_t _hak_segment_cache_max(void) {
   return n < HAK_SEGMENT_CACHE_MAX ? n : HAK_SEGMENT_CACHE_MAX;
 }
 
-/* The calling thread's caches go back to their pages, the shared pool too, empty pages to
- * their segments, and every empty segment and cached large block to the OS. */
-bool _hak_release_memory(hak_heap_t* heap) {
-  size_t mapped = _hak_os_mapped_bytes();
-  bool own = heap != NULL && heap != &_hak_heap_empty;
-  if (heap == NULL) heap = &_hak_heap_empty;
-  if (own) _hak_heap_flush_caches(heap);
+/* The shared pools' blocks back to their pages: memory given back, and an idle process. */
+static void pools_drain(hak_heap_t* heap) {
 #if HAK_MID_POOL
   _hak_mid_pool_drain(heap);
 #endif
 #if HAK_TINY_CACHE_BLOCKS
   _hak_tiny_pool_drain(heap);
 #endif
+  (void)heap;
+}
+
+/* The calling thread's caches go back to their pages, the shared pools too, empty pages to
+ * their segments, and every empty segment and cached large block to the OS. */
+bool _hak_release_memory(hak_heap_t* heap) {
+  size_t mapped = _hak_os_mapped_bytes();
+  bool own = heap != NULL && heap != &_hak_heap_empty;
+  if (heap == NULL) heap = &_hak_heap_empty;
+  if (own) _hak_heap_flush_caches(heap);
+  pools_drain(heap);
   if (own) _hak_heap_release_empty(heap);
   _hak_segments_trim(heap);
   _hak_large_drop_cache(heap, 0);
@@ -85,12 +91,7 @@ static void* purge_main(void* arg) {
       /* exited threads' segments are adopted here only now, so that a busy process's
        * refills keep adopting them */
       if (heap != &_hak_heap_empty) _hak_segments_idle(heap);
-#if HAK_MID_POOL
-      _hak_mid_pool_drain(heap);
-#endif
-#if HAK_TINY_CACHE_BLOCKS
-      _hak_tiny_pool_drain(heap);
-#endif
+      pools_drain(heap);
       if (heap != &_hak_heap_empty) _hak_heap_release_empty(heap);
       _hak_segments_trim(heap);
       _hak_large_drop_cache(heap, 0);

@@ -34,7 +34,6 @@ _Atomic(size_t) _hak_tiny_pool_held;     /* bytes in all classes' batches */
 void _hak_tiny_pool_lock(void) { for (int i = 0; i < HAK_TINY_CLASSES; i++) _hak_spin_lock(&_pool[i].lock); }
 void _hak_tiny_pool_unlock(void) { for (int i = HAK_TINY_CLASSES - 1; i >= 0; i--) _hak_spin_unlock(&_pool[i].lock); }
 void _hak_tiny_pool_reset_lock(void) { for (int i = 0; i < HAK_TINY_CLASSES; i++) atomic_store(&_pool[i].lock, 0); }
-size_t _hak_tiny_pool_bytes(void) { return atomic_load_explicit(&_hak_tiny_pool_held, memory_order_relaxed); }
 
 /* Puts a chain of n blocks in the pool as one batch; false, leaving it to the caller, when
  * the pool is at a limit. */
@@ -222,18 +221,13 @@ void* _hak_tiny_cache_take_shared(hak_heap_t* heap, int cls, size_t size) {
 
 /* Every batch of the pool back to its pages (the caller's own directly, another thread's
  * through their atomic lists): memory given back must not wait in the pool for a thread of
- * the same class. Returns the bytes drained. */
-size_t _hak_tiny_pool_drain(hak_heap_t* heap) {
-  size_t bytes = 0;
+ * the same class. */
+void _hak_tiny_pool_drain(hak_heap_t* heap) {
   for (int cls = 0; cls < HAK_TINY_CLASSES; cls++) {
     hak_block_t* b;
     uint32_t n;
-    while ((b = pool_take(heap, cls, UINT64_MAX, &n)) != NULL) {
-      chain_to_pages(heap, cls, b, n, false);
-      bytes += (size_t)n * _hak_class_size[cls];
-    }
+    while ((b = pool_take(heap, cls, UINT64_MAX, &n)) != NULL) chain_to_pages(heap, cls, b, n, false);
   }
-  return bytes;
 }
 
 /* Up to half the list's room from the class's current page, in the page's order; a closed

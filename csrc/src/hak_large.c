@@ -11,8 +11,14 @@
 #include <time.h>
 
 static pthread_mutex_t _large_lock = PTHREAD_MUTEX_INITIALIZER;
-static hak_segment_t* _cache[HAK_LARGE_CACHE_SLOTS];   /* oldest first */
-static uint64_t _cache_since[HAK_LARGE_CACHE_SLOTS];   /* when each entered the cache (ms) */
+/* The cache: every block is on the list of its bin (resident bytes, four bins per doubling;
+ * next = older, prev = newer) and on the age list (age_older, age_newer), so a request looks
+ * at the few blocks of the bins nearest its size, and decay evicts the oldest, whatever the
+ * number of blocks cached. */
+#define LARGE_BINS 56
+static hak_segment_t* _bin_newest[LARGE_BINS];
+static hak_segment_t* _age_oldest;
+static hak_segment_t* _age_newest;
 static size_t _cache_count;
 static size_t _cache_bytes;        /* resident bytes of the cached blocks */
 /* Recent use: resident bytes of large blocks in use now, and the highest figure of the
@@ -64,19 +70,58 @@ static size_t cache_budget(void) {
   return budget < as ? budget : as;
 }
 
-static void cache_remove(size_t i) {
-  _cache_bytes -= _cache[i]->resident;
-  memmove(&_cache[i], &_cache[i + 1], (_cache_count - i - 1) * sizeof(_cache[0]));
-  memmove(&_cache_since[i], &_cache_since[i + 1], (_cache_count - i - 1) * sizeof(_cache_since[0]));
+/* Four bins per doubling of the resident pages: neighbouring bins differ by at most a
+ * quarter, so a block of the request's bin faults in or leaves idle little. */
+static unsigned bin_of(size_t resident) {
+  size_t pages = resident >> 12;
+  if (pages < 4) return (unsigned)pages;
+  unsigned msb = 63u - (unsigned)__builtin_clzll(pages);
+  unsigned bin = (msb - 1) * 4 + (unsigned)((pages >> (msb - 2)) & 3);
+  return bin < LARGE_BINS ? bin : LARGE_BINS - 1;
+}
+
+/* Hold the lock. */
+static void cache_insert(hak_segment_t* seg, uint64_t now) {
+  unsigned bin = bin_of(seg->resident);
+  seg->cached_at = now;
+  seg->prev = NULL;
+  seg->next = _bin_newest[bin];
+  if (seg->next != NULL) seg->next->prev = seg;
+  _bin_newest[bin] = seg;
+  seg->age_newer = NULL;
+  seg->age_older = _age_newest;
+  if (_age_newest != NULL) _age_newest->age_newer = seg; else _age_oldest = seg;
+  _age_newest = seg;
+  _cache_count++;
+  _cache_bytes += seg->resident;
+}
+
+/* Hold the lock; seg's resident size is the one it was cached with. */
+static void cache_remove(hak_segment_t* seg) {
+  if (seg->prev != NULL) seg->prev->next = seg->next; else _bin_newest[bin_of(seg->resident)] = seg->next;
+  if (seg->next != NULL) seg->next->prev = seg->prev;
+  if (seg->age_newer != NULL) seg->age_newer->age_older = seg->age_older; else _age_newest = seg->age_older;
+  if (seg->age_older != NULL) seg->age_older->age_newer = seg->age_newer; else _age_oldest = seg->age_newer;
+  seg->next = seg->prev = seg->age_newer = seg->age_older = NULL;
   _cache_count--;
+  _cache_bytes -= seg->resident;
+}
+
+/* The oldest block goes onto `out` (linked through next), for the caller to unmap outside
+ * the lock. Hold the lock. */
+static void cache_evict_oldest(hak_segment_t** out) {
+  hak_segment_t* seg = _age_oldest;
+  cache_remove(seg);
+  seg->next = *out;
+  *out = seg;
 }
 
 /* Decay, at most once a period: the budget forgets the period before last, and blocks
  * that waited in the cache for two whole periods are evicted (oldest first), and also the
  * oldest blocks over the budget. Hold the lock; evicted blocks go to out[], unmapped by the
  * caller outside it. */
-static size_t cache_decay(hak_segment_t** out, size_t extra) {
-  size_t n = 0;
+static hak_segment_t* cache_decay(size_t extra) {
+  hak_segment_t* out = NULL;
   uint64_t now = _hak_now_ms();
   if (now >= _period_end) {
     _peak_before = _peak_now;
@@ -84,12 +129,11 @@ static size_t cache_decay(hak_segment_t** out, size_t extra) {
     _period_end = now + HAK_LARGE_DECAY_MS;
   }
   while (_cache_count > 0 &&
-         (_cache_count == HAK_LARGE_CACHE_SLOTS || _cache_bytes + extra > cache_budget() ||
-          _cache_since[0] + 2 * HAK_LARGE_DECAY_MS <= now)) {
-    out[n++] = _cache[0];
-    cache_remove(0);
+         (_cache_count >= HAK_LARGE_CACHE_SLOTS || _cache_bytes + extra > cache_budget() ||
+          _age_oldest->cached_at + 2 * HAK_LARGE_DECAY_MS <= now)) {
+    cache_evict_oldest(&out);
   }
-  return n;
+  return out;
 }
 
 static void large_unmap(hak_heap_t* heap, hak_segment_t* seg) {
@@ -97,23 +141,41 @@ static void large_unmap(hak_heap_t* heap, hak_segment_t* seg) {
   _hak_count_event(heap, HAK_STAT_LARGE_UNMAPS, 1);
 }
 
-/* The cached block that costs least: the fewest pages to fault in (resident short of the
- * request) or left idle (resident beyond it). Any fits better than a fresh mapping, which
- * faults in every page. */
+static void large_unmap_all(hak_heap_t* heap, hak_segment_t* list) {
+  while (list != NULL) {
+    hak_segment_t* next = list->next;
+    large_unmap(heap, list);
+    list = next;
+  }
+}
+
+/* A cached block that fits: the newest of the request's bin, else of the nearest bin, a
+ * bigger one first at each distance (pages left idle cost less than pages to fault in).
+ * Any fits better than a fresh mapping, which faults in every page. A bin's first few
+ * blocks are looked at, enough for the rare alignment or reservation they lack. */
+static bool cache_fits(const hak_segment_t* s, size_t committed, size_t alignment) {
+  return s->mapped_size >= committed && ((uintptr_t)s & (alignment - 1)) == 0;
+}
+
+static hak_segment_t* cache_find(size_t committed, size_t alignment) {
+  int home = (int)bin_of(committed);
+  for (int d = 0; d < LARGE_BINS; d++) {
+    for (int side = 0; side < 2; side++) {
+      int bin = side == 0 ? home + d : home - d;
+      if (bin < 0 || bin >= LARGE_BINS || (side == 1 && d == 0)) continue;
+      hak_segment_t* s = _bin_newest[bin];
+      for (int look = 0; s != NULL && look < 8; look++, s = s->next) {
+        if (cache_fits(s, committed, alignment)) return s;
+      }
+    }
+  }
+  return NULL;
+}
+
 static hak_segment_t* cache_take(size_t committed, size_t alignment) {
   pthread_mutex_lock(&_large_lock);
-  size_t best = _cache_count, best_cost = SIZE_MAX;
-  for (size_t i = 0; i < _cache_count; i++) {
-    hak_segment_t* s = _cache[i];
-    if (s->mapped_size < committed || ((uintptr_t)s & (alignment - 1)) != 0) continue;
-    size_t cost = s->resident >= committed ? s->resident - committed : committed - s->resident;
-    if (cost < best_cost) { best = i; best_cost = cost; }
-  }
-  hak_segment_t* seg = NULL;
-  if (best != _cache_count) {
-    seg = _cache[best];
-    cache_remove(best);
-  }
+  hak_segment_t* seg = _cache_count != 0 ? cache_find(committed, alignment) : NULL;
+  if (seg != NULL) cache_remove(seg);
   pthread_mutex_unlock(&_large_lock);
   /* A block idle beyond HAK_LARGE_IDLE_RATIO times the request (plus 1 MiB) gives its tail
    * back, so that a small request never pins a big block's pages. */
@@ -213,19 +275,17 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
 
 void _hak_large_free(hak_heap_t* heap, hak_segment_t* seg) {
   size_t bytes = seg->resident;
-  hak_segment_t* evicted[HAK_LARGE_CACHE_SLOTS];
+  bool cacheable = bytes <= HAK_LARGE_CACHE_MAX_BLOCK;
   bool cached = false;
   pthread_mutex_lock(&_large_lock);
   note_live(bytes, false);
-  size_t n_evicted = cache_decay(evicted, bytes <= HAK_LARGE_CACHE_MAX_BLOCK ? bytes : 0);
-  if (bytes <= HAK_LARGE_CACHE_MAX_BLOCK && _cache_bytes + bytes <= cache_budget()) {
-    _cache_since[_cache_count] = _hak_now_ms();
-    _cache[_cache_count++] = seg;
-    _cache_bytes += bytes;
+  hak_segment_t* evicted = cache_decay(cacheable ? bytes : 0);
+  if (cacheable && _cache_bytes + bytes <= cache_budget()) {
+    cache_insert(seg, _hak_now_ms());
     cached = true;
   }
   pthread_mutex_unlock(&_large_lock);
-  for (size_t i = 0; i < n_evicted; i++) large_unmap(heap, evicted[i]);
+  large_unmap_all(heap, evicted);
   if (!cached) large_unmap(heap, seg);
   else _hak_purge_thread_wake();
 }
@@ -248,22 +308,15 @@ void* _hak_large_realloc(hak_heap_t* heap, hak_segment_t* seg, void* p, size_t s
   return p;
 }
 
-/* Unmaps the cached blocks that waited at least `idle_ms` (0: all of them). */
+/* Unmaps the cached blocks that waited at least `idle_ms` (0: all of them): the oldest
+ * end of the age list. */
 void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
-  hak_segment_t* out[HAK_LARGE_CACHE_SLOTS];
-  size_t n = 0;
+  hak_segment_t* out = NULL;
   uint64_t now = _hak_now_ms();
   pthread_mutex_lock(&_large_lock);
-  for (size_t i = 0; i < _cache_count;) {
-    if (idle_ms == 0 || _cache_since[i] + idle_ms <= now) {
-      out[n++] = _cache[i];
-      cache_remove(i);
-    } else {
-      i++;
-    }
-  }
+  while (_cache_count > 0 && (idle_ms == 0 || _age_oldest->cached_at + idle_ms <= now)) cache_evict_oldest(&out);
   pthread_mutex_unlock(&_large_lock);
-  for (size_t i = 0; i < n; i++) large_unmap(heap, out[i]);
+  large_unmap_all(heap, out);
 }
 
 /* For reports and the purge thread's look at activity: under the lock, like every write. */

@@ -570,6 +570,25 @@ static void test_lifecycle(void) {
   CHECK(after.always.large_maps - before.always.large_maps == 1, "one mapping served three large blocks (%llu)",
         (unsigned long long)(after.always.large_maps - before.always.large_maps));
   CHECK(after.always.large_cache_hits - before.always.large_cache_hits == 2, "two large cache hits");
+
+  /* Many large blocks of two sizes, freed together and allocated again (a thread's exit and
+   * its successor, in mimalloc's stress test): the cache takes them all back and maps none. */
+  enum { MANY_LARGE = 600 };
+  static void* many[MANY_LARGE];
+  for (int round = 0; round < 2; round++) {
+    hak_stats_get(&before);
+    for (int i = 0; i < MANY_LARGE; i++) {
+      size_t size = (i & 1) ? (300u << 10) : (80u << 10);
+      many[i] = hak_malloc(size);
+      CHECK(many[i] != NULL && hak_usable_size(many[i]) >= size, "large block %d of %zu bytes", i, size);
+      memset(many[i], round + 1, 4096);
+    }
+    hak_stats_get(&after);
+    for (int i = 0; i < MANY_LARGE; i++) hak_free(many[i]);
+  }
+  CHECK(after.always.large_maps == before.always.large_maps, "%d freed large blocks served as many again without a mapping (%llu maps)",
+        MANY_LARGE, (unsigned long long)(after.always.large_maps - before.always.large_maps));
+  CHECK(after.always.large_cache_hits - before.always.large_cache_hits == MANY_LARGE, "every one a cache hit");
   hak_free(mine);
 }
 

@@ -31,6 +31,7 @@ const SEED_PROFILES = [
   'memcached',
   'mid-large-mt',
   'mimalloc-stress',
+  'mimalloc-stress-large',
   'perl-words',
   'phases',
   'producer-consumer',

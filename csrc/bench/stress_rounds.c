@@ -13,7 +13,7 @@
 
 #include "bench_common.h"
 
-enum { ARG_THREADS, ARG_ROUNDS, ARG_LOAD, ARG_TRANSFERS, ARG_SEED };
+enum { ARG_THREADS, ARG_ROUNDS, ARG_LOAD, ARG_TRANSFERS, ARG_SEED, ARG_FIRST_WORDS };
 
 static bench_arg_t args[] = {
     [ARG_THREADS] = {"threads", 2, 1, 1024, "threads running at once (one round)", NULL, 0},
@@ -24,6 +24,9 @@ static bench_arg_t args[] = {
                   0},
     [ARG_TRANSFERS] = {"transfers", 1000, 1, 1 << 24, "shared transfer slots", NULL, 0},
     [ARG_SEED] = BENCH_ARG_SEED,
+    [ARG_FIRST_WORDS] = {"first-words", 0, 0, 1 << 24,
+                         "thread 0 of each round makes every block this many 8-byte words (0: the mix)",
+                         NULL, 0},
 };
 
 static bench_cli_t cli = {
@@ -38,7 +41,9 @@ static bench_cli_t cli = {
     "and what is left are freed when the thread ends; between rounds the main thread frees the\n"
     "blocks of about half the slots, all of them after the last round. Kept blocks come from\n"
     "calloc, the others from malloc; every block is written whole and verified whole before\n"
-    "its free.\n"
+    "its free. With first-words, thread 0 of every round makes all its blocks that size, as\n"
+    "mimalloc's test does, whose thread 0 starts its random generator at 0 (it stays there):\n"
+    "10000 words, 80,000 bytes, hundreds of them live until the thread ends.\n"
     "Operations: 2 x the blocks allocated (allocation and free calls; the rounds are measured).",
     args, BENCH_NARGS(args), 0};
 
@@ -63,6 +68,7 @@ typedef struct lane_s {
   uint32_t index, threads;
   uint64_t round;
   uint64_t short_lived, kept; /* blocks of each kind this thread allocates a round */
+  uint64_t fixed_words;       /* every block this size (0: drawn) */
   uint32_t rng;
   uint32_t serial;                   /* next tag's slot field: distinct for each block */
   uint64_t digest;                   /* the tags allocated, in order */
@@ -141,7 +147,8 @@ BENCH_NOINLINE void bench_loop_stress_rounds(lane_t *l) {
   while (short_left > 0 || kept_left > 0) {
     const int short_lived = kept_left == 0 ||
                             (short_left > 0 && bench_below(bench_rand(&rng), 100) < SHORT_LIVED_PERCENT);
-    const uint64_t words = draw_words(&rng, short_lived ? SHORT_LIVED_SHIFTS : KEPT_SHIFTS);
+    const uint64_t words = l->fixed_words != 0 ? l->fixed_words
+                                               : draw_words(&rng, short_lived ? SHORT_LIVED_SHIFTS : KEPT_SHIFTS);
     const uint64_t tag = bench_tag(serial, words * sizeof(uint64_t));
     serial += l->threads;
     held_t *to = short_lived ? &live[nlive++] : &kept[nkept++];
@@ -211,6 +218,7 @@ int main(int argc, char **argv) {
     l->threads = threads;
     l->short_lived = 100 * load * (t % 8 + 1);
     l->kept = l->short_lived / 2;
+    l->fixed_words = t == 0 ? (uint64_t)args[ARG_FIRST_WORDS].value : 0;
     l->rng = bench_rng_seed(seed, t);
     l->serial = t;
     l->digest = BENCH_DIGEST_INIT;

@@ -329,24 +329,28 @@
 #endif
 
 /* Large tier cache: freed large blocks of at most HAK_LARGE_CACHE_MAX_BLOCK bytes are
- * kept, resident, for reuse (up to HAK_LARGE_CACHE_SLOTS blocks: a bound on the address
- * space they hold, 4 MiB each or 32 MiB with a reservation, not on their memory). The bytes
- * it may hold follow recent use: the highest figure of resident bytes in large blocks in use
- * during the current or the previous HAK_LARGE_DECAY_MS period, and at least
- * HAK_LARGE_CACHE_MIN_BYTES. A request takes the newest cached block of the nearest bin of
- * resident size (four per doubling), a bigger one before a smaller: few pages to fault in,
- * few left idle. On a large free at most once per period, the budget decays, and blocks
- * cached for two whole periods or beyond the budget are unmapped, oldest first (the purge
- * thread unmaps those idle for HAK_PURGE_THREAD_IDLE_MS). A program that frees a thousand
- * 80 KiB blocks at a thread's exit and allocates them again in the next thread (mimalloc's
- * stress test) so maps none of them again.
- * Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve HAK_LARGE_CACHE_MAX_BLOCK of address
- * space (not memory), so a cached block can grow into any later request. */
+ * kept, resident, for reuse. The bytes it may hold follow recent use: the highest figure of
+ * resident bytes in large blocks in use during the current or the previous
+ * HAK_LARGE_DECAY_MS period, and at least HAK_LARGE_CACHE_MIN_BYTES. It holds at most
+ * HAK_LARGE_CACHE_SLOTS blocks of HAK_LARGE_CACHE_SMALL_BLOCK resident bytes or more, and of
+ * smaller ones as many as have left use since the recent peak of large blocks in use (at
+ * least HAK_LARGE_CACHE_SLOTS): a program that frees a thousand 80 KiB blocks at a thread's
+ * exit and allocates them again in the next thread (mimalloc's stress test) maps them once.
+ * A request takes the newest cached block of the nearest bin of resident size (four per
+ * doubling), a bigger one before a smaller: few pages to fault in, few left idle. On a large
+ * free at most once per period, the budget decays, and blocks cached for two whole periods
+ * or beyond the budget are unmapped, oldest first (the purge thread unmaps those idle for
+ * HAK_PURGE_THREAD_IDLE_MS). Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve
+ * HAK_LARGE_CACHE_MAX_BLOCK of address space (not memory), so a cached block can grow into
+ * any later request. */
 #ifndef HAK_LARGE_CACHE_SLOTS
-#define HAK_LARGE_CACHE_SLOTS     65536
+#define HAK_LARGE_CACHE_SLOTS     32
 #endif
+#define HAK_LARGE_CACHE_SMALL_BLOCK (256u << 10)
 #define HAK_LARGE_CACHE_MAX_BLOCK (32u << 20)
+#ifndef HAK_LARGE_CACHE_MIN_BYTES
 #define HAK_LARGE_CACHE_MIN_BYTES (64u << 20)
+#endif
 #define HAK_LARGE_DECAY_MS        1000
 #define HAK_LARGE_RESERVE_MIN     (1u << 20)
 /* A cached block reused for a smaller request keeps its resident tail for the next large

@@ -12,13 +12,16 @@
 
 static pthread_mutex_t _large_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The cache: every block is on the list of its bin (resident bytes, four bins per doubling;
- * next = older, prev = newer) and on the age list (age_older, age_newer), so a request looks
- * at the few blocks of the bins nearest its size, and decay evicts the oldest, whatever the
- * number of blocks cached. */
+ * next = older, prev = newer) and on the age list of its kind (age_older, age_newer), so a
+ * request looks at the few blocks of the bins nearest its size, and eviction takes the
+ * oldest, whatever the number of blocks cached. Kinds: small blocks (resident below
+ * HAK_LARGE_CACHE_SMALL_BLOCK) and big ones, bounded in number differently (cache_room). */
 #define LARGE_BINS 56
+enum { KIND_SMALL, KIND_BIG, KINDS };
 static hak_segment_t* _bin_newest[LARGE_BINS];
-static hak_segment_t* _age_oldest;
-static hak_segment_t* _age_newest;
+static hak_segment_t* _age_oldest[KINDS];
+static hak_segment_t* _age_newest[KINDS];
+static size_t _kind_count[KINDS];
 static size_t _cache_count;
 static size_t _cache_bytes;        /* resident bytes of the cached blocks */
 /* Recent use: resident bytes of large blocks in use now, and the highest figure of the
@@ -28,6 +31,9 @@ static size_t _cache_bytes;        /* resident bytes of the cached blocks */
  * periods. */
 static size_t _live_bytes;
 static size_t _peak_now, _peak_before;
+/* The same for the number of large blocks in use. */
+static size_t _live_blocks;
+static size_t _peak_blocks_now, _peak_blocks_before;
 static uint64_t _period_end;
 
 #define CHUNK ((size_t)1 << HAK_CHUNK_SHIFT)
@@ -61,6 +67,12 @@ static void note_live(size_t bytes, bool add) {
   if (_live_bytes > _peak_now) _peak_now = _live_bytes;
 }
 
+/* Hold the lock. */
+static void note_block(bool add) {
+  _live_blocks = add ? _live_blocks + 1 : (_live_blocks > 0 ? _live_blocks - 1 : 0);
+  if (_live_blocks > _peak_blocks_now) _peak_blocks_now = _live_blocks;
+}
+
 /* Under an address-space limit the cache keeps at most a sixteenth of it: the address
  * space of a cached block is what a thread stack or another library's mapping may need. */
 static size_t cache_budget(void) {
@@ -68,6 +80,21 @@ static size_t cache_budget(void) {
   size_t budget = peak > HAK_LARGE_CACHE_MIN_BYTES ? peak : HAK_LARGE_CACHE_MIN_BYTES;
   size_t as = _hak_os_as_limit() / 16;
   return budget < as ? budget : as;
+}
+
+static int kind_of(size_t resident) { return resident < HAK_LARGE_CACHE_SMALL_BLOCK ? KIND_SMALL : KIND_BIG; }
+
+/* How many blocks of a kind the cache may hold. Big ones: HAK_LARGE_CACHE_SLOTS. Small
+ * ones: as many as have left use since the recent peak of large blocks in use (at least
+ * HAK_LARGE_CACHE_SLOTS), so that blocks a burst of frees gives back, a thread's exit, are
+ * there for the next burst of mallocs: a small block's fresh mapping costs a system call,
+ * a page fault for each of its few pages and, on unmapping, a flush of every core's TLB,
+ * much for what it holds, and the blocks cached never outnumber the recent peak in use. */
+static size_t cache_room(int kind) {
+  if (kind == KIND_BIG) return HAK_LARGE_CACHE_SLOTS;
+  size_t peak = _peak_blocks_now > _peak_blocks_before ? _peak_blocks_now : _peak_blocks_before;
+  size_t left = peak > _live_blocks ? peak - _live_blocks : 0;
+  return left > HAK_LARGE_CACHE_SLOTS ? left : HAK_LARGE_CACHE_SLOTS;
 }
 
 /* Four bins per doubling of the resident pages: neighbouring bins differ by at most a
@@ -88,10 +115,12 @@ static void cache_insert(hak_segment_t* seg, uint64_t now) {
   seg->next = _bin_newest[bin];
   if (seg->next != NULL) seg->next->prev = seg;
   _bin_newest[bin] = seg;
+  int kind = kind_of(seg->resident);
   seg->age_newer = NULL;
-  seg->age_older = _age_newest;
-  if (_age_newest != NULL) _age_newest->age_newer = seg; else _age_oldest = seg;
-  _age_newest = seg;
+  seg->age_older = _age_newest[kind];
+  if (_age_newest[kind] != NULL) _age_newest[kind]->age_newer = seg; else _age_oldest[kind] = seg;
+  _age_newest[kind] = seg;
+  _kind_count[kind]++;
   _cache_count++;
   _cache_bytes += seg->resident;
 }
@@ -100,17 +129,26 @@ static void cache_insert(hak_segment_t* seg, uint64_t now) {
 static void cache_remove(hak_segment_t* seg) {
   if (seg->prev != NULL) seg->prev->next = seg->next; else _bin_newest[bin_of(seg->resident)] = seg->next;
   if (seg->next != NULL) seg->next->prev = seg->prev;
-  if (seg->age_newer != NULL) seg->age_newer->age_older = seg->age_older; else _age_newest = seg->age_older;
-  if (seg->age_older != NULL) seg->age_older->age_newer = seg->age_newer; else _age_oldest = seg->age_newer;
+  int kind = kind_of(seg->resident);
+  if (seg->age_newer != NULL) seg->age_newer->age_older = seg->age_older; else _age_newest[kind] = seg->age_older;
+  if (seg->age_older != NULL) seg->age_older->age_newer = seg->age_newer; else _age_oldest[kind] = seg->age_newer;
   seg->next = seg->prev = seg->age_newer = seg->age_older = NULL;
+  _kind_count[kind]--;
   _cache_count--;
   _cache_bytes -= seg->resident;
 }
 
-/* The oldest block goes onto `out` (linked through next), for the caller to unmap outside
- * the lock. Hold the lock. */
-static void cache_evict_oldest(hak_segment_t** out) {
-  hak_segment_t* seg = _age_oldest;
+/* The oldest cached block, of either kind. Hold the lock; one is cached. */
+static hak_segment_t* cache_oldest(void) {
+  hak_segment_t* small = _age_oldest[KIND_SMALL];
+  hak_segment_t* big = _age_oldest[KIND_BIG];
+  if (small == NULL) return big;
+  return big == NULL || small->cached_at <= big->cached_at ? small : big;
+}
+
+/* seg leaves the cache onto `out` (linked through next), for the caller to unmap outside the
+ * lock. Hold the lock. */
+static void cache_evict(hak_segment_t* seg, hak_segment_t** out) {
   cache_remove(seg);
   seg->next = *out;
   *out = seg;
@@ -126,12 +164,18 @@ static hak_segment_t* cache_decay(size_t extra) {
   if (now >= _period_end) {
     _peak_before = _peak_now;
     _peak_now = _live_bytes;
+    _peak_blocks_before = _peak_blocks_now;
+    _peak_blocks_now = _live_blocks;
     _period_end = now + HAK_LARGE_DECAY_MS;
   }
+  /* room for the block to come (extra: its resident bytes, 0 for none) among its kind */
+  for (int kind = 0; kind < KINDS; kind++) {
+    size_t room = cache_room(kind) - (extra != 0 && kind_of(extra) == kind);
+    while (_kind_count[kind] > room) cache_evict(_age_oldest[kind], &out);
+  }
   while (_cache_count > 0 &&
-         (_cache_count >= HAK_LARGE_CACHE_SLOTS || _cache_bytes + extra > cache_budget() ||
-          _age_oldest->cached_at + 2 * HAK_LARGE_DECAY_MS <= now)) {
-    cache_evict_oldest(&out);
+         (_cache_bytes + extra > cache_budget() || cache_oldest()->cached_at + 2 * HAK_LARGE_DECAY_MS <= now)) {
+    cache_evict(cache_oldest(), &out);
   }
   return out;
 }
@@ -257,6 +301,7 @@ void* _hak_large_malloc(hak_heap_t* heap, size_t size, size_t alignment, bool ze
   }
   pthread_mutex_lock(&_large_lock);
   note_live(seg->resident, true);
+  note_block(true);
   pthread_mutex_unlock(&_large_lock);
   _hak_count_event(heap, HAK_STAT_LARGE_ALLOCS, 1);
   _hak_count_event(heap, HAK_STAT_LARGE_BYTES, size);
@@ -279,6 +324,7 @@ void _hak_large_free(hak_heap_t* heap, hak_segment_t* seg) {
   bool cached = false;
   pthread_mutex_lock(&_large_lock);
   note_live(bytes, false);
+  note_block(false);
   hak_segment_t* evicted = cache_decay(cacheable ? bytes : 0);
   if (cacheable && _cache_bytes + bytes <= cache_budget()) {
     cache_insert(seg, _hak_now_ms());
@@ -314,7 +360,7 @@ void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
   hak_segment_t* out = NULL;
   uint64_t now = _hak_now_ms();
   pthread_mutex_lock(&_large_lock);
-  while (_cache_count > 0 && (idle_ms == 0 || _age_oldest->cached_at + idle_ms <= now)) cache_evict_oldest(&out);
+  while (_cache_count > 0 && (idle_ms == 0 || cache_oldest()->cached_at + idle_ms <= now)) cache_evict(cache_oldest(), &out);
   pthread_mutex_unlock(&_large_lock);
   large_unmap_all(heap, out);
 }

@@ -578,7 +578,7 @@ static void test_lifecycle(void) {
   for (int round = 0; round < 2; round++) {
     hak_stats_get(&before);
     for (int i = 0; i < MANY_LARGE; i++) {
-      size_t size = (i & 1) ? (300u << 10) : (80u << 10);
+      size_t size = (i & 1) ? (160u << 10) : (80u << 10);
       many[i] = hak_malloc(size);
       CHECK(many[i] != NULL && hak_usable_size(many[i]) >= size, "large block %d of %zu bytes", i, size);
       memset(many[i], round + 1, 4096);

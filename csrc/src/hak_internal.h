@@ -239,8 +239,6 @@ typedef struct hak_segment_s {
   uint8_t purged;                       /* cached and given back to the OS */
   uint8_t pad[5];
   uint64_t cached_at;                   /* when it entered the global cache (ms) */
-  struct hak_segment_s* age_older;      /* large: the large cache's age list */
-  struct hak_segment_s* age_newer;
 #if HAK_SUPERSLAB
   /* per page, where in a heap the list its frees go to lies (_hak_page_set_list): here and
    * not in the page, so that the free fast path reads one line a segment, which stays in

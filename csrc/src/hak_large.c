@@ -12,15 +12,14 @@
 
 static pthread_mutex_t _large_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The cache: every block is on the list of its bin (resident bytes, four bins per doubling;
- * next = older, prev = newer) and on the age list of its kind (age_older, age_newer), so a
- * request looks at the few blocks of the bins nearest its size, and eviction takes the
- * oldest, whatever the number of blocks cached. Kinds: small blocks (resident below
- * HAK_LARGE_CACHE_SMALL_BLOCK) and big ones, bounded in number differently (cache_room). */
+ * next = older, prev = newer), so a request looks at the few blocks of the bins nearest its
+ * size, and eviction takes the oldest block of the bins of its kind, whatever the number of
+ * blocks cached. Kinds: small blocks (resident below HAK_LARGE_CACHE_SMALL_BLOCK, the bins
+ * below small_bins()) and big ones, bounded in number differently (cache_room). */
 #define LARGE_BINS 56
 enum { KIND_SMALL, KIND_BIG, KINDS };
 static hak_segment_t* _bin_newest[LARGE_BINS];
-static hak_segment_t* _age_oldest[KINDS];
-static hak_segment_t* _age_newest[KINDS];
+static hak_segment_t* _bin_oldest[LARGE_BINS];
 static size_t _kind_count[KINDS];
 static size_t _cache_count;
 static size_t _cache_bytes;        /* resident bytes of the cached blocks */
@@ -82,8 +81,6 @@ static size_t cache_budget(void) {
   return budget < as ? budget : as;
 }
 
-static int kind_of(size_t resident) { return resident < HAK_LARGE_CACHE_SMALL_BLOCK ? KIND_SMALL : KIND_BIG; }
-
 /* How many blocks of a kind the cache may hold. Big ones: HAK_LARGE_CACHE_SLOTS. Small
  * ones: as many as have left use since the recent peak of large blocks in use (at least
  * HAK_LARGE_CACHE_SLOTS), so that blocks a burst of frees gives back, a thread's exit, are
@@ -107,43 +104,45 @@ static unsigned bin_of(size_t resident) {
   return bin < LARGE_BINS ? bin : LARGE_BINS - 1;
 }
 
+/* HAK_LARGE_CACHE_SMALL_BLOCK is a power of two, so it starts a bin: the bins below hold
+ * the small blocks. */
+_Static_assert((HAK_LARGE_CACHE_SMALL_BLOCK & (HAK_LARGE_CACHE_SMALL_BLOCK - 1)) == 0, "a bin's lower bound");
+static unsigned small_bins(void) { return bin_of(HAK_LARGE_CACHE_SMALL_BLOCK); }
+static int kind_of_bin(unsigned bin) { return bin < small_bins() ? KIND_SMALL : KIND_BIG; }
+
 /* Hold the lock. */
 static void cache_insert(hak_segment_t* seg, uint64_t now) {
   unsigned bin = bin_of(seg->resident);
   seg->cached_at = now;
   seg->prev = NULL;
   seg->next = _bin_newest[bin];
-  if (seg->next != NULL) seg->next->prev = seg;
+  if (seg->next != NULL) seg->next->prev = seg; else _bin_oldest[bin] = seg;
   _bin_newest[bin] = seg;
-  int kind = kind_of(seg->resident);
-  seg->age_newer = NULL;
-  seg->age_older = _age_newest[kind];
-  if (_age_newest[kind] != NULL) _age_newest[kind]->age_newer = seg; else _age_oldest[kind] = seg;
-  _age_newest[kind] = seg;
-  _kind_count[kind]++;
+  _kind_count[kind_of_bin(bin)]++;
   _cache_count++;
   _cache_bytes += seg->resident;
 }
 
 /* Hold the lock; seg's resident size is the one it was cached with. */
 static void cache_remove(hak_segment_t* seg) {
-  if (seg->prev != NULL) seg->prev->next = seg->next; else _bin_newest[bin_of(seg->resident)] = seg->next;
-  if (seg->next != NULL) seg->next->prev = seg->prev;
-  int kind = kind_of(seg->resident);
-  if (seg->age_newer != NULL) seg->age_newer->age_older = seg->age_older; else _age_newest[kind] = seg->age_older;
-  if (seg->age_older != NULL) seg->age_older->age_newer = seg->age_newer; else _age_oldest[kind] = seg->age_newer;
-  seg->next = seg->prev = seg->age_newer = seg->age_older = NULL;
-  _kind_count[kind]--;
+  unsigned bin = bin_of(seg->resident);
+  if (seg->prev != NULL) seg->prev->next = seg->next; else _bin_newest[bin] = seg->next;
+  if (seg->next != NULL) seg->next->prev = seg->prev; else _bin_oldest[bin] = seg->prev;
+  seg->next = seg->prev = NULL;
+  _kind_count[kind_of_bin(bin)]--;
   _cache_count--;
   _cache_bytes -= seg->resident;
 }
 
-/* The oldest cached block, of either kind. Hold the lock; one is cached. */
-static hak_segment_t* cache_oldest(void) {
-  hak_segment_t* small = _age_oldest[KIND_SMALL];
-  hak_segment_t* big = _age_oldest[KIND_BIG];
-  if (small == NULL) return big;
-  return big == NULL || small->cached_at <= big->cached_at ? small : big;
+/* The oldest cached block of a kind, or of both (KINDS). Hold the lock; one is cached. */
+static hak_segment_t* cache_oldest(int kind) {
+  unsigned from = kind == KIND_BIG ? small_bins() : 0, to = kind == KIND_SMALL ? small_bins() : LARGE_BINS;
+  hak_segment_t* oldest = NULL;
+  for (unsigned bin = from; bin < to; bin++) {
+    hak_segment_t* s = _bin_oldest[bin];
+    if (s != NULL && (oldest == NULL || s->cached_at < oldest->cached_at)) oldest = s;
+  }
+  return oldest;
 }
 
 /* seg leaves the cache onto `out` (linked through next), for the caller to unmap outside the
@@ -170,12 +169,12 @@ static hak_segment_t* cache_decay(size_t extra) {
   }
   /* room for the block to come (extra: its resident bytes, 0 for none) among its kind */
   for (int kind = 0; kind < KINDS; kind++) {
-    size_t room = cache_room(kind) - (extra != 0 && kind_of(extra) == kind);
-    while (_kind_count[kind] > room) cache_evict(_age_oldest[kind], &out);
+    size_t room = cache_room(kind) - (extra != 0 && kind_of_bin(bin_of(extra)) == kind);
+    while (_kind_count[kind] > room) cache_evict(cache_oldest(kind), &out);
   }
   while (_cache_count > 0 &&
-         (_cache_bytes + extra > cache_budget() || cache_oldest()->cached_at + 2 * HAK_LARGE_DECAY_MS <= now)) {
-    cache_evict(cache_oldest(), &out);
+         (_cache_bytes + extra > cache_budget() || cache_oldest(KINDS)->cached_at + 2 * HAK_LARGE_DECAY_MS <= now)) {
+    cache_evict(cache_oldest(KINDS), &out);
   }
   return out;
 }
@@ -360,7 +359,7 @@ void _hak_large_drop_cache(hak_heap_t* heap, uint64_t idle_ms) {
   hak_segment_t* out = NULL;
   uint64_t now = _hak_now_ms();
   pthread_mutex_lock(&_large_lock);
-  while (_cache_count > 0 && (idle_ms == 0 || cache_oldest()->cached_at + idle_ms <= now)) cache_evict(cache_oldest(), &out);
+  while (_cache_count > 0 && (idle_ms == 0 || cache_oldest(KINDS)->cached_at + idle_ms <= now)) cache_evict(cache_oldest(KINDS), &out);
   pthread_mutex_unlock(&_large_lock);
   large_unmap_all(heap, out);
 }

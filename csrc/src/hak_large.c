@@ -192,27 +192,39 @@ static void large_unmap_all(hak_heap_t* heap, hak_segment_t* list) {
   }
 }
 
-/* A cached block that fits: the newest of the request's bin, else of the nearest bin, a
- * bigger one first at each distance (pages left idle cost less than pages to fault in).
- * Any fits better than a fresh mapping, which faults in every page. A bin's first few
- * blocks are looked at, enough for the rare alignment or reservation they lack. */
+/* The cached block that costs least: the fewest pages to fault in (resident short of the
+ * request) or left idle (resident beyond it), among the first few blocks of the request's
+ * bin and of the nearest bins above and below that hold one that fits (mapped large enough,
+ * aligned). Any fits better than a fresh mapping, which faults in every page. */
 static bool cache_fits(const hak_segment_t* s, size_t committed, size_t alignment) {
   return s->mapped_size >= committed && ((uintptr_t)s & (alignment - 1)) == 0;
 }
 
+/* The cheapest fitting block among a bin's first few; NULL if none fits. */
+static hak_segment_t* bin_best(int bin, size_t committed, size_t alignment, size_t* cost) {
+  hak_segment_t* best = NULL;
+  hak_segment_t* s = _bin_newest[bin];
+  for (int look = 0; s != NULL && look < 8; look++, s = s->next) {
+    if (!cache_fits(s, committed, alignment)) continue;
+    size_t c = s->resident >= committed ? s->resident - committed : committed - s->resident;
+    if (best == NULL || c < *cost) { best = s; *cost = c; }
+  }
+  return best;
+}
+
 static hak_segment_t* cache_find(size_t committed, size_t alignment) {
   int home = (int)bin_of(committed);
-  for (int d = 0; d < LARGE_BINS; d++) {
-    for (int side = 0; side < 2; side++) {
-      int bin = side == 0 ? home + d : home - d;
-      if (bin < 0 || bin >= LARGE_BINS || (side == 1 && d == 0)) continue;
-      hak_segment_t* s = _bin_newest[bin];
-      for (int look = 0; s != NULL && look < 8; look++, s = s->next) {
-        if (cache_fits(s, committed, alignment)) return s;
-      }
+  size_t cost = SIZE_MAX, c;
+  hak_segment_t* best = bin_best(home, committed, alignment, &cost);
+  for (int step = -1; step <= 1; step += 2) {
+    for (int bin = home + step; bin >= 0 && bin < LARGE_BINS; bin += step) {
+      hak_segment_t* s = bin_best(bin, committed, alignment, &c);
+      if (s == NULL) continue;
+      if (c < cost) { best = s; cost = c; }
+      break;
     }
   }
-  return NULL;
+  return best;
 }
 
 static hak_segment_t* cache_take(size_t committed, size_t alignment) {

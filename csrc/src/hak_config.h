@@ -336,8 +336,9 @@
  * smaller ones as many as have left use since the recent peak of large blocks in use (at
  * least HAK_LARGE_CACHE_SLOTS): a program that frees a thousand 80 KiB blocks at a thread's
  * exit and allocates them again in the next thread (mimalloc's stress test) maps them once.
- * A request takes the newest cached block of the nearest bin of resident size (four per
- * doubling), a bigger one before a smaller: few pages to fault in, few left idle. On a large
+ * A request takes the cached block that costs least (fewest pages to fault in or left idle)
+ * among the first few of its bin of resident size (four per doubling) and of the nearest
+ * bins above and below. On a large
  * free at most once per period, the budget decays, and blocks cached for two whole periods
  * or beyond the budget are unmapped, oldest first (the purge thread unmaps those idle for
  * HAK_PURGE_THREAD_IDLE_MS). Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve

@@ -133,7 +133,7 @@ describe('hak bench', () => {
   it('lists the known profiles for an unknown one', async () => {
     const result = await runHak(['bench', 'no-such-profile']);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toBe(`Error: unknown profile "no-such-profile".\n  Known profiles: ${readdirSync(join(ROOT, 'profiles')).filter((file) => file.endsWith('.yaml')).map((file) => file.replace('.yaml', '')).join(', ')}.\n`);
+    expect(result.stderr).toBe(`Error: unknown profile "no-such-profile".\n  Known profiles: ${readdirSync(join(ROOT, 'profiles')).filter((file) => file.endsWith('.yaml')).map((file) => file.replace('.yaml', '')).sort().join(', ')}.\n`);
   });
 
   it.each([

@@ -338,8 +338,7 @@
  * exit and allocates them again in the next thread (mimalloc's stress test) maps them once.
  * A request takes the cached block that costs least (fewest pages to fault in or left idle)
  * among the first few of its bin of resident size (four per doubling) and of the nearest
- * bins above and below. On a large
- * free at most once per period, the budget decays, and blocks cached for two whole periods
+ * bins above and below. On a large free at most once per period, the budget decays, and blocks cached for two whole periods
  * or beyond the budget are unmapped, oldest first (the purge thread unmaps those idle for
  * HAK_PURGE_THREAD_IDLE_MS). Blocks of HAK_LARGE_RESERVE_MIN bytes or more reserve
  * HAK_LARGE_CACHE_MAX_BLOCK of address space (not memory), so a cached block can grow into

@@ -153,10 +153,11 @@ static void cache_evict(hak_segment_t* seg, hak_segment_t** out) {
   *out = seg;
 }
 
-/* Decay, at most once a period: the budget forgets the period before last, and blocks
- * that waited in the cache for two whole periods are evicted (oldest first), and also the
- * oldest blocks over the budget. Hold the lock; evicted blocks go to out[], unmapped by the
- * caller outside it. */
+/* Room for a block of `extra` resident bytes to come (0: none). Decay, at most once a
+ * period: the budgets forget the period before last. Evicted, oldest first: the blocks of a
+ * kind beyond its room, those beyond the byte budget, and those that waited in the cache for
+ * two whole periods. Hold the lock; the evicted blocks come back as a list (linked through
+ * next), for the caller to unmap outside it. */
 static hak_segment_t* cache_decay(size_t extra) {
   hak_segment_t* out = NULL;
   uint64_t now = _hak_now_ms();
@@ -167,7 +168,6 @@ static hak_segment_t* cache_decay(size_t extra) {
     _peak_blocks_now = _live_blocks;
     _period_end = now + HAK_LARGE_DECAY_MS;
   }
-  /* room for the block to come (extra: its resident bytes, 0 for none) among its kind */
   for (int kind = 0; kind < KINDS; kind++) {
     size_t room = cache_room(kind) - (extra != 0 && kind_of_bin(bin_of(extra)) == kind);
     while (_kind_count[kind] > room) cache_evict(cache_oldest(kind), &out);
